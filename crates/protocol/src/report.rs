@@ -1,0 +1,311 @@
+//! The report plaintext: the JSON document that is sealed inside an envelope.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::Error;
+use crate::limits::MAX_REPORT_BYTES;
+
+/// The value of the report's `v` field for this version of the format.
+pub const REPORT_FORMAT_VERSION: u8 = 1;
+
+/// A random 128-bit identifier, used by the collector only to drop a retried
+/// duplicate of a report it has already counted.
+///
+/// It is drawn afresh for every report, so it links nothing: two reports from
+/// the same device share no identifier.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ReportId(pub [u8; 16]);
+
+impl ReportId {
+    /// Draws a new id from the operating system's CSPRNG.
+    pub fn random() -> Result<Self, Error> {
+        let mut bytes = [0u8; 16];
+        getrandom::fill(&mut bytes).map_err(|_| Error::Randomness)?;
+        Ok(ReportId(bytes))
+    }
+
+    /// The id as 32 lowercase hex digits, as it appears in the JSON.
+    pub fn to_hex(&self) -> String {
+        hex::encode(self.0)
+    }
+}
+
+impl fmt::Debug for ReportId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ReportId({})", self.to_hex())
+    }
+}
+
+impl Serialize for ReportId {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.to_hex())
+    }
+}
+
+impl<'de> Deserialize<'de> for ReportId {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = <&str>::deserialize(d)?;
+        let mut bytes = [0u8; 16];
+        if text.len() != 32 || text.bytes().any(|b| b.is_ascii_uppercase()) {
+            return Err(serde::de::Error::custom(
+                "report_id must be 32 lowercase hex digits",
+            ));
+        }
+        hex::decode_to_slice(text, &mut bytes)
+            .map_err(|_| serde::de::Error::custom("report_id must be 32 lowercase hex digits"))?;
+        Ok(ReportId(bytes))
+    }
+}
+
+/// A UTC calendar day, the finest time a report may carry.
+///
+/// Written in JSON as `"YYYY-MM-DD"`.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Day(time::Date);
+
+impl Day {
+    /// The day with the given year, month (1–12) and day of month, if it exists.
+    pub fn from_ymd(year: i32, month: u8, day: u8) -> Option<Self> {
+        let month = time::Month::try_from(month).ok()?;
+        time::Date::from_calendar_date(year, month, day)
+            .ok()
+            .map(Day)
+    }
+
+    /// The UTC day containing the given Unix time (seconds since 1970-01-01T00:00:00Z).
+    pub fn from_unix_seconds(seconds: i64) -> Option<Self> {
+        time::OffsetDateTime::from_unix_timestamp(seconds)
+            .ok()
+            .map(|t| Day(t.date()))
+    }
+
+    /// The day as a `time::Date`.
+    pub fn date(&self) -> time::Date {
+        self.0
+    }
+
+    /// The following day, if representable.
+    pub fn next(&self) -> Option<Self> {
+        self.0.next_day().map(Day)
+    }
+
+    /// Whole days from `earlier` to `self` (negative when `self` is earlier).
+    pub fn days_since(&self, earlier: Day) -> i64 {
+        (self.0 - earlier.0).whole_days()
+    }
+
+    /// Parses `YYYY-MM-DD` (four-digit year, zero-padded month and day).
+    pub fn parse(text: &str) -> Option<Self> {
+        let b = text.as_bytes();
+        let digits = |r: std::ops::Range<usize>| b[r].iter().all(u8::is_ascii_digit);
+        if b.len() != 10 || b[4] != b'-' || b[7] != b'-' || !digits(0..4) || !digits(5..7) {
+            return None;
+        }
+        if !digits(8..10) {
+            return None;
+        }
+        let year = text[0..4].parse().ok()?;
+        let month = text[5..7].parse().ok()?;
+        let day = text[8..10].parse().ok()?;
+        Day::from_ymd(year, month, day)
+    }
+}
+
+impl From<time::Date> for Day {
+    fn from(date: time::Date) -> Self {
+        Day(date)
+    }
+}
+
+impl fmt::Display for Day {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{:04}-{:02}-{:02}",
+            self.0.year(),
+            u8::from(self.0.month()),
+            self.0.day()
+        )
+    }
+}
+
+impl fmt::Debug for Day {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Day({self})")
+    }
+}
+
+impl Serialize for Day {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Day {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = <&str>::deserialize(d)?;
+        Day::parse(text).ok_or_else(|| serde::de::Error::custom("day must be a date YYYY-MM-DD"))
+    }
+}
+
+/// One metric's value in a report. The variant must match the metric's type
+/// in the schema; the collector checks labels, buckets and bounds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", content = "value", rename_all = "snake_case", deny_unknown_fields)]
+pub enum MetricValue {
+    /// How many times something happened that day.
+    Counter(u64),
+    /// Counts per label from the schema's closed label set.
+    LabeledCounter(BTreeMap<String, u64>),
+    /// A yes/no state (possibly randomized on the device under local DP).
+    Boolean(bool),
+    /// One category from the schema's closed set (possibly randomized).
+    Category(String),
+    /// Sample counts per bucket, one entry per bucket of the schema (the
+    /// schema's n bounds make n + 1 buckets).
+    Distribution(Vec<u64>),
+    /// Registrable domains (eTLD+1), each at most once.
+    DomainSet(BTreeSet<String>),
+}
+
+/// The plaintext of one report: one device's data for one purpose and one day.
+///
+/// Exactly these fields, no more: decoding refuses unknown fields, so a
+/// report cannot carry a device id, a time finer than a day, an IP address or
+/// a user agent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Report {
+    /// Format version; [`REPORT_FORMAT_VERSION`] for this crate.
+    pub v: u8,
+    /// Random id used only to drop retried duplicates.
+    pub report_id: ReportId,
+    /// The data dictionary's id, e.g. `org.example.browser`.
+    pub schema: String,
+    /// The data dictionary's version the device used.
+    pub schema_version: u32,
+    /// The purpose every metric in this report belongs to.
+    pub purpose: String,
+    /// The consent version the user agreed to for that purpose.
+    pub consent_version: u32,
+    /// The region whose collector may open this report.
+    pub region: String,
+    /// The UTC day the values were recorded on.
+    pub day: Day,
+    /// Coarse context fields (platform, app version as major.minor, ...).
+    #[serde(default)]
+    pub dimensions: BTreeMap<String, String>,
+    /// Metric id to value.
+    pub metrics: BTreeMap<String, MetricValue>,
+}
+
+impl Report {
+    /// An empty report (no dimensions, no metrics) with the given header fields.
+    pub fn new(
+        report_id: ReportId,
+        schema: impl Into<String>,
+        schema_version: u32,
+        purpose: impl Into<String>,
+        consent_version: u32,
+        region: impl Into<String>,
+        day: Day,
+    ) -> Self {
+        Report {
+            v: REPORT_FORMAT_VERSION,
+            report_id,
+            schema: schema.into(),
+            schema_version,
+            purpose: purpose.into(),
+            consent_version,
+            region: region.into(),
+            day,
+            dimensions: BTreeMap::new(),
+            metrics: BTreeMap::new(),
+        }
+    }
+
+    /// Encodes the report as compact JSON, refusing one over
+    /// [`MAX_REPORT_BYTES`].
+    pub fn to_json(&self) -> Result<Vec<u8>, Error> {
+        let bytes =
+            serde_json::to_vec(self).map_err(|e| Error::MalformedReport(e.to_string()))?;
+        if bytes.len() > MAX_REPORT_BYTES {
+            return Err(Error::TooLarge {
+                what: "report",
+                len: bytes.len(),
+                max: MAX_REPORT_BYTES,
+            });
+        }
+        Ok(bytes)
+    }
+
+    /// Decodes a report, refusing one over [`MAX_REPORT_BYTES`], with unknown
+    /// fields, or of another format version.
+    pub fn from_json(bytes: &[u8]) -> Result<Self, Error> {
+        if bytes.len() > MAX_REPORT_BYTES {
+            return Err(Error::TooLarge {
+                what: "report",
+                len: bytes.len(),
+                max: MAX_REPORT_BYTES,
+            });
+        }
+        let report: Report =
+            serde_json::from_slice(bytes).map_err(|e| Error::MalformedReport(e.to_string()))?;
+        if report.v != REPORT_FORMAT_VERSION {
+            return Err(Error::MalformedReport(format!(
+                "report format version {} is not supported (expected {REPORT_FORMAT_VERSION})",
+                report.v
+            )));
+        }
+        Ok(report)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn day_parses_and_prints_canonically() {
+        let day = Day::parse("2026-02-28").expect("valid day");
+        assert_eq!(day.to_string(), "2026-02-28");
+        assert_eq!(day.next().map(|d| d.to_string()).as_deref(), Some("2026-03-01"));
+        for bad in ["2026-2-28", "2026-02-29", "26-02-28", "2026/02/28", "2026-02-28T00", "+026-02-28"] {
+            assert!(Day::parse(bad).is_none(), "{bad} must not parse");
+        }
+        assert_eq!(Day::from_unix_seconds(0).map(|d| d.to_string()).as_deref(), Some("1970-01-01"));
+    }
+
+    #[test]
+    fn unknown_fields_are_refused() {
+        let json = br#"{"v":1,"report_id":"000102030405060708090a0b0c0d0e0f","schema":"s","schema_version":1,
+            "purpose":"usage","consent_version":1,"region":"eu","day":"2026-11-29","metrics":{},
+            "device_id":"abc"}"#;
+        let err = Report::from_json(json).expect_err("device_id is not a report field");
+        assert_eq!(err.code(), "malformed_report");
+    }
+
+    #[test]
+    fn report_id_must_be_lowercase_hex() {
+        let mk = |id: &str| {
+            format!(
+                r#"{{"v":1,"report_id":"{id}","schema":"s","schema_version":1,"purpose":"usage","consent_version":1,"region":"eu","day":"2026-11-29","metrics":{{}}}}"#
+            )
+        };
+        assert!(Report::from_json(mk("000102030405060708090a0b0c0d0e0f").as_bytes()).is_ok());
+        assert!(Report::from_json(mk("000102030405060708090A0B0C0D0E0F").as_bytes()).is_err());
+        assert!(Report::from_json(mk("0001").as_bytes()).is_err());
+    }
+
+    #[test]
+    fn metric_values_are_tagged() {
+        let v = MetricValue::LabeledCounter(BTreeMap::from([("camera".to_string(), 3)]));
+        let json = serde_json::to_string(&v).expect("serializes");
+        assert_eq!(json, r#"{"type":"labeled_counter","value":{"camera":3}}"#);
+        let neg = r#"{"type":"counter","value":-1}"#;
+        assert!(serde_json::from_str::<MetricValue>(neg).is_err());
+    }
+}
