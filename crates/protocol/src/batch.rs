@@ -32,7 +32,10 @@ pub fn encode<E: AsRef<[u8]>>(envelopes: &[E]) -> Result<Vec<u8>, Error> {
             max: MAX_BATCH_REPORTS,
         });
     }
-    let len = 7 + envelopes.iter().map(|e| 4 + e.as_ref().len()).sum::<usize>();
+    let len = 7 + envelopes
+        .iter()
+        .map(|e| 4 + e.as_ref().len())
+        .sum::<usize>();
     if len > MAX_BATCH_BYTES {
         return Err(Error::TooLarge {
             what: "batch",
@@ -111,7 +114,9 @@ pub fn decode(bytes: &[u8]) -> Result<Vec<&[u8]>, Error> {
         out.push(r.take(len).map_err(truncated)?);
     }
     if r.pos != bytes.len() {
-        return Err(Error::MalformedBatch("trailing bytes after the last envelope"));
+        return Err(Error::MalformedBatch(
+            "trailing bytes after the last envelope",
+        ));
     }
     Ok(out)
 }
@@ -152,8 +157,14 @@ mod tests {
 
         let mut trailing = bytes.clone();
         trailing.push(0);
-        assert_eq!(decode(&trailing).expect_err("trailing").code(), "malformed_batch");
-        assert_eq!(decode(&bytes[..bytes.len() - 1]).expect_err("short").code(), "malformed_batch");
+        assert_eq!(
+            decode(&trailing).expect_err("trailing").code(),
+            "malformed_batch"
+        );
+        assert_eq!(
+            decode(&bytes[..bytes.len() - 1]).expect_err("short").code(),
+            "malformed_batch"
+        );
         assert!(encode::<Vec<u8>>(&[]).is_err());
     }
 
@@ -163,7 +174,10 @@ mod tests {
         bytes.push(1);
         bytes.extend_from_slice(&1000u16.to_be_bytes());
         bytes.extend_from_slice(&[0, 0, 0, 1, b'x']);
-        assert_eq!(decode(&bytes).expect_err("truncated").code(), "malformed_batch");
+        assert_eq!(
+            decode(&bytes).expect_err("truncated").code(),
+            "malformed_batch"
+        );
         bytes[5..7].copy_from_slice(&1001u16.to_be_bytes());
         assert_eq!(decode(&bytes).expect_err("too many").code(), "too_large");
     }

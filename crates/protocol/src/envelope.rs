@@ -17,9 +17,9 @@
 //! ```
 //! Bytes 0 .. 14+r+p are the header; they are the AEAD's associated data.
 
+use crate::Error;
 use crate::keys::Suite;
 use crate::limits::{MAX_ENVELOPE_BYTES, MAX_PURPOSE_LEN, MAX_REGION_LEN};
-use crate::Error;
 
 /// The four bytes every v1 envelope starts with.
 pub const MAGIC: [u8; 4] = *b"CNDR";
@@ -121,7 +121,9 @@ impl<'a> Envelope<'a> {
         let enc = r.take(suite.enc_len())?;
         let ciphertext = &bytes[r.pos..];
         if ciphertext.len() < suite.tag_len() {
-            return Err(Error::MalformedEnvelope("ciphertext shorter than the AEAD tag"));
+            return Err(Error::MalformedEnvelope(
+                "ciphertext shorter than the AEAD tag",
+            ));
         }
         Ok(Envelope {
             header: Header {
@@ -170,16 +172,17 @@ impl<'a> Reader<'a> {
     }
 }
 
-const REGION_RULE: &str = "1 to 16 characters: a lowercase letter, then lowercase letters, digits or '-'";
-const PURPOSE_RULE: &str = "1 to 32 characters: a lowercase letter, then lowercase letters, digits or '_'";
+const REGION_RULE: &str =
+    "1 to 16 characters: a lowercase letter, then lowercase letters, digits or '-'";
+const PURPOSE_RULE: &str =
+    "1 to 32 characters: a lowercase letter, then lowercase letters, digits or '_'";
 
 fn id_ok(value: &str, max: usize, extra: u8) -> bool {
     let b = value.as_bytes();
     !b.is_empty()
         && b.len() <= max
         && b[0].is_ascii_lowercase()
-        && b
-            .iter()
+        && b.iter()
             .all(|&c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == extra)
 }
 
@@ -232,7 +235,10 @@ mod tests {
     fn ids_are_checked() {
         let suite = Suite::X25519HkdfSha256ChaCha20Poly1305;
         for bad in ["", "EU", "1eu", "e u", "abcdefghijklmnopq", "eu_west"] {
-            assert!(Header::new(1, suite, bad, "usage").is_err(), "region {bad:?}");
+            assert!(
+                Header::new(1, suite, bad, "usage").is_err(),
+                "region {bad:?}"
+            );
         }
         for bad in ["", "Usage", "us-age", "_usage", &"p".repeat(33)] {
             assert!(Header::new(1, suite, "eu", bad).is_err(), "purpose {bad:?}");

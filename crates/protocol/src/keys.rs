@@ -301,8 +301,7 @@ mod tests {
     fn mismatched_key_file_is_refused() {
         let a = KeyPair::generate("eu", 1).expect("generates");
         let b = KeyPair::generate("eu", 1).expect("generates");
-        let mut json: serde_json::Value =
-            serde_json::from_str(&a.to_private_json()).expect("json");
+        let mut json: serde_json::Value = serde_json::from_str(&a.to_private_json()).expect("json");
         json["public_key"] = hex::encode(b.config().public_key()).into();
         let err = KeyPair::from_private_json(json.to_string().as_bytes()).expect_err("mismatch");
         assert_eq!(err.code(), "invalid_key");
@@ -311,7 +310,10 @@ mod tests {
     #[test]
     fn unsupported_suite_in_config_is_refused() {
         let pair = KeyPair::generate("eu", 1).expect("generates");
-        let json = pair.config().to_json().replace("\"aead_id\": 3", "\"aead_id\": 1");
+        let json = pair
+            .config()
+            .to_json()
+            .replace("\"aead_id\": 3", "\"aead_id\": 1");
         let err = KeyConfig::from_json(json.as_bytes()).expect_err("AES-GCM is not supported");
         assert!(err.to_string().contains("unsupported HPKE suite"), "{err}");
     }

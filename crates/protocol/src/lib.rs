@@ -48,5 +48,5 @@ mod seal;
 pub use envelope::{Envelope, Header, MAGIC, VERSION};
 pub use error::Error;
 pub use keys::{KeyConfig, KeyPair, Suite};
-pub use report::{Day, MetricValue, Report, ReportId, REPORT_FORMAT_VERSION};
+pub use report::{Day, MetricValue, REPORT_FORMAT_VERSION, Report, ReportId};
 pub use seal::{HPKE_INFO, Opener, seal, test_seal_with_ephemeral_ikm};

@@ -154,7 +154,12 @@ impl<'de> Deserialize<'de> for Day {
 /// One metric's value in a report. The variant must match the metric's type
 /// in the schema; the collector checks labels, buckets and bounds.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "type", content = "value", rename_all = "snake_case", deny_unknown_fields)]
+#[serde(
+    tag = "type",
+    content = "value",
+    rename_all = "snake_case",
+    deny_unknown_fields
+)]
 pub enum MetricValue {
     /// How many times something happened that day.
     Counter(u64),
@@ -230,8 +235,7 @@ impl Report {
     /// Encodes the report as compact JSON, refusing one over
     /// [`MAX_REPORT_BYTES`].
     pub fn to_json(&self) -> Result<Vec<u8>, Error> {
-        let bytes =
-            serde_json::to_vec(self).map_err(|e| Error::MalformedReport(e.to_string()))?;
+        let bytes = serde_json::to_vec(self).map_err(|e| Error::MalformedReport(e.to_string()))?;
         if bytes.len() > MAX_REPORT_BYTES {
             return Err(Error::TooLarge {
                 what: "report",
@@ -272,11 +276,24 @@ mod tests {
     fn day_parses_and_prints_canonically() {
         let day = Day::parse("2026-02-28").expect("valid day");
         assert_eq!(day.to_string(), "2026-02-28");
-        assert_eq!(day.next().map(|d| d.to_string()).as_deref(), Some("2026-03-01"));
-        for bad in ["2026-2-28", "2026-02-29", "26-02-28", "2026/02/28", "2026-02-28T00", "+026-02-28"] {
+        assert_eq!(
+            day.next().map(|d| d.to_string()).as_deref(),
+            Some("2026-03-01")
+        );
+        for bad in [
+            "2026-2-28",
+            "2026-02-29",
+            "26-02-28",
+            "2026/02/28",
+            "2026-02-28T00",
+            "+026-02-28",
+        ] {
             assert!(Day::parse(bad).is_none(), "{bad} must not parse");
         }
-        assert_eq!(Day::from_unix_seconds(0).map(|d| d.to_string()).as_deref(), Some("1970-01-01"));
+        assert_eq!(
+            Day::from_unix_seconds(0).map(|d| d.to_string()).as_deref(),
+            Some("1970-01-01")
+        );
     }
 
     #[test]

@@ -123,10 +123,7 @@ pub struct Opener {
 impl Opener {
     /// An opener for `region` holding `keys`. Keys of other regions are
     /// refused: a region's collector never holds another region's key.
-    pub fn new(
-        region: &str,
-        keys: impl IntoIterator<Item = KeyPair>,
-    ) -> Result<Self, Error> {
+    pub fn new(region: &str, keys: impl IntoIterator<Item = KeyPair>) -> Result<Self, Error> {
         let mut opener = Opener {
             region: region.to_owned(),
             keys: BTreeMap::new(),

@@ -9,7 +9,9 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 
-use candor_protocol::limits::{MAX_BATCH_BYTES, MAX_BATCH_REPORTS, MAX_ENVELOPE_BYTES, MAX_REPORT_BYTES};
+use candor_protocol::limits::{
+    MAX_BATCH_BYTES, MAX_BATCH_REPORTS, MAX_ENVELOPE_BYTES, MAX_REPORT_BYTES,
+};
 use candor_protocol::{Envelope, KeyPair, Opener, Report, batch};
 
 struct Counting;
@@ -80,7 +82,12 @@ fn decoders_allocate_within_limits() {
 
     // Random and near-valid inputs of up to the envelope limit.
     for round in 0..3000 {
-        let len = (next() as usize) % (if round % 10 == 0 { MAX_ENVELOPE_BYTES + 64 } else { 300 });
+        let len = (next() as usize)
+            % (if round % 10 == 0 {
+                MAX_ENVELOPE_BYTES + 64
+            } else {
+                300
+            });
         let mut bytes: Vec<u8> = (0..len).map(|_| next() as u8).collect();
         if round % 2 == 0 && bytes.len() >= 15 {
             // A valid fixed header for region "eu", so decoding goes deeper.
@@ -99,10 +106,16 @@ fn decoders_allocate_within_limits() {
         });
         // Opening may decrypt (plaintext at most the ciphertext) and parse
         // JSON of at most MAX_REPORT_BYTES.
-        assert!(peak <= 4 * MAX_REPORT_BYTES + 4096, "open peaked at {peak} bytes");
+        assert!(
+            peak <= 4 * MAX_REPORT_BYTES + 4096,
+            "open peaked at {peak} bytes"
+        );
         let peak = peak_during(|| {
             let _ = Report::from_json(&bytes);
         });
-        assert!(peak <= 4 * MAX_REPORT_BYTES, "report decode peaked at {peak} bytes");
+        assert!(
+            peak <= 4 * MAX_REPORT_BYTES,
+            "report decode peaked at {peak} bytes"
+        );
     }
 }

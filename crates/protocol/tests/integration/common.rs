@@ -16,7 +16,9 @@ pub(crate) fn sample_report(region: &str, purpose: &str) -> Report {
         region,
         Day::from_ymd(2026, 11, 29).expect("valid day"),
     );
-    report.dimensions.insert("platform".into(), "android".into());
+    report
+        .dimensions
+        .insert("platform".into(), "android".into());
     report
         .metrics
         .insert("browser.tabs_opened".into(), MetricValue::Counter(12));

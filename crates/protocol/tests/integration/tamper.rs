@@ -1,4 +1,6 @@
-use candor_protocol::{Error, HPKE_INFO, Header, KeyPair, Opener, seal, test_seal_with_ephemeral_ikm};
+use candor_protocol::{
+    Error, HPKE_INFO, Header, KeyPair, Opener, seal, test_seal_with_ephemeral_ikm,
+};
 use hpke::aead::ChaCha20Poly1305;
 use hpke::kdf::HkdfSha256;
 use hpke::kem::X25519HkdfSha256;
@@ -49,7 +51,9 @@ fn region_a_report_is_refused_by_region_b() {
 
     // As sent: the header says eu, so region us refuses it before decrypting.
     let err = us_opener.open(&envelope).expect_err("wrong region");
-    assert!(matches!(err, Error::WrongRegion { ref expected, ref found } if expected == "us" && found == "eu"));
+    assert!(
+        matches!(err, Error::WrongRegion { ref expected, ref found } if expected == "us" && found == "eu")
+    );
     assert_eq!(err.code(), "wrong_region");
 
     // Rewriting the header to say "us" (same length) breaks the AAD: region
@@ -57,16 +61,25 @@ fn region_a_report_is_refused_by_region_b() {
     let mut relabelled = envelope.clone();
     let at = 13; // region bytes start after the 12-byte fixed header and its length byte
     relabelled[at..at + 2].copy_from_slice(b"us");
-    assert_eq!(us_opener.open(&relabelled).expect_err("aad").code(), "decryption_failed");
+    assert_eq!(
+        us_opener.open(&relabelled).expect_err("aad").code(),
+        "decryption_failed"
+    );
     let mut eu_as_us = Opener::new("us", []).expect("empty");
     let eu_key_labelled_us =
         KeyPair::from_private_json(eu.to_private_json().replace("\"eu\"", "\"us\"").as_bytes())
             .expect("same key, other label");
     eu_as_us.insert(eu_key_labelled_us).expect("region us");
-    assert_eq!(eu_as_us.open(&relabelled).expect_err("aad").code(), "decryption_failed");
+    assert_eq!(
+        eu_as_us.open(&relabelled).expect_err("aad").code(),
+        "decryption_failed"
+    );
 
     // A key of another region cannot even be loaded into an opener.
-    assert_eq!(Opener::new("us", [eu]).expect_err("eu key").code(), "wrong_region");
+    assert_eq!(
+        Opener::new("us", [eu]).expect_err("eu key").code(),
+        "wrong_region"
+    );
 }
 
 #[test]
@@ -93,7 +106,10 @@ fn same_key_id_other_key_fails_decryption() {
     let b = KeyPair::generate("eu", 1).expect("keygen");
     let envelope = seal(&sample_report("eu", "usage"), a.config()).expect("seals");
     let opener = Opener::new("eu", [b]).expect("same region");
-    assert_eq!(opener.open(&envelope).expect_err("wrong key"), Error::DecryptionFailed);
+    assert_eq!(
+        opener.open(&envelope).expect_err("wrong key"),
+        Error::DecryptionFailed
+    );
 }
 
 #[test]

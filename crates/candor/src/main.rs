@@ -1,0 +1,45 @@
+//! `candor`: the command line for Candor.
+//!
+//! Thin glue over the library crates: every subcommand lives in its own
+//! module under `cmd/`, parses its arguments with clap, and reports errors
+//! through `anyhow`. `main` maps the outcome to an exit code: 0 on success,
+//! 1 when the input was checked and found wrong (for example an invalid
+//! schema), 2 for usage errors and anything that stopped the command.
+
+mod cmd;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Candor: privacy-preserving usage analytics.
+#[derive(Debug, Parser)]
+#[command(name = "candor", version, about, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Check a data dictionary or render its public privacy page.
+    #[command(subcommand)]
+    Schema(cmd::schema::SchemaCommand),
+    /// Generate an HPKE key pair for a region.
+    Keygen(cmd::keygen::KeygenArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let outcome = match cli.command {
+        Command::Schema(c) => cmd::schema::run(c),
+        Command::Keygen(a) => cmd::keygen::run(a),
+    };
+    match outcome {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::from(2)
+        }
+    }
+}
