@@ -24,7 +24,10 @@ fn writes_a_private_key_0600_and_a_public_config() {
 
     let private = dir.join("key-001.private.json");
     let public = dir.join("key-001.config.json");
-    let mode = std::fs::metadata(&private).expect("private key").permissions().mode();
+    let mode = std::fs::metadata(&private)
+        .expect("private key")
+        .permissions()
+        .mode();
     assert_eq!(mode & 0o777, 0o600, "private key is owner-only");
 
     let pair = KeyPair::from_private_json(&std::fs::read(&private).expect("read")).expect("parses");
@@ -60,12 +63,18 @@ fn never_overwrites_and_rotation_adds_the_next_id() {
     let (_, stderr) = text(&again);
     assert!(!again.status.success());
     assert!(stderr.contains("already exists"), "{stderr}");
-    assert_eq!(std::fs::read(dir.join("key-001.private.json")).expect("read"), first);
+    assert_eq!(
+        std::fs::read(dir.join("key-001.private.json")).expect("read"),
+        first
+    );
 
     let rotated = keygen(dir, "in", &[]);
     assert_eq!(text(&rotated).0.trim(), "2");
     assert!(dir.join("key-002.private.json").exists());
-    assert_eq!(std::fs::read(dir.join("key-001.private.json")).expect("read"), first);
+    assert_eq!(
+        std::fs::read(dir.join("key-001.private.json")).expect("read"),
+        first
+    );
 }
 
 #[test]
@@ -74,7 +83,11 @@ fn refuses_another_regions_directory_and_bad_region_ids() {
     assert!(keygen(tmp.path(), "eu", &[]).status.success());
     let other = keygen(tmp.path(), "us", &[]);
     assert!(!other.status.success());
-    assert!(text(&other).1.contains("region \"eu\""), "{}", text(&other).1);
+    assert!(
+        text(&other).1.contains("region \"eu\""),
+        "{}",
+        text(&other).1
+    );
 
     let bad = keygen(&tmp.path().join("x"), "EU West", &[]);
     assert!(!bad.status.success());
