@@ -1,0 +1,113 @@
+//! What the SDK keeps between runs (`state.json`): the day aggregates not
+//! yet turned into reports, the upload backoff, and the error counters.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use candor_protocol::Day;
+use serde::{Deserialize, Serialize};
+
+/// One metric's accumulated value for one day, before clamping and local DP.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", content = "value", rename_all = "snake_case")]
+pub(crate) enum Acc {
+    Counter(u64),
+    /// Counts indexed like the schema's labels.
+    LabeledCounter(Vec<u64>),
+    Boolean(bool),
+    /// Index into the schema's categories.
+    Category(u32),
+    /// Counts indexed like the schema's buckets (n bounds, n + 1 buckets).
+    Distribution(Vec<u64>),
+    DomainSet(BTreeSet<String>),
+}
+
+/// Most distinct domains kept per metric and day; more are counted and dropped.
+pub(crate) const MAX_DOMAINS_PER_DAY: usize = 1000;
+
+impl Acc {
+    /// Merges `newer` into `self` (same variant): counts add, sets unite,
+    /// and the latest boolean or category wins.
+    pub(crate) fn merge(&mut self, newer: Acc) -> usize {
+        let mut dropped = 0;
+        match (self, newer) {
+            (Acc::Counter(a), Acc::Counter(b)) => *a = a.saturating_add(b),
+            (Acc::LabeledCounter(a), Acc::LabeledCounter(b))
+            | (Acc::Distribution(a), Acc::Distribution(b)) => {
+                for (x, y) in a.iter_mut().zip(b) {
+                    *x = x.saturating_add(y);
+                }
+            }
+            (Acc::Boolean(a), Acc::Boolean(b)) => *a = b,
+            (Acc::Category(a), Acc::Category(b)) => *a = b,
+            (Acc::DomainSet(a), Acc::DomainSet(b)) => {
+                for d in b {
+                    if a.len() < MAX_DOMAINS_PER_DAY || a.contains(&d) {
+                        a.insert(d);
+                    } else {
+                        dropped += 1;
+                    }
+                }
+            }
+            // Variants come from the schema's fixed metric types, so a
+            // mismatch can only come from a hand-edited state file: keep the
+            // existing value.
+            _ => {}
+        }
+        dropped
+    }
+}
+
+/// The aggregates of one purpose on one day.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct DayEntry {
+    pub(crate) purpose: String,
+    pub(crate) day: Day,
+    pub(crate) metrics: BTreeMap<String, Acc>,
+}
+
+/// Upload retry state, persisted so a restart does not hammer the collector.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Backoff {
+    /// Consecutive failed attempts.
+    pub(crate) failures: u32,
+    /// No attempt before this Unix time.
+    pub(crate) next_attempt: i64,
+}
+
+/// The whole of `state.json`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct State {
+    /// (purpose, day) → aggregates, kept sorted for deterministic files.
+    #[serde(default)]
+    pub(crate) days: Vec<DayEntry>,
+    #[serde(default)]
+    pub(crate) backoff: Backoff,
+    /// Metric id (or `*` for the SDK as a whole) → error code → count.
+    #[serde(default)]
+    pub(crate) errors: BTreeMap<String, BTreeMap<String, u64>>,
+}
+
+impl State {
+    /// The entry for (purpose, day), created if missing.
+    pub(crate) fn entry(&mut self, purpose: &str, day: Day) -> &mut DayEntry {
+        let at = self
+            .days
+            .binary_search_by(|e| (e.purpose.as_str(), e.day).cmp(&(purpose, day)));
+        let i = match at {
+            Ok(i) => i,
+            Err(i) => {
+                self.days.insert(
+                    i,
+                    DayEntry {
+                        purpose: purpose.to_owned(),
+                        day,
+                        metrics: BTreeMap::new(),
+                    },
+                );
+                i
+            }
+        };
+        &mut self.days[i]
+    }
+}

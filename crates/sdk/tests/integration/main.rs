@@ -1,0 +1,17 @@
+//! Integration tests of the device SDK, one binary:
+//! - `consent`: default deny, versioned grants, receipts, revocation purges;
+//! - `modes`: private mode, global opt-out and child profile from many threads;
+//! - `recording`: typed handles, error counters, clamping, one report per day;
+//! - `anonymity`: reports of equal usage differ only in their report id;
+//! - `upload`: backoff, Retry-After, per-report outcomes, revocation mid-upload;
+//! - `transparency`: pending and sent reports, retention, delete_all_data;
+//! - `crash`: kill -9 a child process at random points and check the invariants.
+
+mod anonymity;
+mod common;
+mod consent;
+mod crash;
+mod modes;
+mod recording;
+mod transparency;
+mod upload;

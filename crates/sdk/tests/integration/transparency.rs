@@ -1,0 +1,57 @@
+use crate::common::{DAY, FakeCollector, device_with, files, parse};
+use std::sync::Arc;
+
+#[test]
+fn pending_and_sent_show_the_exact_json_and_sent_expires() {
+    let collector = Arc::new(FakeCollector::default());
+    let up = collector.clone();
+    let d = device_with(|c| {
+        c.uploader = Some(up);
+        c.sent_retention_days = 3;
+    });
+    d.candor.grant("usage").expect("grant");
+    d.candor.counter("browser.tabs_opened").add(2);
+    d.clock.advance(DAY);
+    d.candor.flush();
+    let pending = d.candor.pending_reports();
+    assert_eq!(pending.len(), 1);
+
+    let summary = d.candor.upload_pending();
+    assert_eq!((summary.accepted, summary.remaining), (1, 0));
+    assert!(d.candor.pending_reports().is_empty());
+    let sent = d.candor.sent_reports(30);
+    assert_eq!(sent, pending, "the user sees exactly what was sent");
+    // What the collector opened is byte for byte what the user can read.
+    let received = collector.reports();
+    assert_eq!(
+        parse(&sent[0]),
+        serde_json::to_value(&received[0]).expect("json")
+    );
+
+    d.clock.advance(5 * DAY);
+    d.candor.flush();
+    assert!(d.candor.sent_reports(30).is_empty(), "sent reports expire");
+}
+
+#[test]
+fn delete_all_data_keeps_only_the_consent_receipts() {
+    let d = device_with(|_| {});
+    d.candor.grant("usage").expect("grant");
+    d.candor.counter("browser.tabs_opened").add(2);
+    d.clock.advance(DAY);
+    d.candor.flush();
+    d.candor.counter("browser.tabs_opened").add(5);
+    d.candor.counter("no.such").add(1);
+    d.candor.flush();
+    d.candor.delete_all_data();
+    assert!(d.candor.pending_reports().is_empty());
+    assert!(d.candor.error_counts().is_empty());
+    for (path, text) in files(d.dir.path()) {
+        assert!(
+            !text.contains("tabs_opened"),
+            "{} still holds data",
+            path.display()
+        );
+    }
+    assert_eq!(d.candor.receipts().len(), 1);
+}
