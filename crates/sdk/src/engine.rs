@@ -24,8 +24,18 @@ use crate::metrics::Slot;
 use crate::outbox::{Outbox, Queued};
 use crate::report;
 use crate::sanitize::Rejection;
-use crate::store::State;
+use crate::store::{DayEntry, State};
 use crate::upload::{ReportResult, UploadResponse, UploadSummary, Uploader};
+
+/// What building one day's report came to.
+enum Sealed {
+    /// Report id, plaintext JSON and envelope.
+    Done((ReportId, Vec<u8>, Vec<u8>)),
+    /// Nothing to report (or nothing that could ever be sealed).
+    Nothing,
+    /// A transient failure: keep the data and try again later.
+    Retry,
+}
 
 /// The consent gate of one purpose: one atomic flag read on every recording.
 #[derive(Debug)]
@@ -321,11 +331,7 @@ impl Inner {
 
     /// Builds, seals and queues one (purpose, day) report. Returns the entry
     /// back if it should be retried later.
-    fn seal_day(
-        &self,
-        entry: crate::store::DayEntry,
-        today: Day,
-    ) -> Result<(), crate::store::DayEntry> {
+    fn seal_day(&self, entry: DayEntry, today: Day) -> Result<(), DayEntry> {
         let Some(gate) = self.gates.iter().find(|g| g.id == entry.purpose) else {
             return Ok(());
         };
@@ -338,43 +344,12 @@ impl Inner {
             self.errors.add(ErrorKind::DayAlreadyReported, 1);
             return Ok(());
         }
-        let Ok(report_id) = ReportId::random() else {
-            self.errors.add(ErrorKind::SealFailed, 1);
-            return Err(entry);
+        let (report_id, plaintext, envelope) = match self.build_and_seal(gate, &entry, today) {
+            Sealed::Done(parts) => parts,
+            Sealed::Nothing => return Ok(()),
+            Sealed::Retry => return Err(entry),
         };
         let (purpose, day) = (entry.purpose.clone(), entry.day);
-        let header = Report::new(
-            report_id,
-            self.schema.id.clone(),
-            self.schema.version,
-            purpose.clone(),
-            gate.consent_version,
-            self.region.clone(),
-            day,
-        );
-        let report = {
-            let mut rng = lock(&self.rng);
-            report::build(
-                &self.schema,
-                &self.dimensions,
-                header,
-                entry.metrics.clone(),
-                today,
-                &mut *rng,
-            )
-        };
-        let Some(report) = report else { return Ok(()) };
-        let sealed = report
-            .to_json()
-            .and_then(|plain| Ok((plain, seal(&report, &self.key)?)));
-        let (plaintext, envelope) = match sealed {
-            Ok(v) => v,
-            Err(_) => {
-                // Too large or unsealable: retrying cannot help.
-                self.errors.add(ErrorKind::SealFailed, 1);
-                return Ok(());
-            }
-        };
         let queued = Queued {
             purpose,
             day,
@@ -388,6 +363,65 @@ impl Inner {
             return Err(entry);
         }
         Ok(())
+    }
+
+    /// Builds and seals the report of one (purpose, day), without storing it.
+    fn build_and_seal(&self, gate: &Gate, entry: &DayEntry, today: Day) -> Sealed {
+        let Ok(report_id) = ReportId::random() else {
+            self.errors.add(ErrorKind::SealFailed, 1);
+            return Sealed::Retry;
+        };
+        let header = Report::new(
+            report_id,
+            self.schema.id.clone(),
+            self.schema.version,
+            entry.purpose.clone(),
+            gate.consent_version,
+            self.region.clone(),
+            entry.day,
+        );
+        let report = {
+            let mut rng = lock(&self.rng);
+            report::build(
+                &self.schema,
+                &self.dimensions,
+                header,
+                entry.metrics.clone(),
+                today,
+                &mut *rng,
+            )
+        };
+        let Some(report) = report else {
+            return Sealed::Nothing;
+        };
+        match report
+            .to_json()
+            .and_then(|plain| Ok((plain, seal(&report, &self.key)?)))
+        {
+            Ok((plaintext, envelope)) => Sealed::Done((report_id, plaintext, envelope)),
+            Err(_) => {
+                // Too large or unsealable: retrying cannot help.
+                self.errors.add(ErrorKind::SealFailed, 1);
+                Sealed::Nothing
+            }
+        }
+    }
+
+    /// Builds and seals today's report of `purpose` from the persisted
+    /// aggregates, storing nothing: the cost of the day-end step without its
+    /// file I/O (benchmarks).
+    pub(crate) fn test_build_and_seal(&self, purpose: &str) -> Option<Vec<u8>> {
+        let today = self.clock.today();
+        let entry = lock(&self.state)
+            .days
+            .iter()
+            .find(|e| e.purpose == purpose && e.day == today)?
+            .clone();
+        let gate = self.gates.iter().find(|g| g.id == purpose)?;
+        match self.build_and_seal(gate, &entry, today) {
+            Sealed::Done((_, _, envelope)) => Some(envelope),
+            _ => None,
+        }
     }
 
     /// Drops queued reports beyond the age, count and byte caps, oldest

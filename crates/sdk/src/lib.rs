@@ -210,6 +210,13 @@ impl Candor {
         self.inner.delete_all_data();
     }
 
+    /// Builds and seals today's report for `purpose` from what the last
+    /// [`flush`](Self::flush) persisted, without storing or sending it: the
+    /// day-end cost without file I/O, for benchmarks and tests.
+    pub fn test_build_and_seal(&self, purpose: &str) -> Option<Vec<u8>> {
+        self.inner.test_build_and_seal(purpose)
+    }
+
     /// The SDK's own error counters: metric id (or `*` for the SDK as a
     /// whole, `*url` for dropped URLs by reason) → error code → count.
     pub fn error_counts(&self) -> BTreeMap<String, BTreeMap<String, u64>> {
