@@ -4,7 +4,8 @@
 //! module under `cmd/`, parses its arguments with clap, and reports errors
 //! through `anyhow`. `main` maps the outcome to an exit code: 0 on success,
 //! 1 when the input was checked and found wrong (for example an invalid
-//! schema), 2 for usage errors and anything that stopped the command.
+//! schema), 2 for usage errors and anything that stopped the command, and 3
+//! when `client upload` made requests and none delivered a report.
 
 mod cmd;
 
@@ -25,8 +26,14 @@ enum Command {
     /// Check a data dictionary or render its public privacy page.
     #[command(subcommand)]
     Schema(cmd::schema::SchemaCommand),
-    /// Generate an HPKE key pair for a region.
+    /// Generate (or retire) an HPKE key pair of a region.
     Keygen(cmd::keygen::KeygenArgs),
+    /// Run the regional collector.
+    Serve(cmd::serve::ServeArgs),
+    /// Drive an SDK instance from the shell: consent, recording, day end,
+    /// upload, and the reports as JSON.
+    #[command(after_help = cmd::client::AFTER_HELP)]
+    Client(cmd::client::ClientArgs),
 }
 
 fn main() -> ExitCode {
@@ -34,6 +41,8 @@ fn main() -> ExitCode {
     let outcome = match cli.command {
         Command::Schema(c) => cmd::schema::run(c),
         Command::Keygen(a) => cmd::keygen::run(a),
+        Command::Serve(a) => cmd::serve::run(a),
+        Command::Client(a) => cmd::client::run(a),
     };
     match outcome {
         Ok(code) => code,

@@ -2,8 +2,10 @@
 //!
 //! Each module drives the real executable for one subcommand:
 //! - `schema`: `candor schema check` and `candor schema docs`;
-//! - `keygen`: `candor keygen`.
+//! - `keygen`: `candor keygen`;
+//! - `client`: `candor client`, an SDK instance driven from the shell.
 
+mod client;
 mod keygen;
 mod schema;
 

@@ -1,0 +1,113 @@
+//! `candor serve`: run the regional collector.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use candor_collector::{Collector, Config, SystemClock};
+use clap::Args;
+
+/// The example data dictionary, served when the configuration names none.
+pub(crate) const BUILTIN_SCHEMA: &str = include_str!("../../../../examples/browser.toml");
+
+/// Arguments of `candor serve`.
+#[derive(Debug, Args)]
+pub(crate) struct ServeArgs {
+    /// Configuration file (TOML); without it every default applies:
+    /// 127.0.0.1:8750, ./candor-data, the built-in example schema.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Override the listen address from the configuration.
+    #[arg(long)]
+    listen: Option<std::net::SocketAddr>,
+    /// Override the data directory from the configuration.
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+}
+
+/// Loads the configuration's schemas, or the built-in one.
+pub(crate) fn load_schemas(config: &Config) -> Result<Vec<candor_schema::Schema>> {
+    if config.schemas.is_empty() {
+        let checked = candor_schema::parse(
+            BUILTIN_SCHEMA,
+            "examples/browser.toml (built in)",
+            super::today(),
+        )
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+        return Ok(vec![checked.schema]);
+    }
+    config
+        .schemas
+        .iter()
+        .map(|path| {
+            candor_schema::load(path)
+                .map(|c| c.schema)
+                .map_err(|e| anyhow::anyhow!("{e}"))
+        })
+        .collect()
+}
+
+pub(crate) fn run(args: ServeArgs) -> Result<ExitCode> {
+    super::init_logging();
+    let mut config = match &args.config {
+        Some(path) => Config::load(path)?,
+        None => Config::default(),
+    };
+    if let Some(listen) = args.listen {
+        config.listen = listen;
+    }
+    if let Some(dir) = args.data_dir {
+        config.data_dir = dir;
+    }
+    let schemas = load_schemas(&config)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    runtime.block_on(async move {
+        let running = Collector::start(config, schemas, Arc::new(SystemClock), shutdown_signal())
+            .await
+            .context("starting the collector")?;
+        for key in &running.generated_keys {
+            eprintln!(
+                "Generated key {} for region {}. Public key config:",
+                key.key_id(),
+                key.region()
+            );
+            println!("{}", key.to_json());
+        }
+        eprintln!(
+            "Candor collector listening on http://{} (regions: {}).",
+            running.addr,
+            running
+                .collector
+                .region_ids()
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        running.wait().await;
+        eprintln!("Stopped: every accepted report is committed.");
+        Ok::<_, anyhow::Error>(())
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Completes on Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term => {}
+    }
+}

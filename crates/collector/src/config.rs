@@ -1,0 +1,178 @@
+//! `candor serve` configuration: a TOML file, every field optional.
+//!
+//! With no file at all the collector listens on 127.0.0.1:8750, keeps its
+//! data under `./candor-data`, and serves every region of its schemas.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// The whole configuration file.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Address and port to listen on.
+    pub listen: SocketAddr,
+    /// Root of the collector's data: one folder per region holding its
+    /// SQLite database and key directory.
+    pub data_dir: PathBuf,
+    /// Schema (data dictionary) files to serve, one per app or OS component.
+    /// Empty: the binary's built-in example schema.
+    pub schemas: Vec<PathBuf>,
+    /// Regions to serve. Empty: every region declared by the schemas.
+    pub regions: Vec<String>,
+    /// Ingest limits and group commit.
+    pub ingest: IngestConfig,
+    /// Key rotation.
+    pub keys: KeysConfig,
+    /// Background jobs.
+    pub jobs: JobsConfig,
+}
+
+fn default_listen() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 8750))
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: default_listen(),
+            data_dir: PathBuf::from("./candor-data"),
+            schemas: Vec::new(),
+            regions: Vec::new(),
+            ingest: IngestConfig::default(),
+            keys: KeysConfig::default(),
+            jobs: JobsConfig::default(),
+        }
+    }
+}
+
+/// Ingest limits and group commit.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct IngestConfig {
+    /// Largest request body, bytes (at most the wire format's batch limit).
+    pub max_body_bytes: usize,
+    /// Oldest accepted report day, in days before the server's today.
+    pub day_window_past: u32,
+    /// Newest accepted report day, in days after the server's today.
+    pub day_window_future: u32,
+    /// Most reports merged into one transaction.
+    pub batch_max_reports: usize,
+    /// Longest a report waits for others to share its transaction, ms.
+    pub batch_max_wait_ms: u64,
+    /// Most reports waiting for the writer of one region; beyond it
+    /// requests are answered 503 with Retry-After.
+    pub queue_max_reports: usize,
+    /// Most upload requests being decrypted and validated at once; beyond
+    /// it requests are answered 503 before their body is read, which
+    /// bounds memory under overload.
+    pub max_concurrent_requests: usize,
+    /// Retry-After sent with 503 answers, seconds.
+    pub retry_after_seconds: u32,
+}
+
+impl Default for IngestConfig {
+    fn default() -> Self {
+        IngestConfig {
+            max_body_bytes: candor_protocol::limits::MAX_BATCH_BYTES,
+            day_window_past: 7,
+            day_window_future: 1,
+            batch_max_reports: 4096,
+            batch_max_wait_ms: 2,
+            queue_max_reports: 50_000,
+            max_concurrent_requests: 64,
+            retry_after_seconds: 5,
+        }
+    }
+}
+
+/// Key rotation.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct KeysConfig {
+    /// How long a retired key still opens reports (sealed by devices that
+    /// have not fetched the new key yet), days.
+    pub retired_grace_days: u32,
+}
+
+impl Default for KeysConfig {
+    fn default() -> Self {
+        KeysConfig {
+            retired_grace_days: 30,
+        }
+    }
+}
+
+/// Background jobs.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct JobsConfig {
+    /// How often retention and dedup pruning run, seconds.
+    pub interval_seconds: u64,
+}
+
+impl Default for JobsConfig {
+    fn default() -> Self {
+        JobsConfig {
+            interval_seconds: 3600,
+        }
+    }
+}
+
+/// Why the configuration could not be loaded.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The error.
+        source: std::io::Error,
+    },
+    /// The file is not a valid configuration.
+    #[error("{path}: {message}")]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong, with line and column.
+        message: String,
+    },
+}
+
+impl Config {
+    /// Reads a configuration file.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        Self::parse(&text).map_err(|message| ConfigError::Invalid {
+            path: path.to_owned(),
+            message,
+        })
+    }
+
+    /// Parses configuration text.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let config: Config = toml::from_str(text).map_err(|e| e.to_string())?;
+        if config.ingest.max_body_bytes > candor_protocol::limits::MAX_BATCH_BYTES {
+            return Err(format!(
+                "ingest.max_body_bytes must be at most {}",
+                candor_protocol::limits::MAX_BATCH_BYTES
+            ));
+        }
+        if config.ingest.batch_max_reports == 0 || config.ingest.max_concurrent_requests == 0 {
+            return Err("ingest.batch_max_reports and max_concurrent_requests must be ≥ 1".into());
+        }
+        Ok(config)
+    }
+
+    /// The folder of one region's data.
+    pub fn region_dir(&self, region: &str) -> PathBuf {
+        self.data_dir.join(region)
+    }
+}

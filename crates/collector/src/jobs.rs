@@ -1,0 +1,74 @@
+//! Background jobs: retention, dedup pruning, key reload.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use candor_store::Store;
+use candor_store::sqlite::SqliteStore;
+
+use crate::Collector;
+use crate::validate::day_number;
+
+/// What one run of the jobs did in one region.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct JobReport {
+    /// Aggregate rows deleted past retention.
+    pub rows_deleted: u64,
+    /// Dedup entries pruned.
+    pub ids_pruned: u64,
+}
+
+/// Runs retention and pruning once for every region.
+///
+/// A region's retention is the shortest any schema declares for it: rows
+/// of every schema in that region's database go at that age, which never
+/// keeps data longer than any schema promises.
+pub fn run_once(c: &Collector) -> Vec<(String, Result<JobReport, candor_store::StoreError>)> {
+    c.reload_keys();
+    let today = day_number(crate::clock::today(c.clock.as_ref()));
+    let mut out = Vec::new();
+    for r in c.regions.values() {
+        let retention = c
+            .registry
+            .all()
+            .filter_map(|s| s.region(&r.id).map(|reg| reg.retention_days))
+            .min()
+            .unwrap_or(u32::MAX);
+        let result = SqliteStore::open(&r.store_path).and_then(|mut store| {
+            let cutoff = today.saturating_sub(i32::try_from(retention).unwrap_or(i32::MAX));
+            let rows_deleted = store.delete_before(cutoff)?;
+            // Reports older than the window are refused anyway, so their
+            // ids can be forgotten.
+            let first = today - c.config.ingest.day_window_past as i32;
+            let ids_pruned = store.prune_seen(first)?;
+            Ok(JobReport {
+                rows_deleted,
+                ids_pruned,
+            })
+        });
+        match &result {
+            Ok(report) => tracing::info!(
+                region = %r.id,
+                rows_deleted = report.rows_deleted,
+                ids_pruned = report.ids_pruned,
+                "Retention ran."
+            ),
+            Err(error) => tracing::error!(region = %r.id, %error, "Retention failed."),
+        }
+        out.push((r.id.clone(), result));
+    }
+    out
+}
+
+/// Runs the jobs now and then every `jobs.interval_seconds`.
+pub(crate) fn spawn(c: Arc<Collector>) -> tokio::task::JoinHandle<()> {
+    let every = Duration::from_secs(c.config.jobs.interval_seconds.max(1));
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        loop {
+            tick.tick().await;
+            let c = c.clone();
+            let _ = tokio::task::spawn_blocking(move || run_once(&c)).await;
+        }
+    })
+}

@@ -1,0 +1,231 @@
+//! A region's key directory: generation, rotation, retirement.
+//!
+//! Per key id the directory holds `key-NNN.private.json` (mode 0600, the
+//! private key; never overwritten), `key-NNN.config.json` (the public key
+//! config devices pin) and, once retired, `key-NNN.retired` (the Unix time
+//! of retirement). Several keys can be active at once; a retired key still
+//! opens reports for a grace period, then its reports are refused with their
+//! own error code.
+
+use std::collections::BTreeSet;
+use std::fs::{self, OpenOptions};
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+use candor_protocol::{KeyConfig, KeyPair, Opener};
+
+/// Why a key directory operation failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum KeyError {
+    /// A file could not be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The path.
+        path: PathBuf,
+        /// The error.
+        source: std::io::Error,
+    },
+    /// A key file is invalid.
+    #[error("{path}: {source}")]
+    Invalid {
+        /// The path.
+        path: PathBuf,
+        /// The error.
+        source: candor_protocol::Error,
+    },
+    /// The directory holds another region's keys.
+    #[error("{dir} holds keys of region {found:?}; each region needs its own key directory")]
+    OtherRegion {
+        /// The directory.
+        dir: PathBuf,
+        /// The region found.
+        found: String,
+    },
+    /// The key id is taken.
+    #[error("key {0} already exists; keys are never overwritten")]
+    Exists(u8),
+    /// All 256 ids are in use.
+    #[error("all 256 key ids are in use; remove retired keys first")]
+    Full,
+    /// No such key.
+    #[error("no key {0} in this directory")]
+    NoSuchKey(u8),
+    /// The region id is invalid.
+    #[error(transparent)]
+    Region(candor_protocol::Error),
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> KeyError + '_ {
+    move |source| KeyError::Io {
+        path: path.to_owned(),
+        source,
+    }
+}
+
+/// One key of a directory.
+#[derive(Debug, Clone)]
+pub struct KeyEntry {
+    /// The key pair.
+    pub pair: KeyPair,
+    /// When it was retired (Unix seconds), if it was.
+    pub retired_at: Option<i64>,
+}
+
+fn stem(id: u8) -> String {
+    format!("key-{id:03}")
+}
+
+/// Every key in `dir` (none if the directory does not exist), by id.
+pub fn load(dir: &Path) -> Result<Vec<KeyEntry>, KeyError> {
+    let mut out = Vec::new();
+    let entries = match fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
+        Err(e) => return Err(io(dir)(e)),
+    };
+    for entry in entries {
+        let path = entry.map_err(io(dir))?.path();
+        let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
+            continue;
+        };
+        if !(name.starts_with("key-") && name.ends_with(".private.json")) {
+            continue;
+        }
+        let bytes = fs::read(&path).map_err(io(&path))?;
+        let pair = KeyPair::from_private_json(&bytes).map_err(|source| KeyError::Invalid {
+            path: path.clone(),
+            source,
+        })?;
+        let marker = dir.join(format!("{}.retired", stem(pair.config().key_id())));
+        let retired_at = match fs::read_to_string(&marker) {
+            Ok(t) => t.trim().parse().ok(),
+            Err(_) => None,
+        };
+        out.push(KeyEntry { pair, retired_at });
+    }
+    out.sort_by_key(|k| k.pair.config().key_id());
+    Ok(out)
+}
+
+/// Generates a key pair for `region` in `dir` (created if missing) and
+/// returns its public config. Without `key_id`, the id after the highest in
+/// use. Refuses a directory holding another region's keys and an id in use.
+pub fn generate(dir: &Path, region: &str, key_id: Option<u8>) -> Result<KeyConfig, KeyError> {
+    fs::create_dir_all(dir).map_err(io(dir))?;
+    let existing = load(dir)?;
+    if let Some(other) = existing.iter().find(|k| k.pair.config().region() != region) {
+        return Err(KeyError::OtherRegion {
+            dir: dir.to_owned(),
+            found: other.pair.config().region().to_owned(),
+        });
+    }
+    let used: BTreeSet<u8> = existing.iter().map(|k| k.pair.config().key_id()).collect();
+    let key_id = match key_id {
+        Some(id) if used.contains(&id) => return Err(KeyError::Exists(id)),
+        Some(id) => id,
+        None => {
+            let start = used.last().map_or(1, |m| m.wrapping_add(1));
+            (0..=255u8)
+                .map(|i| start.wrapping_add(i))
+                .find(|id| !used.contains(id))
+                .ok_or(KeyError::Full)?
+        }
+    };
+    let pair = KeyPair::generate(region, key_id).map_err(KeyError::Region)?;
+    write_new(
+        &dir.join(format!("{}.private.json", stem(key_id))),
+        pair.to_private_json().as_bytes(),
+        0o600,
+    )?;
+    write_new(
+        &dir.join(format!("{}.config.json", stem(key_id))),
+        pair.config().to_json().as_bytes(),
+        0o644,
+    )?;
+    Ok(pair.config().clone())
+}
+
+/// Marks a key retired as of `now` (Unix seconds). Retiring twice keeps the
+/// first time.
+pub fn retire(dir: &Path, key_id: u8, now: i64) -> Result<(), KeyError> {
+    if !dir.join(format!("{}.private.json", stem(key_id))).exists() {
+        return Err(KeyError::NoSuchKey(key_id));
+    }
+    let marker = dir.join(format!("{}.retired", stem(key_id)));
+    match write_new(&marker, format!("{now}\n").as_bytes(), 0o644) {
+        Err(KeyError::Io { source, .. }) if source.kind() == std::io::ErrorKind::AlreadyExists => {
+            Ok(())
+        }
+        other => other,
+    }
+}
+
+/// Writes a file that must not exist yet, atomically: content to a temporary
+/// file with its final mode, synced, then hard-linked into place (which
+/// fails if the name is taken), so a crash leaves no file or a complete one
+/// and an existing key is never replaced.
+fn write_new(path: &Path, contents: &[u8], mode: u32) -> Result<(), KeyError> {
+    let tmp = path.with_extension("tmp");
+    let _ = fs::remove_file(&tmp);
+    let mut file = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(mode)
+        .open(&tmp)
+        .map_err(io(&tmp))?;
+    file.write_all(contents)
+        .and_then(|()| file.sync_all())
+        .map_err(io(&tmp))?;
+    let linked = fs::hard_link(&tmp, path);
+    let _ = fs::remove_file(&tmp);
+    linked.map_err(io(path))?;
+    if let Some(parent) = path.parent() {
+        let _ = fs::File::open(parent).and_then(|d| d.sync_all());
+    }
+    Ok(())
+}
+
+/// The keys a region opens reports with, as of one moment.
+#[derive(Debug, Clone)]
+pub struct RegionKeys {
+    /// Opens envelopes sealed to active keys and to retired keys in grace.
+    pub opener: Opener,
+    /// Retired keys past their grace period: their reports are refused
+    /// with `key_retired`.
+    pub expired: BTreeSet<u8>,
+    /// Public configs of the active (not retired) keys, for devices.
+    pub active: Vec<KeyConfig>,
+}
+
+impl RegionKeys {
+    /// Sorts a directory's keys by state at `now`.
+    pub fn new(
+        region: &str,
+        keys: Vec<KeyEntry>,
+        now: i64,
+        grace_days: u32,
+    ) -> Result<Self, KeyError> {
+        let mut opener = Opener::new(region, []).map_err(KeyError::Region)?;
+        let mut expired = BTreeSet::new();
+        let mut active = Vec::new();
+        for k in keys {
+            let id = k.pair.config().key_id();
+            match k.retired_at {
+                Some(t) if now >= t.saturating_add(i64::from(grace_days) * 86_400) => {
+                    expired.insert(id);
+                    continue;
+                }
+                Some(_) => {}
+                None => active.push(k.pair.config().clone()),
+            }
+            opener.insert(k.pair).map_err(KeyError::Region)?;
+        }
+        Ok(RegionKeys {
+            opener,
+            expired,
+            active,
+        })
+    }
+}

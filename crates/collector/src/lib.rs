@@ -1,0 +1,415 @@
+//! Candor's regional collector.
+//!
+//! Each region the collector serves has its own keys (see [`keys`]) and its
+//! own store; a report is opened only with its region's key and stored only
+//! in its region's database. The ingest path, in order:
+//!
+//! 1. size limit, envelope or batch decode ([`candor_protocol::batch`]);
+//! 2. region check, key lookup (retired keys in grace still open), HPKE open;
+//! 3. validation against the data dictionary, consent version, day window
+//!    ([`validate`]), reducing the report to contributions to aggregate rows;
+//! 4. group commit ([`writer`]): dedup by report id and aggregation in one
+//!    transaction per batch of requests; a request is answered 202 only
+//!    after its transaction committed.
+//!
+//! The plaintext report never leaves step 3. Nothing logs or stores an IP
+//! address, a user agent, a header value or a payload.
+//!
+//! [`Collector::start`] runs it all; [`http`] holds the routes.
+#![deny(missing_docs)]
+
+pub mod clock;
+pub mod config;
+pub mod error;
+pub mod http;
+pub mod jobs;
+pub mod keys;
+pub mod metrics;
+pub mod validate;
+pub mod writer;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use candor_protocol::{Envelope, KeyConfig, batch};
+use candor_schema::Schema;
+use candor_store::sqlite::SqliteStore;
+use candor_store::{CommitOutcome, Store};
+use tokio::sync::Semaphore;
+
+pub use clock::{Clock, SystemClock};
+pub use config::Config;
+pub use error::Rejection;
+
+use keys::RegionKeys;
+use validate::{DayWindow, Registry};
+use writer::{Writer, WriterConfig};
+
+/// Why the collector could not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StartError {
+    /// A region's keys could not be loaded or generated.
+    #[error("region {region}: {source}")]
+    Keys {
+        /// The region.
+        region: String,
+        /// The error.
+        source: keys::KeyError,
+    },
+    /// A region's store could not be opened.
+    #[error("region {region}: {source}")]
+    Store {
+        /// The region.
+        region: String,
+        /// The error.
+        source: candor_store::StoreError,
+    },
+    /// The configuration names a region no schema declares, or no schema was given.
+    #[error("{0}")]
+    Config(String),
+    /// The listener could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        /// The address.
+        addr: SocketAddr,
+        /// The error.
+        source: std::io::Error,
+    },
+}
+
+/// One region served by this collector.
+pub(crate) struct RegionState {
+    pub(crate) id: String,
+    pub(crate) key_dir: PathBuf,
+    pub(crate) store_path: PathBuf,
+    pub(crate) keys: RwLock<Arc<RegionKeys>>,
+    pub(crate) writer: Writer,
+}
+
+/// What one report of an upload came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReportOutcome {
+    /// Counted.
+    Accepted,
+    /// Already counted before.
+    Duplicate,
+    /// Refused; nothing of it was stored.
+    Rejected(Rejection),
+}
+
+/// The shared state behind every request.
+pub struct Collector {
+    pub(crate) config: Config,
+    pub(crate) registry: Registry,
+    pub(crate) regions: BTreeMap<String, RegionState>,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) metrics: metrics::Metrics,
+    pub(crate) permits: Semaphore,
+    pub(crate) shutting_down: AtomicBool,
+    pub(crate) schema_json: String,
+    pub(crate) privacy_html: String,
+    writer_threads: std::sync::Mutex<Vec<std::thread::JoinHandle<()>>>,
+}
+
+/// A started collector: its address, the key configs it generated on first
+/// start, and the handle that stops it.
+pub struct Running {
+    /// The bound address (useful with port 0).
+    pub addr: SocketAddr,
+    /// Keys generated because a region had none.
+    pub generated_keys: Vec<KeyConfig>,
+    /// The collector's state (for tests and the binary's summaries).
+    pub collector: Arc<Collector>,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Running {
+    /// Stops accepting connections, answers the requests in flight, commits
+    /// everything accepted, and returns once the writers have finished.
+    pub async fn shutdown(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        let _ = (&mut self.task).await;
+    }
+
+    /// Waits until the server stops by itself (after a signal given to
+    /// [`Collector::start`]'s `stop` future).
+    pub async fn wait(self) {
+        let _ = self.task.await;
+    }
+}
+
+impl Collector {
+    /// Opens every region (generating keys where there are none), binds
+    /// the listener and starts serving. The server stops when `stop`
+    /// completes or [`Running::shutdown`] is called.
+    pub async fn start(
+        config: Config,
+        schemas: Vec<Schema>,
+        clock: Arc<dyn Clock>,
+        stop: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> Result<Running, StartError> {
+        if schemas.is_empty() {
+            return Err(StartError::Config("no schema to serve".into()));
+        }
+        let registry = Registry::new(schemas);
+        let mut region_ids: Vec<String> = if config.regions.is_empty() {
+            registry
+                .all()
+                .flat_map(|s| s.regions.keys().cloned())
+                .collect()
+        } else {
+            config.regions.clone()
+        };
+        region_ids.sort();
+        region_ids.dedup();
+        let mut regions = BTreeMap::new();
+        let mut generated_keys = Vec::new();
+        let mut writer_threads = Vec::new();
+        for id in region_ids {
+            if !registry.all().any(|s| s.region(&id).is_some()) {
+                return Err(StartError::Config(format!(
+                    "region {id:?} is not declared by any schema"
+                )));
+            }
+            let dir = config.region_dir(&id);
+            let key_dir = dir.join("keys");
+            let key_err = |source| StartError::Keys {
+                region: id.clone(),
+                source,
+            };
+            if keys::load(&key_dir).map_err(key_err)?.is_empty() {
+                generated_keys.push(keys::generate(&key_dir, &id, None).map_err(key_err)?);
+            }
+            let region_keys = RegionKeys::new(
+                &id,
+                keys::load(&key_dir).map_err(key_err)?,
+                clock.now(),
+                config.keys.retired_grace_days,
+            )
+            .map_err(key_err)?;
+            let store_path = dir.join("aggregates.sqlite");
+            let store = SqliteStore::open(&store_path).map_err(|source| StartError::Store {
+                region: id.clone(),
+                source,
+            })?;
+            let (writer, thread) = Writer::start(
+                &id,
+                Box::new(store),
+                WriterConfig {
+                    batch_max_reports: config.ingest.batch_max_reports,
+                    max_wait: Duration::from_millis(config.ingest.batch_max_wait_ms),
+                    max_queued: config.ingest.queue_max_reports,
+                },
+            );
+            writer_threads.push(thread);
+            regions.insert(
+                id.clone(),
+                RegionState {
+                    id,
+                    key_dir,
+                    store_path,
+                    keys: RwLock::new(Arc::new(region_keys)),
+                    writer,
+                },
+            );
+        }
+        let schema_json = serde_json::to_string_pretty(&serde_json::json!({
+            "schemas": registry.all().map(|s| serde_json::from_str::<serde_json::Value>(&s.to_json()).unwrap_or_default()).collect::<Vec<_>>()
+        }))
+        .unwrap_or_default();
+        let privacy_html = registry
+            .all()
+            .map(|s| candor_schema::docs::render(s, candor_schema::docs::Format::Html))
+            .collect::<Vec<_>>()
+            .join("\n");
+        let listener = tokio::net::TcpListener::bind(config.listen)
+            .await
+            .map_err(|source| StartError::Listen {
+                addr: config.listen,
+                source,
+            })?;
+        let addr = listener.local_addr().map_err(|source| StartError::Listen {
+            addr: config.listen,
+            source,
+        })?;
+        let collector = Arc::new(Collector {
+            permits: Semaphore::new(config.ingest.max_concurrent_requests),
+            config,
+            registry,
+            regions,
+            clock,
+            metrics: metrics::Metrics::default(),
+            shutting_down: AtomicBool::new(false),
+            schema_json,
+            privacy_html,
+            writer_threads: std::sync::Mutex::new(writer_threads),
+        });
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let jobs = jobs::spawn(collector.clone());
+        let task = {
+            let collector = collector.clone();
+            tokio::spawn(async move {
+                let router = http::router(collector.clone());
+                let signal = async move {
+                    tokio::select! {
+                        _ = rx => {}
+                        _ = stop => {}
+                    }
+                };
+                if let Err(error) = axum::serve(listener, router)
+                    .with_graceful_shutdown(signal)
+                    .await
+                {
+                    tracing::error!(%error, "The HTTP server failed.");
+                }
+                jobs.abort();
+                collector.finish().await;
+            })
+        };
+        Ok(Running {
+            addr,
+            generated_keys,
+            collector,
+            shutdown: Some(tx),
+            task,
+        })
+    }
+
+    /// After the server stopped: close the writers and wait until they
+    /// committed what was queued.
+    async fn finish(&self) {
+        self.shutting_down.store(true, Ordering::SeqCst);
+        for r in self.regions.values() {
+            r.writer.close();
+        }
+        let threads: Vec<_> = self
+            .writer_threads
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .drain(..)
+            .collect();
+        let _ = tokio::task::spawn_blocking(move || {
+            for t in threads {
+                let _ = t.join();
+            }
+        })
+        .await;
+    }
+
+    /// The regions served.
+    pub fn region_ids(&self) -> impl Iterator<Item = &str> {
+        self.regions.keys().map(String::as_str)
+    }
+
+    /// The counters.
+    pub fn metrics(&self) -> &metrics::Metrics {
+        &self.metrics
+    }
+
+    /// The path of a region's database.
+    pub fn store_path(&self, region: &str) -> Option<&std::path::Path> {
+        self.regions.get(region).map(|r| r.store_path.as_path())
+    }
+
+    /// A new read handle on a region's store.
+    pub fn open_store(
+        &self,
+        region: &str,
+    ) -> Option<Result<Box<dyn Store>, candor_store::StoreError>> {
+        let r = self.regions.get(region)?;
+        Some(SqliteStore::open_read_only(&r.store_path).map(|s| Box::new(s) as Box<dyn Store>))
+    }
+
+    /// The accepted day window as of now.
+    fn window(&self) -> (DayWindow, time::Date) {
+        let today = clock::today(self.clock.as_ref());
+        let n = validate::day_number(today);
+        (
+            DayWindow {
+                first: n - self.config.ingest.day_window_past as i32,
+                last: n + self.config.ingest.day_window_future as i32,
+            },
+            today.date(),
+        )
+    }
+
+    /// Ingests one upload body for `region`: per-report outcomes, or a
+    /// rejection of the whole request (framing, size, overload, storage).
+    pub async fn ingest(&self, region: &str, body: &[u8]) -> Result<Vec<ReportOutcome>, Rejection> {
+        let state = self
+            .regions
+            .get(region)
+            .ok_or_else(|| Rejection::UnknownRegion(region.to_owned()))?;
+        if self.shutting_down.load(Ordering::Relaxed) {
+            return Err(Rejection::ShuttingDown);
+        }
+        let parts = batch::split_upload(body).map_err(Rejection::from)?;
+        let keys = state.keys.read().unwrap_or_else(|p| p.into_inner()).clone();
+        let (window, today) = self.window();
+        let mut outcomes: Vec<Result<usize, Rejection>> = Vec::with_capacity(parts.len());
+        let mut deltas = Vec::with_capacity(parts.len());
+        for part in parts {
+            let opened = Envelope::decode(part)
+                .map_err(Rejection::from)
+                .and_then(|env| match keys.opener.open_envelope(&env) {
+                    Err(candor_protocol::Error::UnknownKey(id)) if keys.expired.contains(&id) => {
+                        Err(Rejection::KeyRetired(id))
+                    }
+                    other => other.map_err(Rejection::from),
+                })
+                .and_then(|report| validate::to_delta(&self.registry, &report, window, today));
+            outcomes.push(opened.map(|delta| {
+                deltas.push(delta);
+                deltas.len() - 1
+            }));
+        }
+        let committed = state.writer.commit(deltas).await?;
+        let result: Vec<ReportOutcome> = outcomes
+            .into_iter()
+            .map(|o| match o {
+                Ok(i) => match committed.get(i) {
+                    Some(CommitOutcome::Accepted) => ReportOutcome::Accepted,
+                    Some(CommitOutcome::Duplicate) => ReportOutcome::Duplicate,
+                    None => ReportOutcome::Rejected(Rejection::StoreUnavailable),
+                },
+                Err(r) => ReportOutcome::Rejected(r),
+            })
+            .collect();
+        for o in &result {
+            match o {
+                ReportOutcome::Accepted => self.metrics.report(region, "accepted", "", 1),
+                ReportOutcome::Duplicate => self.metrics.report(region, "duplicate", "", 1),
+                ReportOutcome::Rejected(r) => self.metrics.report(region, "rejected", r.code(), 1),
+            }
+        }
+        Ok(result)
+    }
+
+    /// Re-reads every region's key directory (new keys, retirements, grace expiry).
+    pub fn reload_keys(&self) {
+        for r in self.regions.values() {
+            let loaded = keys::load(&r.key_dir).and_then(|k| {
+                RegionKeys::new(
+                    &r.id,
+                    k,
+                    self.clock.now(),
+                    self.config.keys.retired_grace_days,
+                )
+            });
+            match loaded {
+                Ok(k) => *r.keys.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(k),
+                Err(error) => {
+                    tracing::error!(region = %r.id, %error, "Reloading keys failed; keeping the previous ones.")
+                }
+            }
+        }
+    }
+}

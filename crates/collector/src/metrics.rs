@@ -1,0 +1,119 @@
+//! Counters for the Prometheus endpoint. Counts and codes only: never an
+//! address, a header, a token or a payload.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::sync::Mutex;
+use std::sync::atomic::Ordering;
+
+/// Per-report and per-request counters.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    /// (region, outcome, code) → reports.
+    reports: Mutex<BTreeMap<(String, &'static str, &'static str), u64>>,
+    /// HTTP status → upload requests.
+    requests: Mutex<BTreeMap<u16, u64>>,
+}
+
+impl Metrics {
+    /// Counts `n` reports of `region` with `outcome` (`accepted`,
+    /// `duplicate`, `rejected`) and rejection `code` (empty otherwise).
+    pub fn report(&self, region: &str, outcome: &'static str, code: &'static str, n: u64) {
+        if n == 0 {
+            return;
+        }
+        let mut m = self.reports.lock().unwrap_or_else(|p| p.into_inner());
+        *m.entry((region.to_owned(), outcome, code)).or_default() += n;
+    }
+
+    /// Counts one upload request answered with `status`.
+    pub fn request(&self, status: u16) {
+        let mut m = self.requests.lock().unwrap_or_else(|p| p.into_inner());
+        *m.entry(status).or_default() += 1;
+    }
+
+    /// Reports counted with `outcome` and `code`, over all regions.
+    pub fn reports_with(&self, outcome: &str, code: &str) -> u64 {
+        let m = self.reports.lock().unwrap_or_else(|p| p.into_inner());
+        m.iter()
+            .filter(|((_, o, c), _)| *o == outcome && *c == code)
+            .map(|(_, n)| n)
+            .sum()
+    }
+
+    /// The Prometheus text exposition of these counters and the writers'.
+    pub fn render(&self, writers: &[(String, &crate::writer::Writer)]) -> String {
+        let mut out = String::new();
+        out.push_str("# HELP candor_reports_total Reports received, by region, outcome and rejection code.\n");
+        out.push_str("# TYPE candor_reports_total counter\n");
+        for ((region, outcome, code), n) in self
+            .reports
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+        {
+            let _ = writeln!(
+                out,
+                "candor_reports_total{{region=\"{region}\",outcome=\"{outcome}\",code=\"{code}\"}} {n}"
+            );
+        }
+        out.push_str("# HELP candor_upload_requests_total Upload requests, by HTTP status.\n");
+        out.push_str("# TYPE candor_upload_requests_total counter\n");
+        for (status, n) in self
+            .requests
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+        {
+            let _ = writeln!(
+                out,
+                "candor_upload_requests_total{{status=\"{status}\"}} {n}"
+            );
+        }
+        let series: [(&str, &str, &str); 5] = [
+            (
+                "candor_writer_queue_reports",
+                "gauge",
+                "Reports waiting for the region's writer.",
+            ),
+            ("candor_commits_total", "counter", "Committed transactions."),
+            (
+                "candor_committed_reports_total",
+                "counter",
+                "Reports in committed transactions.",
+            ),
+            (
+                "candor_commit_seconds_total",
+                "counter",
+                "Time spent committing.",
+            ),
+            (
+                "candor_failed_commits_total",
+                "counter",
+                "Transactions that failed; nothing of them was stored.",
+            ),
+        ];
+        for (name, kind, help) in series {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+            for (region, w) in writers {
+                let s = &w.stats;
+                let value = match name {
+                    "candor_writer_queue_reports" => w.queued().to_string(),
+                    "candor_commits_total" => s.commits.load(Ordering::Relaxed).to_string(),
+                    "candor_committed_reports_total" => {
+                        s.committed_reports.load(Ordering::Relaxed).to_string()
+                    }
+                    "candor_commit_seconds_total" => {
+                        format!(
+                            "{:.6}",
+                            s.commit_micros.load(Ordering::Relaxed) as f64 / 1e6
+                        )
+                    }
+                    _ => s.failed_commits.load(Ordering::Relaxed).to_string(),
+                };
+                let _ = writeln!(out, "{name}{{region=\"{region}\"}} {value}");
+            }
+        }
+        out
+    }
+}

@@ -1,0 +1,260 @@
+//! Checks an opened report against the data dictionary and turns it into
+//! contributions to aggregate rows. After this, the report itself is dropped.
+
+use std::collections::BTreeMap;
+
+use candor_protocol::{Day, MetricValue, Report};
+use candor_schema::{Metric, MetricKind, Schema};
+use candor_store::{Contribution, ReportDelta, RowKey};
+
+use crate::error::Rejection;
+
+/// The schemas a collector serves, by id.
+#[derive(Debug, Clone, Default)]
+pub struct Registry {
+    schemas: BTreeMap<String, Schema>,
+}
+
+impl Registry {
+    /// A registry of `schemas` (a later one with the same id replaces an earlier one).
+    pub fn new(schemas: impl IntoIterator<Item = Schema>) -> Self {
+        Registry {
+            schemas: schemas.into_iter().map(|s| (s.id.clone(), s)).collect(),
+        }
+    }
+
+    /// The schema with `id`.
+    pub fn get(&self, id: &str) -> Option<&Schema> {
+        self.schemas.get(id)
+    }
+
+    /// All schemas.
+    pub fn all(&self) -> impl Iterator<Item = &Schema> {
+        self.schemas.values()
+    }
+}
+
+fn mismatch(what: &'static str, detail: impl Into<String>) -> Rejection {
+    Rejection::SchemaMismatch {
+        what,
+        detail: detail.into(),
+    }
+}
+
+/// Days since 1970-01-01 of a day.
+pub(crate) fn day_number(day: Day) -> i32 {
+    let epoch = Day::from_ymd(1970, 1, 1).expect("the epoch is a valid day");
+    day.days_since(epoch) as i32
+}
+
+/// A registrable domain as the SDK produces it: lowercase ASCII labels of
+/// letters, digits and inner hyphens, at least two, at most 253 bytes.
+fn plausible_domain(d: &str) -> bool {
+    d.len() <= 253
+        && d.contains('.')
+        && d.split('.').all(|l| {
+            !l.is_empty()
+                && l.len() <= 63
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+                && l.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        })
+}
+
+/// The rows one metric value adds to, as (cell, value) pairs.
+fn cells(metric: &Metric, value: &MetricValue) -> Result<Vec<(String, i64)>, Rejection> {
+    let bound = metric.max_per_report;
+    let over = |n: u64| {
+        mismatch(
+            "value_out_of_bounds",
+            format!("{}: {n} exceeds the bound {bound}", metric.id),
+        )
+    };
+    let as_i64 = |n: u64| i64::try_from(n).map_err(|_| over(n));
+    Ok(match (&metric.kind, value) {
+        (MetricKind::Counter, MetricValue::Counter(n)) => {
+            if *n > bound {
+                return Err(over(*n));
+            }
+            vec![(String::new(), as_i64(*n)?)]
+        }
+        (MetricKind::LabeledCounter { labels }, MetricValue::LabeledCounter(map)) => {
+            let mut total = 0u64;
+            let mut out = Vec::with_capacity(map.len());
+            for (label, n) in map {
+                if !labels.contains(label) {
+                    return Err(mismatch(
+                        "unknown_label",
+                        format!("{}: label {label:?} is not declared", metric.id),
+                    ));
+                }
+                total = total.saturating_add(*n);
+                if *n > 0 {
+                    out.push((label.clone(), as_i64(*n)?));
+                }
+            }
+            if total > bound {
+                return Err(over(total));
+            }
+            out
+        }
+        (MetricKind::Boolean, MetricValue::Boolean(b)) => vec![(b.to_string(), 1)],
+        (MetricKind::Category { categories }, MetricValue::Category(c)) => {
+            if !categories.contains(c) {
+                return Err(mismatch(
+                    "unknown_label",
+                    format!("{}: category {c:?} is not declared", metric.id),
+                ));
+            }
+            vec![(c.clone(), 1)]
+        }
+        (MetricKind::Distribution { buckets }, MetricValue::Distribution(counts)) => {
+            if counts.len() != buckets.len() + 1 {
+                return Err(mismatch(
+                    "value_out_of_bounds",
+                    format!(
+                        "{}: {} bucket counts, the schema has {} buckets",
+                        metric.id,
+                        counts.len(),
+                        buckets.len() + 1
+                    ),
+                ));
+            }
+            let total = counts.iter().fold(0u64, |a, &c| a.saturating_add(c));
+            if total > bound {
+                return Err(over(total));
+            }
+            let mut out = Vec::new();
+            for (i, &c) in counts.iter().enumerate() {
+                if c > 0 {
+                    out.push((i.to_string(), as_i64(c)?));
+                }
+            }
+            out
+        }
+        (MetricKind::DomainSet, MetricValue::DomainSet(set)) => {
+            if set.len() as u64 > bound {
+                return Err(over(set.len() as u64));
+            }
+            if let Some(bad) = set.iter().find(|d| !plausible_domain(d)) {
+                return Err(mismatch(
+                    "value_out_of_bounds",
+                    format!("{}: {bad:?} is not a registrable domain", metric.id),
+                ));
+            }
+            set.iter().map(|d| (d.clone(), 1)).collect()
+        }
+        _ => {
+            return Err(mismatch(
+                "wrong_type",
+                format!("{} is a {}", metric.id, metric.type_name()),
+            ));
+        }
+    })
+}
+
+/// The accepted day window: `[today − past, today + future]`.
+#[derive(Debug, Clone, Copy)]
+pub struct DayWindow {
+    /// First accepted day number.
+    pub first: i32,
+    /// Last accepted day number.
+    pub last: i32,
+}
+
+/// Validates an opened report and reduces it to a [`ReportDelta`].
+///
+/// Metrics that have expired are skipped (devices with an old schema may
+/// still send them), everything else undeclared or out of bounds refuses the
+/// whole report: a report is counted entirely or not at all.
+pub fn to_delta(
+    registry: &Registry,
+    report: &Report,
+    window: DayWindow,
+    today: time::Date,
+) -> Result<ReportDelta, Rejection> {
+    let schema = registry
+        .get(&report.schema)
+        .ok_or_else(|| mismatch("unknown_schema", format!("schema {:?}", report.schema)))?;
+    let purpose = schema
+        .purpose(&report.purpose)
+        .ok_or_else(|| mismatch("unknown_purpose", format!("purpose {:?}", report.purpose)))?;
+    for (id, value) in &report.dimensions {
+        let dim = schema
+            .dimension(id)
+            .ok_or_else(|| mismatch("unknown_dimension", format!("dimension {id:?}")))?;
+        if !dim.accepts(value) {
+            return Err(mismatch(
+                "unknown_dimension",
+                format!("{id}: value {value:?} is not allowed"),
+            ));
+        }
+    }
+    let day = day_number(report.day);
+    let mut contributions = Vec::new();
+    for (id, value) in &report.metrics {
+        let metric = schema
+            .metric(id)
+            .ok_or_else(|| mismatch("unknown_metric", format!("metric {id:?}")))?;
+        if metric.purpose != report.purpose {
+            return Err(mismatch(
+                "unknown_metric",
+                format!("{id} belongs to purpose {:?}", metric.purpose),
+            ));
+        }
+        let cells = cells(metric, value)?;
+        if metric.is_expired(today) {
+            continue;
+        }
+        // Only the dimensions this metric declares key its rows, sorted by id
+        // (the report's map is ordered) so equal contexts share a row.
+        let dimensions = report
+            .dimensions
+            .iter()
+            .filter(|(d, _)| metric.dimensions.contains(d))
+            .map(|(d, v)| format!("{d}={v}"))
+            .collect::<Vec<_>>()
+            .join(",");
+        for (cell, value) in cells {
+            contributions.push(Contribution {
+                key: RowKey {
+                    schema_id: schema.id.clone(),
+                    day,
+                    purpose: report.purpose.clone(),
+                    consent_version: report.consent_version,
+                    metric: id.clone(),
+                    dimensions: dimensions.clone(),
+                    cell,
+                },
+                value,
+            });
+        }
+    }
+    // Consent and day come after the schema checks (docs/api.md order).
+    if report.consent_version < purpose.consent_version {
+        return Err(Rejection::ConsentTooOld {
+            got: report.consent_version,
+            current: purpose.consent_version,
+        });
+    }
+    if report.consent_version > purpose.consent_version {
+        return Err(mismatch(
+            "unknown_purpose",
+            format!(
+                "consent version {} of {:?} is not declared",
+                report.consent_version, report.purpose
+            ),
+        ));
+    }
+    if day < window.first || day > window.last {
+        return Err(Rejection::DayOutOfWindow(report.day.to_string()));
+    }
+    Ok(ReportDelta {
+        report_id: report.report_id.0,
+        day,
+        schema_id: schema.id.clone(),
+        purpose: report.purpose.clone(),
+        contributions,
+    })
+}

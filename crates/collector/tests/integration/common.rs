@@ -1,0 +1,148 @@
+//! A collector on 127.0.0.1:0 with the example schema and a manual clock.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use candor_collector::clock::ManualClock;
+use candor_collector::{Collector, Config, Running};
+use candor_protocol::KeyConfig;
+use candor_schema::Schema;
+use candor_store::{AggregateRow, RowFilter};
+
+/// 2026-11-29T12:00:00Z.
+pub(crate) const NOON: i64 = 1_795_953_600;
+
+pub(crate) fn schema() -> Schema {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/browser.toml");
+    let src = std::fs::read_to_string(path).expect("example schema");
+    candor_schema::parse(&src, "browser.toml", time::macros::date!(2026 - 11 - 29))
+        .expect("valid")
+        .schema
+}
+
+pub(crate) struct Server {
+    pub(crate) running: Running,
+    pub(crate) clock: ManualClock,
+    pub(crate) dir: tempfile::TempDir,
+    pub(crate) rt: tokio::runtime::Runtime,
+}
+
+impl Server {
+    pub(crate) fn start_with(f: impl FnOnce(&mut Config)) -> Server {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let clock = ManualClock::new(NOON);
+        let mut config = Config {
+            listen: "127.0.0.1:0".parse().expect("addr"),
+            data_dir: dir.path().to_owned(),
+            regions: vec!["eu".into(), "us".into()],
+            ..Config::default()
+        };
+        f(&mut config);
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let running = rt
+            .block_on(Collector::start(
+                config,
+                vec![schema()],
+                Arc::new(clock.clone()),
+                std::future::pending(),
+            ))
+            .expect("starts");
+        Server {
+            running,
+            clock,
+            dir,
+            rt,
+        }
+    }
+
+    pub(crate) fn start() -> Server {
+        Self::start_with(|_| {})
+    }
+
+    pub(crate) fn url(&self) -> String {
+        format!("http://{}", self.running.addr)
+    }
+
+    /// The region's active key config, as devices fetch it.
+    pub(crate) fn key(&self, region: &str) -> KeyConfig {
+        let text = agent()
+            .get(&format!("{}/v1/regions/{region}/keys", self.url()))
+            .call()
+            .expect("keys")
+            .into_body()
+            .read_to_string()
+            .expect("body");
+        let keys: Vec<serde_json::Value> = serde_json::from_str(&text).expect("json");
+        KeyConfig::from_json(keys.last().expect("a key").to_string().as_bytes()).expect("config")
+    }
+
+    /// Every aggregate row of a region.
+    pub(crate) fn rows(&self, region: &str) -> Vec<AggregateRow> {
+        let store = self
+            .running
+            .collector
+            .open_store(region)
+            .expect("served region")
+            .expect("opens");
+        store.rows(&RowFilter::default()).expect("rows")
+    }
+
+    /// Posts a body; returns status, headers we care about, and body text.
+    pub(crate) fn post(&self, region: &str, body: &[u8]) -> Answer {
+        post_raw(&self.url(), region, body, &[])
+    }
+
+    pub(crate) fn stop(self) -> tempfile::TempDir {
+        let Server {
+            running, dir, rt, ..
+        } = self;
+        rt.block_on(running.shutdown());
+        dir
+    }
+}
+
+pub(crate) fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into()
+}
+
+#[derive(Debug)]
+pub(crate) struct Answer {
+    pub(crate) status: u16,
+    pub(crate) retry_after: Option<String>,
+    pub(crate) content_type: String,
+    pub(crate) json: serde_json::Value,
+}
+
+pub(crate) fn post_raw(url: &str, region: &str, body: &[u8], headers: &[(&str, &str)]) -> Answer {
+    let mut req = agent().post(&format!("{url}/v1/regions/{region}/reports"));
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let resp = req
+        .header("content-type", "application/vnd.candor.report")
+        .send(body)
+        .expect("request completes");
+    let status = resp.status().as_u16();
+    let header = |name: &str| {
+        resp.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    let retry_after = header("retry-after");
+    let content_type = header("content-type").unwrap_or_default();
+    let text = resp.into_body().read_to_string().unwrap_or_default();
+    Answer {
+        status,
+        retry_after,
+        content_type,
+        json: serde_json::from_str(&text).unwrap_or(serde_json::Value::Null),
+    }
+}

@@ -1,0 +1,16 @@
+//! Integration tests of the collector through its real HTTP server, one binary:
+//! - `end_to_end`: SDK devices in two regions upload; stored aggregates equal
+//!   the reports exactly, and no region holds another's data;
+//! - `rejections`: every error code, with the database unchanged;
+//! - `privacy`: client addresses, user agents and cookies are never stored or logged;
+//! - `api`: the OpenAPI document lists exactly the routes; keys, schema,
+//!   privacy page, health and metrics endpoints;
+//! - `lifecycle`: overload answers 503 with Retry-After, shutdown commits
+//!   what was accepted, key rotation and retirement, retention.
+
+mod api;
+mod common;
+mod end_to_end;
+mod lifecycle;
+mod privacy;
+mod rejections;
