@@ -34,6 +34,9 @@ enum Command {
     /// upload, and the reports as JSON.
     #[command(after_help = cmd::client::AFTER_HELP)]
     Client(cmd::client::ClientArgs),
+    /// Load-test a collector: seal N valid reports, send them at a target
+    /// rate, and print accepted/s, latency percentiles and errors by code.
+    Load(cmd::load::LoadArgs),
 }
 
 fn main() -> ExitCode {
@@ -43,6 +46,7 @@ fn main() -> ExitCode {
         Command::Keygen(a) => cmd::keygen::run(a),
         Command::Serve(a) => cmd::serve::run(a),
         Command::Client(a) => cmd::client::run(a),
+        Command::Load(a) => cmd::load::run(a),
     };
     match outcome {
         Ok(code) => code,

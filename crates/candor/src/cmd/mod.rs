@@ -2,6 +2,7 @@
 
 pub(crate) mod client;
 pub(crate) mod keygen;
+pub(crate) mod load;
 pub(crate) mod schema;
 pub(crate) mod serve;
 

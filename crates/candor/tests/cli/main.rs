@@ -2,12 +2,14 @@
 //!
 //! Each module drives the real executable for one subcommand:
 //! - `schema`: `candor schema check` and `candor schema docs`;
+//! - `serve`: `candor serve` killed under load and restarted;
 //! - `keygen`: `candor keygen`;
 //! - `client`: `candor client`, an SDK instance driven from the shell.
 
 mod client;
 mod keygen;
 mod schema;
+mod serve;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -1,0 +1,192 @@
+//! `candor serve` as a process: crash safety under load, and clean shutdown.
+//!
+//! The crash test sends batches from 4 threads, SIGKILLs the server in the
+//! middle, restarts it on the same data directory, and retries every batch
+//! that got no 202. Each report adds 1 to `browser.tabs_opened`, so the
+//! stored sum must equal the number of distinct reports: every report
+//! acknowledged before the crash was durable (counted once), and every retry
+//! of a report that may or may not have been committed was counted at most
+//! once (dedup by report id).
+
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use candor_protocol::{Day, KeyConfig, MetricValue, Report, ReportId, batch, seal};
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(10)))
+        .build()
+        .into()
+}
+
+fn start(dir: &Path, port: u16) -> Child {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_candor"))
+        .args([
+            "serve",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--data-dir",
+        ])
+        .arg(dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("candor serve starts");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        if let Ok(r) = agent()
+            .get(&format!("http://127.0.0.1:{port}/readyz"))
+            .call()
+            && r.status() == 200
+        {
+            return child;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    panic!("candor serve did not become ready");
+}
+
+fn key(port: u16) -> KeyConfig {
+    let text = agent()
+        .get(&format!("http://127.0.0.1:{port}/v1/regions/eu/keys"))
+        .call()
+        .expect("keys")
+        .into_body()
+        .read_to_string()
+        .expect("body");
+    let keys: Vec<serde_json::Value> = serde_json::from_str(&text).expect("json");
+    KeyConfig::from_json(keys[0].to_string().as_bytes()).expect("key config")
+}
+
+fn today() -> Day {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("after 1970")
+        .as_secs() as i64;
+    Day::from_unix_seconds(secs).expect("day")
+}
+
+fn post(port: u16, body: &[u8]) -> Option<u16> {
+    agent()
+        .post(&format!("http://127.0.0.1:{port}/v1/regions/eu/reports"))
+        .send(body)
+        .ok()
+        .map(|r| r.status().as_u16())
+}
+
+fn tabs_sum(dir: &Path) -> i64 {
+    let store = candor_store::sqlite::SqliteStore::open(dir.join("eu/aggregates.sqlite"))
+        .expect("database opens after the crash");
+    candor_store::Store::rows(&store, &Default::default())
+        .expect("rows")
+        .iter()
+        .filter(|r| r.key.metric == "browser.tabs_opened")
+        .map(|r| r.sum)
+        .sum()
+}
+
+#[test]
+fn kill_9_during_load_loses_no_acknowledged_report_and_counts_retries_once() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().join("data");
+    let port = free_port();
+    let mut server = start(&dir, port);
+    let key = key(port);
+    let day = today();
+    // 400 batches of 10 distinct reports.
+    let bodies: Vec<Vec<u8>> = (0..400)
+        .map(|_| {
+            let envelopes: Vec<Vec<u8>> = (0..10)
+                .map(|_| {
+                    let mut r = Report::new(
+                        ReportId::random().expect("random"),
+                        "org.example.browser",
+                        3,
+                        "usage",
+                        1,
+                        "eu",
+                        day,
+                    );
+                    r.metrics
+                        .insert("browser.tabs_opened".into(), MetricValue::Counter(1));
+                    seal(&r, &key).expect("seal")
+                })
+                .collect();
+            batch::encode(&envelopes).expect("batch")
+        })
+        .collect();
+    let acked = Arc::new(Mutex::new(vec![false; bodies.len()]));
+    let next = Arc::new(Mutex::new(0usize));
+    std::thread::scope(|s| {
+        for _ in 0..4 {
+            let (acked, next, bodies) = (acked.clone(), next.clone(), &bodies);
+            s.spawn(move || {
+                loop {
+                    let i = {
+                        let mut n = next.lock().expect("lock");
+                        let i = *n;
+                        *n += 1;
+                        i
+                    };
+                    if i >= bodies.len() {
+                        return;
+                    }
+                    if post(port, &bodies[i]) == Some(202) {
+                        acked.lock().expect("lock")[i] = true;
+                    }
+                }
+            });
+        }
+        // Kill the server while the senders are busy.
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while *next.lock().expect("lock") < 120 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        server.kill().expect("SIGKILL");
+        server.wait().expect("reaped");
+    });
+    let acked_before = acked.lock().expect("lock").iter().filter(|a| **a).count();
+    assert!(
+        acked_before > 0,
+        "some batches were acknowledged before the crash"
+    );
+    assert!(acked_before < bodies.len(), "the crash interrupted the run");
+    // Everything acknowledged before the crash is on disk.
+    assert!(tabs_sum(&dir) >= 10 * acked_before as i64);
+
+    // Restart and retry every batch that got no 202 (some may have been
+    // committed before the kill without their answer getting out).
+    let mut server = start(&dir, port);
+    for (i, body) in bodies.iter().enumerate() {
+        if !acked.lock().expect("lock")[i] {
+            assert_eq!(post(port, body), Some(202), "retry of batch {i}");
+        }
+    }
+    // Graceful stop: SIGTERM, exit 0.
+    let pid = server.id().to_string();
+    Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .expect("kill -TERM");
+    let status = server.wait().expect("exits");
+    assert!(status.success(), "SIGTERM exits 0: {status:?}");
+    assert_eq!(
+        tabs_sum(&dir),
+        10 * bodies.len() as i64,
+        "each report counted exactly once"
+    );
+}

@@ -1,0 +1,62 @@
+//! Candor's traffic generators: drive a collector the way a fleet of devices
+//! would, to measure it and to fill it with realistic data.
+//!
+//! - [`load`] is the load generator behind `candor load`. It fetches the
+//!   region's current key, builds N distinct reports that are valid for the
+//!   schema ([`load::ReportGenerator`]), seals them all with the real
+//!   protocol crate before the clock starts ([`load::preseal`]), groups them
+//!   into upload bodies ([`load::group`]), and sends those over keep-alive
+//!   HTTP/1.1 connections at a target rate ([`load::send`]). The result,
+//!   [`load::LoadStats`], counts every report's verdict, every error
+//!   response by status and code, and the per-request latency percentiles.
+//!
+//! A fleet simulator that drives the real SDK will live beside it
+//! (`simulate`).
+//!
+//! The steps before the clock starts run offline:
+//!
+//! ```
+//! use candor_protocol::{Day, KeyPair, Opener};
+//! use candor_sim::load;
+//!
+//! let schema = candor_schema::load("../../examples/browser.toml")?.schema;
+//! let day = Day::from_ymd(2026, 11, 29).expect("a real day");
+//! let keys = KeyPair::generate("eu", 1)?;
+//!
+//! // 250 valid reports, sealed on every core, in batches of 100.
+//! let envelopes = load::preseal(&schema, keys.config(), day, 250, 7, false)?;
+//! let bodies = load::group(envelopes, 100)?;
+//! assert_eq!(bodies.iter().map(|b| b.reports).collect::<Vec<_>>(), [100, 100, 50]);
+//!
+//! // What the collector will open.
+//! let opener = Opener::new("eu", [keys])?;
+//! let first = candor_protocol::batch::decode(&bodies[0].bytes)?[0];
+//! assert_eq!(opener.open(first)?.schema, "org.example.browser");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! and [`load::run`] does everything against a running collector:
+//!
+//! ```no_run
+//! use candor_protocol::Day;
+//! use candor_sim::load::{self, LoadConfig};
+//!
+//! let schema = candor_schema::load("examples/browser.toml")?.schema;
+//! let day = Day::from_ymd(2026, 11, 29).expect("a real day");
+//! let mut config = LoadConfig::new("http://127.0.0.1:8750", "eu", schema, day);
+//! config.reports = 10_000;
+//! config.batch_size = 100;
+//! config.connections = 4;
+//! config.rate = Some(2_000.0);
+//! let stats = load::run(&config)?;
+//! println!("{stats}");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! Who depends on this crate: only the `candor` binary (`candor load`). It
+//! depends on the protocol and schema crates (and, for the simulator, will
+//! depend on the SDK); nothing else of Candor may depend on it.
+
+#![deny(missing_docs)]
+
+pub mod load;

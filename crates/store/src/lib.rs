@@ -1,0 +1,248 @@
+//! Candor's aggregate storage.
+//!
+//! The collector never stores a report: it turns each accepted report into
+//! [`Contribution`]s to aggregate rows and hands a batch of them to a
+//! [`Store`], which in **one transaction** drops reports whose id it has
+//! already seen and adds the rest to the rows. A row holds a `sum` and a
+//! `contributors` count under a [`RowKey`].
+//!
+//! - [`Store`]: the backend-neutral trait; no driver type appears in it.
+//! - [`sqlite::SqliteStore`]: the embedded default (one database per region,
+//!   WAL, versioned migrations).
+//! - [`conformance`]: the suite every backend must pass.
+#![deny(missing_docs)]
+
+pub mod conformance;
+mod merge;
+pub mod sqlite;
+
+use std::fmt;
+
+/// Why a store operation failed. Callers treat every variant as "nothing of
+/// this call was committed".
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The database could not be opened, migrated or written.
+    #[error("storage backend: {0}")]
+    Backend(String),
+    /// The batch broke a rule of [`validate_batch`]; it was refused before
+    /// anything was written. This is a bug in the caller, not in the data
+    /// store: every report of the batch is still unseen.
+    #[error("invalid batch: report {report}: {reason}")]
+    InvalidBatch {
+        /// Index of the first offending report in the batch.
+        report: usize,
+        /// The rule it broke.
+        reason: &'static str,
+    },
+    /// A row's `sum` (or `contributors`) would leave the range of `i64`; the
+    /// whole batch was rolled back.
+    #[error("the sum of a row of metric {metric:?} would overflow")]
+    Overflow {
+        /// The metric of the row.
+        metric: String,
+    },
+    /// The database was written by a newer version of Candor.
+    #[error("database schema version {found} is newer than this build supports ({supported})")]
+    TooNew {
+        /// Version found in the database.
+        found: u32,
+        /// Newest version this build knows.
+        supported: u32,
+    },
+}
+
+/// A UTC day as days since 1970-01-01 (so storage needs no date type).
+pub type DayNumber = i32;
+
+/// The key of one aggregate row.
+///
+/// `dimensions` is the canonical `id=value` list, sorted by id and joined
+/// with `,` (empty when none); `cell` is what within the metric the row
+/// counts: a label, a category, `true`/`false`, a bucket index, a domain, or
+/// empty for a plain counter.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct RowKey {
+    /// The data dictionary's id.
+    pub schema_id: String,
+    /// The UTC day of the reports.
+    pub day: DayNumber,
+    /// The purpose.
+    pub purpose: String,
+    /// The consent version the contributors agreed to.
+    pub consent_version: u32,
+    /// The metric id.
+    pub metric: String,
+    /// Canonical dimensions (see above).
+    pub dimensions: String,
+    /// The label, category, bucket, domain or value counted (see above).
+    pub cell: String,
+}
+
+/// One report's addition to one row: `sum += value`, `contributors += 1`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Contribution {
+    /// The row.
+    pub key: RowKey,
+    /// What the report adds to the row's sum (≥ 0).
+    pub value: i64,
+}
+
+/// One accepted, opened and validated report, reduced to what storage needs:
+/// its id (for dedup only) and its contributions. The plaintext is gone.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ReportDelta {
+    /// The report's random id, kept only to drop retried duplicates.
+    pub report_id: [u8; 16],
+    /// The report's day (dedup entries are pruned by day).
+    pub day: DayNumber,
+    /// The report's schema id and purpose, for per-purpose report counts.
+    pub schema_id: String,
+    /// The report's purpose.
+    pub purpose: String,
+    /// Its additions to aggregate rows.
+    pub contributions: Vec<Contribution>,
+}
+
+impl fmt::Debug for ReportDelta {
+    // The id never appears in logs or panics.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ReportDelta")
+            .field("day", &self.day)
+            .field("purpose", &self.purpose)
+            .field("contributions", &self.contributions.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// What became of one report of a committed batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CommitOutcome {
+    /// Counted now.
+    Accepted,
+    /// Its id was seen before (or earlier in the same batch): nothing added.
+    Duplicate,
+}
+
+/// An aggregate row as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AggregateRow {
+    /// The row's key.
+    pub key: RowKey,
+    /// Sum of the contributions.
+    pub sum: i64,
+    /// Number of reports that contributed.
+    pub contributors: i64,
+}
+
+/// Which rows to read: everything matching the given fields.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RowFilter {
+    /// Only this schema.
+    pub schema_id: Option<String>,
+    /// Only this metric.
+    pub metric: Option<String>,
+    /// Only this purpose.
+    pub purpose: Option<String>,
+    /// First day, inclusive.
+    pub from_day: Option<DayNumber>,
+    /// Last day, inclusive.
+    pub to_day: Option<DayNumber>,
+}
+
+/// Accepted reports per (schema, day, purpose).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReportCount {
+    /// The schema id.
+    pub schema_id: String,
+    /// The day.
+    pub day: DayNumber,
+    /// The purpose.
+    pub purpose: String,
+    /// Reports accepted.
+    pub reports: i64,
+}
+
+/// A region's aggregate store.
+///
+/// Implementations are used from one writer thread at a time per region
+/// (the collector's group-commit writer); reads may come from elsewhere
+/// through a second handle opened on the same database.
+pub trait Store: Send {
+    /// In one transaction: for each report, record its id as seen; if it was
+    /// already seen, it is a duplicate and adds nothing; otherwise add its
+    /// contributions (`sum += value`, `contributors += 1`) and count it.
+    /// Either the whole batch is committed or nothing is.
+    ///
+    /// Returns one outcome per report, in batch order. A report that lists
+    /// the same [`RowKey`] twice adds both values but counts as **one**
+    /// contributor to that row (it should not happen; the collector builds
+    /// one contribution per row).
+    ///
+    /// # Errors
+    /// - [`StoreError::InvalidBatch`] if [`validate_batch`] refuses the
+    ///   batch (checked before anything is written);
+    /// - [`StoreError::Overflow`] if a row's sum would leave `i64`;
+    /// - [`StoreError::Backend`] if the database failed.
+    ///
+    /// In every case nothing of the batch was committed, and no report id of
+    /// it is recorded as seen.
+    fn commit(&mut self, batch: &[ReportDelta]) -> Result<Vec<CommitOutcome>, StoreError>;
+
+    /// Forgets the ids of reports for days before `before` (they are outside
+    /// the accepted day window, so they cannot come back); returns how many.
+    ///
+    /// The store itself would accept a forgotten id again: it is the
+    /// collector's day window (refusing reports of days before `before`)
+    /// that keeps a pruned report from being counted twice.
+    fn prune_seen(&mut self, before: DayNumber) -> Result<u64, StoreError>;
+
+    /// Deletes aggregate rows and report counts of days before `before`
+    /// (retention); returns how many aggregate rows. Seen ids are not
+    /// touched: that is [`Store::prune_seen`].
+    fn delete_before(&mut self, before: DayNumber) -> Result<u64, StoreError>;
+
+    /// Rows matching `filter`, ordered by key (the derived [`Ord`] of
+    /// [`RowKey`]: schema id, day, purpose, consent version, metric,
+    /// dimensions, cell; strings compare byte-wise).
+    fn rows(&self, filter: &RowFilter) -> Result<Vec<AggregateRow>, StoreError>;
+
+    /// Accepted reports per (schema, day, purpose), ordered by schema id,
+    /// day, purpose.
+    fn report_counts(&self) -> Result<Vec<ReportCount>, StoreError>;
+}
+
+/// Checks the rules every [`Store`] enforces on a batch before it writes
+/// anything, so a bad batch fails the same way on every backend:
+///
+/// 1. every contribution's `value` is ≥ 0 (rows are counts and sums of
+///    clamped, non-negative values; a negative one is a collector bug);
+/// 2. every contribution's row is of the report's own schema, day and
+///    purpose (retention and dedup pruning work by the report's day, so a
+///    row of another day would outlive or predate its report's id).
+///
+/// # Errors
+/// [`StoreError::InvalidBatch`] naming the first offending report.
+pub fn validate_batch(batch: &[ReportDelta]) -> Result<(), StoreError> {
+    for (index, report) in batch.iter().enumerate() {
+        for c in &report.contributions {
+            let reason = if c.value < 0 {
+                "a contribution's value is negative"
+            } else if c.key.day != report.day {
+                "a contribution's row is of another day than the report"
+            } else if c.key.schema_id != report.schema_id {
+                "a contribution's row is of another schema than the report"
+            } else if c.key.purpose != report.purpose {
+                "a contribution's row is of another purpose than the report"
+            } else {
+                continue;
+            };
+            return Err(StoreError::InvalidBatch {
+                report: index,
+                reason,
+            });
+        }
+    }
+    Ok(())
+}

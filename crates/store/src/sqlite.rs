@@ -1,0 +1,566 @@
+//! The embedded SQLite store: one database file per region.
+//!
+//! - WAL journal, so readers ([`SqliteStore::open_read_only`]) run beside
+//!   the one writer without blocking it;
+//! - `synchronous=FULL` by default: the WAL is fsynced at every commit, so a
+//!   batch the collector acknowledged survives a power loss, not only a
+//!   process crash ([`Synchronous`]);
+//! - versioned migrations under `PRAGMA user_version`; a database written by
+//!   a newer build is refused ([`StoreError::TooNew`]);
+//! - a batch is one `BEGIN IMMEDIATE` transaction with cached statements:
+//!   one insert per report id, then one upsert per distinct row and per
+//!   (schema, day, purpose) count.
+//!
+//! ```
+//! use candor_store::{sqlite::SqliteStore, RowFilter, Store};
+//!
+//! let dir = tempfile::tempdir()?;
+//! let mut store = SqliteStore::open(dir.path().join("eu.sqlite"))?;
+//! assert!(store.commit(&[])?.is_empty());
+//! assert!(store.rows(&RowFilter::default())?.is_empty());
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+mod migrations;
+
+use std::fmt;
+use std::path::Path;
+use std::time::Duration;
+
+use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior, params};
+
+use crate::merge::Merge;
+use crate::{
+    AggregateRow, CommitOutcome, DayNumber, ReportCount, ReportDelta, RowFilter, RowKey, Store,
+    StoreError, validate_batch,
+};
+
+/// The schema version this build creates and reads (`PRAGMA user_version`).
+pub const SCHEMA_VERSION: u32 = migrations::LATEST;
+
+/// When SQLite makes a commit durable (`PRAGMA synchronous`, WAL mode).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Synchronous {
+    /// fsync the WAL at every commit: a committed (acknowledged) batch
+    /// survives power loss and OS crashes. The default, and what the
+    /// collector's "202 only after commit" promise needs.
+    #[default]
+    Full,
+    /// fsync only at checkpoints: a commit survives a crash of the process,
+    /// but the last commits before a power loss or OS crash may be lost
+    /// although they were acknowledged. The database stays consistent.
+    /// Only for tests, benchmarks and deployments that accept that.
+    Normal,
+}
+
+impl Synchronous {
+    fn pragma_value(self) -> &'static str {
+        match self {
+            Self::Full => "FULL",
+            Self::Normal => "NORMAL",
+        }
+    }
+}
+
+/// How to open a [`SqliteStore`]. Build with [`Default`] and the `with_`
+/// methods.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SqliteOptions {
+    /// Durability of a commit; see [`Synchronous`].
+    pub synchronous: Synchronous,
+    /// How long a statement waits for a lock held by another connection
+    /// (a reader checkpointing, a second process) before failing.
+    pub busy_timeout: Duration,
+}
+
+impl Default for SqliteOptions {
+    fn default() -> Self {
+        Self {
+            synchronous: Synchronous::Full,
+            busy_timeout: default_busy_timeout(),
+        }
+    }
+}
+
+/// Five seconds: far above any batch commit, well below an HTTP client's
+/// patience.
+fn default_busy_timeout() -> Duration {
+    Duration::from_secs(5)
+}
+
+impl SqliteOptions {
+    /// Sets [`SqliteOptions::synchronous`].
+    #[must_use]
+    pub fn with_synchronous(mut self, synchronous: Synchronous) -> Self {
+        self.synchronous = synchronous;
+        self
+    }
+
+    /// Sets [`SqliteOptions::busy_timeout`].
+    #[must_use]
+    pub fn with_busy_timeout(mut self, busy_timeout: Duration) -> Self {
+        self.busy_timeout = busy_timeout;
+        self
+    }
+}
+
+/// A region's aggregate store in one SQLite database.
+///
+/// One handle is the writer; others opened with
+/// [`SqliteStore::open_read_only`] may read at the same time (WAL). A handle
+/// is `Send` but not `Sync`: give each thread its own.
+pub struct SqliteStore {
+    conn: Connection,
+    read_only: bool,
+}
+
+impl fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SqliteStore")
+            .field("path", &self.conn.path())
+            .field("read_only", &self.read_only)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Statements the prepared-statement cache must hold at once: the write
+/// path's five, plus one `rows` query per combination of filter fields.
+const STATEMENT_CACHE: usize = 64;
+
+const INSERT_SEEN: &str = "INSERT INTO seen_reports (report_id, day) VALUES (?1, ?2) \
+     ON CONFLICT (report_id) DO NOTHING";
+
+const UPSERT_ROW: &str = "INSERT INTO aggregates \
+     (day, schema_id, purpose, consent_version, metric, dimensions, cell, sum, contributors) \
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) \
+     ON CONFLICT (day, schema_id, purpose, consent_version, metric, dimensions, cell) \
+     DO UPDATE SET sum = sum + excluded.sum, contributors = contributors + excluded.contributors";
+
+const UPSERT_COUNT: &str = "INSERT INTO report_counts (day, schema_id, purpose, reports) \
+     VALUES (?1, ?2, ?3, ?4) \
+     ON CONFLICT (day, schema_id, purpose) DO UPDATE SET reports = reports + excluded.reports";
+
+const ROW_COLUMNS: &str = "SELECT schema_id, day, purpose, consent_version, metric, dimensions, \
+     cell, sum, contributors FROM aggregates";
+
+const ROW_ORDER: &str =
+    " ORDER BY schema_id, day, purpose, consent_version, metric, dimensions, cell";
+
+impl SqliteStore {
+    /// Opens (creating the file if needed, not its directory) the writer
+    /// handle of the store at `path`, with [`SqliteOptions::default`].
+    ///
+    /// # Errors
+    /// [`StoreError::TooNew`] for a database of a newer build;
+    /// [`StoreError::Backend`] if the file cannot be opened, is not a Candor
+    /// store, or cannot be migrated.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self, StoreError> {
+        Self::open_with(path, &SqliteOptions::default())
+    }
+
+    /// Like [`SqliteStore::open`], with explicit options.
+    ///
+    /// # Errors
+    /// As [`SqliteStore::open`].
+    pub fn open_with(path: impl AsRef<Path>, options: &SqliteOptions) -> Result<Self, StoreError> {
+        let mut conn = Connection::open(path.as_ref()).map_err(backend("open the database"))?;
+        conn.busy_timeout(options.busy_timeout)
+            .map_err(backend("set busy_timeout"))?;
+        // WAL is a property of the file (it persists); asking for it on
+        // every open is cheap and repairs a file copied in another mode.
+        let mode: String = conn
+            .pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))
+            .map_err(backend("set journal_mode"))?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(StoreError::Backend(format!(
+                "the database refused WAL mode (it stays in {mode:?}); is it on a network file system?"
+            )));
+        }
+        Self::configure(&conn, options)?;
+        migrate(&mut conn)?;
+        Ok(Self {
+            conn,
+            read_only: false,
+        })
+    }
+
+    /// A private store in memory, gone when dropped: for tests. It is
+    /// configured and migrated exactly like a file.
+    ///
+    /// # Errors
+    /// [`StoreError::Backend`] if SQLite fails (out of memory).
+    pub fn open_in_memory() -> Result<Self, StoreError> {
+        let mut conn = Connection::open_in_memory().map_err(backend("open in memory"))?;
+        Self::configure(&conn, &SqliteOptions::default())?;
+        migrate(&mut conn)?;
+        Ok(Self {
+            conn,
+            read_only: false,
+        })
+    }
+
+    /// Opens a reading handle on a store that a writer created (and
+    /// migrated). Each read sees the batches committed before it started;
+    /// [`Store::commit`], [`Store::prune_seen`] and [`Store::delete_before`]
+    /// fail with [`StoreError::Backend`].
+    ///
+    /// # Errors
+    /// [`StoreError::TooNew`] for a database of a newer build;
+    /// [`StoreError::Backend`] if the file is missing, not a Candor store, or
+    /// not yet migrated to [`SCHEMA_VERSION`].
+    pub fn open_read_only(path: impl AsRef<Path>) -> Result<Self, StoreError> {
+        let options = SqliteOptions::default();
+        let conn = Connection::open_with_flags(
+            path.as_ref(),
+            OpenFlags::SQLITE_OPEN_READ_ONLY
+                | OpenFlags::SQLITE_OPEN_NO_MUTEX
+                | OpenFlags::SQLITE_OPEN_URI,
+        )
+        .map_err(backend("open the database read-only"))?;
+        conn.busy_timeout(options.busy_timeout)
+            .map_err(backend("set busy_timeout"))?;
+        Self::configure(&conn, &options)?;
+        let version = schema_version(&conn)?;
+        if version > SCHEMA_VERSION {
+            return Err(StoreError::TooNew {
+                found: version,
+                supported: SCHEMA_VERSION,
+            });
+        }
+        if version < SCHEMA_VERSION {
+            return Err(StoreError::Backend(format!(
+                "the database is at schema version {version}, this build reads \
+                 {SCHEMA_VERSION}: open it for writing first (that migrates it)"
+            )));
+        }
+        Ok(Self {
+            conn,
+            read_only: true,
+        })
+    }
+
+    /// Pragmas of every connection (none of them persist in the file).
+    fn configure(conn: &Connection, options: &SqliteOptions) -> Result<(), StoreError> {
+        conn.pragma_update(None, "synchronous", options.synchronous.pragma_value())
+            .map_err(backend("set synchronous"))?;
+        // No foreign keys in the schema yet; on, so a later migration that
+        // adds one is enforced from the start.
+        conn.pragma_update(None, "foreign_keys", "ON")
+            .map_err(backend("set foreign_keys"))?;
+        conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+        Ok(())
+    }
+
+    /// Whether this is a reading handle.
+    #[must_use]
+    pub fn is_read_only(&self) -> bool {
+        self.read_only
+    }
+
+    /// Writes the batch's reports inside `tx`; the caller commits.
+    fn write_batch(
+        tx: &Transaction<'_>,
+        batch: &[ReportDelta],
+    ) -> Result<Vec<CommitOutcome>, StoreError> {
+        let mut outcomes = Vec::with_capacity(batch.len());
+        let mut merge = Merge::default();
+        {
+            let mut seen = tx
+                .prepare_cached(INSERT_SEEN)
+                .map_err(backend("prepare the dedup insert"))?;
+            for (index, report) in batch.iter().enumerate() {
+                // The id is bound, never formatted: it appears in no error.
+                let inserted = seen
+                    .execute(params![&report.report_id[..], report.day])
+                    .map_err(backend("record a report id"))?;
+                if inserted == 0 {
+                    outcomes.push(CommitOutcome::Duplicate);
+                } else {
+                    merge.add(index, report)?;
+                    outcomes.push(CommitOutcome::Accepted);
+                }
+            }
+        }
+        let mut upsert = tx
+            .prepare_cached(UPSERT_ROW)
+            .map_err(backend("prepare the row upsert"))?;
+        for (key, delta) in merge.rows() {
+            upsert
+                .execute(params![
+                    key.day,
+                    key.schema_id,
+                    key.purpose,
+                    key.consent_version,
+                    key.metric,
+                    key.dimensions,
+                    key.cell,
+                    delta.sum,
+                    delta.contributors,
+                ])
+                .map_err(|e| overflow_or_backend(e, &key.metric, "add to a row"))?;
+        }
+        let mut count = tx
+            .prepare_cached(UPSERT_COUNT)
+            .map_err(backend("prepare the count upsert"))?;
+        for ((schema_id, day, purpose), reports) in merge.counts() {
+            count
+                .execute(params![day, schema_id, purpose, reports])
+                .map_err(backend("count reports"))?;
+        }
+        Ok(outcomes)
+    }
+}
+
+impl Store for SqliteStore {
+    fn commit(&mut self, batch: &[ReportDelta]) -> Result<Vec<CommitOutcome>, StoreError> {
+        validate_batch(batch)?;
+        if batch.is_empty() {
+            return Ok(Vec::new());
+        }
+        // IMMEDIATE takes the write lock now, so the transaction cannot fail
+        // half-way with SQLITE_BUSY on a read-to-write upgrade.
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(backend("begin the batch"))?;
+        // On an error `tx` is dropped, which rolls back (also when COMMIT
+        // itself fails: rusqlite rolls back a transaction still open).
+        let outcomes = Self::write_batch(&tx, batch)?;
+        tx.commit().map_err(backend("commit the batch"))?;
+        Ok(outcomes)
+    }
+
+    fn prune_seen(&mut self, before: DayNumber) -> Result<u64, StoreError> {
+        let n = self
+            .conn
+            .prepare_cached("DELETE FROM seen_reports WHERE day < ?1")
+            .and_then(|mut s| s.execute([before]))
+            .map_err(backend("prune report ids"))?;
+        Ok(n as u64)
+    }
+
+    fn delete_before(&mut self, before: DayNumber) -> Result<u64, StoreError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(backend("begin retention"))?;
+        let rows = tx
+            .execute("DELETE FROM aggregates WHERE day < ?1", [before])
+            .map_err(backend("delete old rows"))?;
+        tx.execute("DELETE FROM report_counts WHERE day < ?1", [before])
+            .map_err(backend("delete old report counts"))?;
+        tx.commit().map_err(backend("commit retention"))?;
+        Ok(rows as u64)
+    }
+
+    fn rows(&self, filter: &RowFilter) -> Result<Vec<AggregateRow>, StoreError> {
+        // Only the conditions given, so SQLite can use the primary key for a
+        // day range ("col = ?1 OR ?1 IS NULL" would defeat the planner).
+        // Values are always bound; the SQL text has one form per
+        // combination of fields, which the statement cache keeps.
+        let mut conditions: Vec<&str> = Vec::new();
+        let mut values: Vec<&dyn rusqlite::ToSql> = Vec::new();
+        if let Some(schema_id) = &filter.schema_id {
+            conditions.push("schema_id = ?");
+            values.push(schema_id);
+        }
+        if let Some(metric) = &filter.metric {
+            conditions.push("metric = ?");
+            values.push(metric);
+        }
+        if let Some(purpose) = &filter.purpose {
+            conditions.push("purpose = ?");
+            values.push(purpose);
+        }
+        if let Some(from_day) = &filter.from_day {
+            conditions.push("day >= ?");
+            values.push(from_day);
+        }
+        if let Some(to_day) = &filter.to_day {
+            conditions.push("day <= ?");
+            values.push(to_day);
+        }
+        let mut sql = String::from(ROW_COLUMNS);
+        if !conditions.is_empty() {
+            sql.push_str(" WHERE ");
+            sql.push_str(&conditions.join(" AND "));
+        }
+        sql.push_str(ROW_ORDER);
+        let mut stmt = self
+            .conn
+            .prepare_cached(&sql)
+            .map_err(backend("prepare the row query"))?;
+        let rows = stmt
+            .query_map(values.as_slice(), |row| {
+                Ok(AggregateRow {
+                    key: RowKey {
+                        schema_id: row.get(0)?,
+                        day: row.get(1)?,
+                        purpose: row.get(2)?,
+                        consent_version: row.get(3)?,
+                        metric: row.get(4)?,
+                        dimensions: row.get(5)?,
+                        cell: row.get(6)?,
+                    },
+                    sum: row.get(7)?,
+                    contributors: row.get(8)?,
+                })
+            })
+            .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
+            .map_err(backend("read rows"))?;
+        Ok(rows)
+    }
+
+    fn report_counts(&self) -> Result<Vec<ReportCount>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT schema_id, day, purpose, reports FROM report_counts \
+                 ORDER BY schema_id, day, purpose",
+            )
+            .map_err(backend("prepare the count query"))?;
+        let counts = stmt
+            .query_map([], |row| {
+                Ok(ReportCount {
+                    schema_id: row.get(0)?,
+                    day: row.get(1)?,
+                    purpose: row.get(2)?,
+                    reports: row.get(3)?,
+                })
+            })
+            .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
+            .map_err(backend("read report counts"))?;
+        Ok(counts)
+    }
+}
+
+/// Reads `user_version`, checking first that the file is Candor's.
+fn schema_version(conn: &Connection) -> Result<u32, StoreError> {
+    let application_id: i32 = conn
+        .pragma_query_value(None, "application_id", |row| row.get(0))
+        .map_err(backend("read application_id"))?;
+    let version: i64 = conn
+        .pragma_query_value(None, "user_version", |row| row.get(0))
+        .map_err(backend("read user_version"))?;
+    let fresh = application_id == 0 && version == 0;
+    if !fresh && application_id != migrations::APPLICATION_ID {
+        return Err(StoreError::Backend(format!(
+            "not a Candor store (application_id {application_id:#x}, user_version {version})"
+        )));
+    }
+    u32::try_from(version)
+        .map_err(|_| StoreError::Backend(format!("invalid schema version {version}")))
+}
+
+/// Brings the database to [`SCHEMA_VERSION`], one migration per
+/// transaction, or refuses a newer one.
+fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+    // The common case, without taking the write lock.
+    let version = schema_version(conn)?;
+    if version > SCHEMA_VERSION {
+        return Err(StoreError::TooNew {
+            found: version,
+            supported: SCHEMA_VERSION,
+        });
+    }
+    if version == SCHEMA_VERSION {
+        return Ok(());
+    }
+    loop {
+        // Re-read inside the write transaction: another process may have
+        // migrated between our check and our lock.
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(backend("begin a migration"))?;
+        let version = schema_version(&tx)?;
+        if version > SCHEMA_VERSION {
+            return Err(StoreError::TooNew {
+                found: version,
+                supported: SCHEMA_VERSION,
+            });
+        }
+        if version == 0 {
+            // A file without our application_id and version is new only if
+            // it is empty: never add our tables to another program's data.
+            let objects: i64 = tx
+                .query_row("SELECT count(*) FROM sqlite_schema", [], |row| row.get(0))
+                .map_err(backend("inspect a new database"))?;
+            if objects != 0 {
+                return Err(StoreError::Backend(
+                    "not a Candor store (it has tables but no Candor schema version)".into(),
+                ));
+            }
+        }
+        let Some(migration) = migrations::MIGRATIONS.get(version as usize) else {
+            // Up to date; nothing was written, so dropping `tx` (rollback)
+            // releases the lock.
+            return Ok(());
+        };
+        tx.execute_batch(migration.sql).map_err(|e| {
+            StoreError::Backend(format!("migration {} failed: {e}", migration.version))
+        })?;
+        tx.pragma_update(None, "user_version", migration.version)
+            .map_err(backend("set user_version"))?;
+        tx.commit().map_err(backend("commit a migration"))?;
+    }
+}
+
+/// Wraps a SQLite error with what we were doing. SQLite's messages name
+/// tables and columns, never bound values, so no report id can leak here.
+fn backend(context: &'static str) -> impl Fn(rusqlite::Error) -> StoreError {
+    move |e| StoreError::Backend(format!("{context}: {e}"))
+}
+
+/// An overflowing `sum + excluded.sum` becomes a REAL, which the STRICT
+/// INTEGER column refuses with SQLITE_CONSTRAINT_DATATYPE.
+fn overflow_or_backend(e: rusqlite::Error, metric: &str, context: &'static str) -> StoreError {
+    match e.sqlite_error() {
+        Some(err) if err.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_DATATYPE => {
+            StoreError::Overflow {
+                metric: metric.to_owned(),
+            }
+        }
+        _ => backend(context)(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pragma(store: &SqliteStore, name: &str) -> i64 {
+        store
+            .conn
+            .pragma_query_value(None, name, |row| row.get(0))
+            .unwrap()
+    }
+
+    #[test]
+    fn connection_pragmas_are_set() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("p.sqlite");
+        let store = SqliteStore::open(&path).unwrap();
+        assert_eq!(pragma(&store, "synchronous"), 2, "FULL by default");
+        assert_eq!(pragma(&store, "foreign_keys"), 1);
+        assert_eq!(pragma(&store, "busy_timeout"), 5000);
+        drop(store);
+        let options = SqliteOptions::default()
+            .with_synchronous(Synchronous::Normal)
+            .with_busy_timeout(Duration::from_millis(250));
+        let store = SqliteStore::open_with(&path, &options).unwrap();
+        assert_eq!(pragma(&store, "synchronous"), 1, "NORMAL when asked");
+        assert_eq!(pragma(&store, "busy_timeout"), 250);
+        let reader = SqliteStore::open_read_only(&path).unwrap();
+        assert_eq!(pragma(&reader, "busy_timeout"), 5000);
+        assert!(reader.is_read_only() && !store.is_read_only());
+    }
+
+    #[test]
+    fn debug_names_the_file_only() {
+        let store = SqliteStore::open_in_memory().unwrap();
+        let text = format!("{store:?}");
+        assert!(text.starts_with("SqliteStore"), "{text}");
+    }
+}

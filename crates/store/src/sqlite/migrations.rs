@@ -1,0 +1,100 @@
+//! The SQLite schema, as numbered migrations.
+//!
+//! `PRAGMA user_version` holds the number of the last migration applied
+//! (0 for a new file); `PRAGMA application_id` marks the file as Candor's so
+//! another program's database is never migrated by mistake. Migration `n`
+//! turns version `n - 1` into `n`; each runs in its own `BEGIN IMMEDIATE`
+//! transaction together with its `user_version` bump, so a crash leaves the
+//! database at some whole version. Never edit a released migration: add one.
+
+/// `PRAGMA application_id` of a Candor store: "CAND" in ASCII.
+pub(super) const APPLICATION_ID: i32 = 0x4341_4E44;
+
+/// One schema step.
+pub(super) struct Migration {
+    /// The version the database has after this migration.
+    pub(super) version: u32,
+    /// The statements, run with `execute_batch` inside the transaction.
+    pub(super) sql: &'static str,
+}
+
+/// Every migration, in order; `MIGRATIONS[i].version == i + 1`.
+pub(super) const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    sql: V1,
+}];
+
+/// The version this build writes and reads.
+pub(super) const LATEST: u32 = MIGRATIONS.len() as u32;
+
+// Design notes for version 1 (measured with examples/commit_rate.rs; see
+// the crate README):
+//
+// - `STRICT` makes SQLite enforce the declared types. That matters for
+//   `sum`: SQLite turns an overflowing integer `+` into a REAL, which a
+//   STRICT INTEGER column refuses (SQLITE_CONSTRAINT_DATATYPE), so an
+//   overflow rolls the batch back instead of silently storing a float.
+// - `WITHOUT ROWID` stores each row once, in its primary-key B-tree. With a
+//   rowid, SQLite keeps the rowid table *and* a separate unique index holding
+//   the whole composite text key again: twice the space for `aggregates`
+//   and two B-tree writes per new `seen_reports` id.
+// - `aggregates` and `report_counts` lead their key with `day`: retention
+//   (`day < ?`) deletes a contiguous range, releases read one day or a few,
+//   and a batch's upserts (today and yesterday) touch neighbouring pages.
+//   `rows()` returns key order (schema id first), so SQLite sorts the
+//   result; reads are rare, writes are constant. No secondary index: every
+//   write would pay for it.
+// - `seen_reports` is keyed by the random id alone (dedup is by id, whatever
+//   day a retry claims); the `day` index serves `prune_seen`.
+const V1: &str = "
+PRAGMA application_id = 1128353348;
+
+CREATE TABLE aggregates (
+    day             INTEGER NOT NULL,
+    schema_id       TEXT    NOT NULL,
+    purpose         TEXT    NOT NULL,
+    consent_version INTEGER NOT NULL,
+    metric          TEXT    NOT NULL,
+    dimensions      TEXT    NOT NULL,
+    cell            TEXT    NOT NULL,
+    sum             INTEGER NOT NULL,
+    contributors    INTEGER NOT NULL,
+    PRIMARY KEY (day, schema_id, purpose, consent_version, metric, dimensions, cell)
+) STRICT, WITHOUT ROWID;
+
+CREATE TABLE seen_reports (
+    report_id BLOB    NOT NULL PRIMARY KEY,
+    day       INTEGER NOT NULL
+) STRICT, WITHOUT ROWID;
+
+CREATE INDEX seen_reports_day ON seen_reports (day);
+
+CREATE TABLE report_counts (
+    day       INTEGER NOT NULL,
+    schema_id TEXT    NOT NULL,
+    purpose   TEXT    NOT NULL,
+    reports   INTEGER NOT NULL,
+    PRIMARY KEY (day, schema_id, purpose)
+) STRICT, WITHOUT ROWID;
+";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn migrations_are_numbered_in_order() {
+        for (i, m) in MIGRATIONS.iter().enumerate() {
+            assert_eq!(
+                m.version as usize,
+                i + 1,
+                "migration at index {i} has the wrong number"
+            );
+        }
+    }
+
+    #[test]
+    fn application_id_literal_matches_the_constant() {
+        assert!(V1.contains(&format!("application_id = {APPLICATION_ID};")));
+    }
+}
