@@ -65,12 +65,28 @@ pub struct IngestConfig {
     /// Most reports waiting for the writer of one region; beyond it
     /// requests are answered 503 with Retry-After.
     pub queue_max_reports: usize,
-    /// Most upload requests being decrypted and validated at once; beyond
-    /// it requests are answered 503 before their body is read, which
-    /// bounds memory under overload.
-    pub max_concurrent_requests: usize,
+    /// Most request-body bytes being read, decrypted and validated at once
+    /// (a request counts its Content-Length, or `max_body_bytes` without
+    /// one). Beyond it requests are answered 503 before their body is read,
+    /// which bounds memory under overload.
+    pub max_inflight_body_bytes: usize,
     /// Retry-After sent with 503 answers, seconds.
     pub retry_after_seconds: u32,
+}
+
+impl IngestConfig {
+    /// The in-flight body budget in KiB, the unit of the request permits.
+    pub fn inflight_body_kib(&self) -> usize {
+        self.max_inflight_body_bytes.div_ceil(1024)
+    }
+
+    /// Permits (KiB) a request of `content_length` bytes takes.
+    pub fn body_kib(&self, content_length: Option<usize>) -> u32 {
+        let n = content_length
+            .unwrap_or(self.max_body_bytes)
+            .min(self.max_body_bytes);
+        u32::try_from(n.div_ceil(1024).max(1)).unwrap_or(u32::MAX)
+    }
 }
 
 impl Default for IngestConfig {
@@ -82,7 +98,7 @@ impl Default for IngestConfig {
             batch_max_reports: 4096,
             batch_max_wait_ms: 2,
             queue_max_reports: 50_000,
-            max_concurrent_requests: 64,
+            max_inflight_body_bytes: 64 * 1024 * 1024,
             retry_after_seconds: 5,
         }
     }
@@ -165,8 +181,11 @@ impl Config {
                 candor_protocol::limits::MAX_BATCH_BYTES
             ));
         }
-        if config.ingest.batch_max_reports == 0 || config.ingest.max_concurrent_requests == 0 {
-            return Err("ingest.batch_max_reports and max_concurrent_requests must be ≥ 1".into());
+        if config.ingest.batch_max_reports == 0 {
+            return Err("ingest.batch_max_reports must be ≥ 1".into());
+        }
+        if config.ingest.max_inflight_body_bytes < config.ingest.max_body_bytes {
+            return Err("ingest.max_inflight_body_bytes must be ≥ max_body_bytes".into());
         }
         Ok(config)
     }

@@ -100,12 +100,6 @@ async fn upload(c: &Arc<Collector>, region: &str, headers: &HeaderMap, body: Bod
     if !c.regions.contains_key(region) {
         return problem(c, &Rejection::UnknownRegion(region.to_owned()));
     }
-    // Refuse before reading the body: the permit bounds the memory that
-    // bodies in flight can take.
-    let Ok(_permit) = c.permits.try_acquire() else {
-        c.metrics.report(region, "rejected", "overloaded", 1);
-        return problem(c, &Rejection::Overloaded);
-    };
     let limit = c.config.ingest.max_body_bytes;
     let declared = headers
         .get(header::CONTENT_LENGTH)
@@ -115,6 +109,15 @@ async fn upload(c: &Arc<Collector>, region: &str, headers: &HeaderMap, body: Bod
         c.metrics.report(region, "rejected", "too_large", 1);
         return problem(c, &Rejection::TooLarge(limit));
     }
+    // Refuse before reading the body: the permits (KiB of body) bound the
+    // memory that requests in flight can take.
+    let Ok(_permit) = c
+        .permits
+        .try_acquire_many(c.config.ingest.body_kib(declared))
+    else {
+        c.metrics.report(region, "rejected", "overloaded", 1);
+        return problem(c, &Rejection::Overloaded);
+    };
     let bytes = match axum::body::to_bytes(body, limit).await {
         Ok(b) => b,
         Err(_) => {

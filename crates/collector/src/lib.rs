@@ -241,7 +241,7 @@ impl Collector {
             source,
         })?;
         let collector = Arc::new(Collector {
-            permits: Semaphore::new(config.ingest.max_concurrent_requests),
+            permits: Semaphore::new(config.ingest.inflight_body_kib()),
             config,
             registry,
             regions,
@@ -383,13 +383,16 @@ impl Collector {
                 Err(r) => ReportOutcome::Rejected(r),
             })
             .collect();
+        let (mut accepted, mut duplicate) = (0, 0);
         for o in &result {
             match o {
-                ReportOutcome::Accepted => self.metrics.report(region, "accepted", "", 1),
-                ReportOutcome::Duplicate => self.metrics.report(region, "duplicate", "", 1),
+                ReportOutcome::Accepted => accepted += 1,
+                ReportOutcome::Duplicate => duplicate += 1,
                 ReportOutcome::Rejected(r) => self.metrics.report(region, "rejected", r.code(), 1),
             }
         }
+        self.metrics.report(region, "accepted", "", accepted);
+        self.metrics.report(region, "duplicate", "", duplicate);
         Ok(result)
     }
 

@@ -23,7 +23,17 @@ impl Metrics {
             return;
         }
         let mut m = self.reports.lock().unwrap_or_else(|p| p.into_inner());
-        *m.entry((region.to_owned(), outcome, code)).or_default() += n;
+        // Look up before inserting: the region string is allocated only for
+        // a new series, not on every report.
+        match m
+            .iter_mut()
+            .find(|((r, o, c), _)| r == region && *o == outcome && *c == code)
+        {
+            Some((_, count)) => *count += n,
+            None => {
+                m.insert((region.to_owned(), outcome, code), n);
+            }
+        }
     }
 
     /// Counts one upload request answered with `status`.

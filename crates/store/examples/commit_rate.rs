@@ -105,7 +105,7 @@ impl Rng {
 }
 
 fn report(rng: &mut Rng) -> ReportDelta {
-    let day = if rng.next() % 10 == 0 {
+    let day = if rng.next().is_multiple_of(10) {
         TODAY - 1
     } else {
         TODAY
@@ -162,7 +162,11 @@ fn report(rng: &mut Rng) -> ReportDelta {
         ),
         1 + rng.next() % 3,
     );
-    let dark = if rng.next() % 3 == 0 { "true" } else { "false" };
+    let dark = if rng.next().is_multiple_of(3) {
+        "true"
+    } else {
+        "false"
+    };
     push(key("settings.dark_mode", &os_platform, dark), 1);
     push(
         key("settings.text_size", &by_platform, rng.pick(&TEXT_SIZES)),
@@ -282,7 +286,8 @@ impl ProcCounters {
         // on every Linux configuration we run on).
         let rest = stat.rsplit_once(')')?.1;
         let fields: Vec<&str> = rest.split_whitespace().collect();
-        let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+        let ticks: u64 =
+            fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
         let io = std::fs::read_to_string("/proc/self/io").ok()?;
         let written = io
             .lines()

@@ -4,7 +4,7 @@
 //! with a message that says what broke. A backend runs all of them with one
 //! line in its tests, either one `#[test]` per case:
 //!
-//! ```ignore
+//! ```no_run
 //! mod sqlite_in_memory {
 //!     candor_store::store_conformance_tests!(|| -> Box<dyn candor_store::Store> {
 //!         Box::new(candor_store::sqlite::SqliteStore::open_in_memory().expect("open"))
@@ -95,7 +95,7 @@ pub fn run(make: &mut dyn FnMut() -> Box<dyn Store>) {
 /// list is complete) in the current module, each on a fresh store from the
 /// given factory, an expression of type `impl FnMut() -> Box<dyn Store>`.
 ///
-/// ```ignore
+/// ```no_run
 /// mod sqlite_in_memory {
 ///     candor_store::store_conformance_tests!(|| -> Box<dyn candor_store::Store> {
 ///         Box::new(candor_store::sqlite::SqliteStore::open_in_memory().expect("open"))

@@ -10,6 +10,40 @@
 //! - [`sqlite::SqliteStore`]: the embedded default (one database per region,
 //!   WAL, versioned migrations).
 //! - [`conformance`]: the suite every backend must pass.
+//! - [`validate_batch`]: the rules every backend checks before writing.
+//!
+//! The store holds no report plaintext; a report id is kept only to drop a
+//! retried duplicate, and never appears in an error, a log or a `Debug`.
+//!
+//! ```
+//! use candor_store::{
+//!     sqlite::SqliteStore, CommitOutcome, Contribution, ReportDelta, RowFilter, RowKey, Store,
+//! };
+//!
+//! let mut store = SqliteStore::open_in_memory()?;
+//! let key = RowKey {
+//!     schema_id: "org.example.browser".into(),
+//!     day: 20_000,
+//!     purpose: "usage".into(),
+//!     consent_version: 1,
+//!     metric: "app.opened".into(),
+//!     dimensions: "platform=android".into(),
+//!     cell: "camera".into(),
+//! };
+//! let report = |id: u8, value: i64| ReportDelta {
+//!     report_id: [id; 16],
+//!     day: 20_000,
+//!     schema_id: "org.example.browser".into(),
+//!     purpose: "usage".into(),
+//!     contributions: vec![Contribution { key: key.clone(), value }],
+//! };
+//! // A retried report (same id) in the same batch adds nothing.
+//! let outcomes = store.commit(&[report(1, 3), report(2, 4), report(1, 3)])?;
+//! assert_eq!(outcomes[2], CommitOutcome::Duplicate);
+//! let rows = store.rows(&RowFilter::default())?;
+//! assert_eq!((rows[0].sum, rows[0].contributors), (7, 2));
+//! # Ok::<(), candor_store::StoreError>(())
+//! ```
 #![deny(missing_docs)]
 
 pub mod conformance;

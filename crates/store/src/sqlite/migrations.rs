@@ -27,25 +27,31 @@ pub(super) const MIGRATIONS: &[Migration] = &[Migration {
 /// The version this build writes and reads.
 pub(super) const LATEST: u32 = MIGRATIONS.len() as u32;
 
-// Design notes for version 1 (measured with examples/commit_rate.rs; see
-// the crate README):
+// Design notes for version 1, measured with examples/commit_rate.rs (see
+// the crate README for the figures):
 //
 // - `STRICT` makes SQLite enforce the declared types. That matters for
 //   `sum`: SQLite turns an overflowing integer `+` into a REAL, which a
 //   STRICT INTEGER column refuses (SQLITE_CONSTRAINT_DATATYPE), so an
 //   overflow rolls the batch back instead of silently storing a float.
-// - `WITHOUT ROWID` stores each row once, in its primary-key B-tree. With a
-//   rowid, SQLite keeps the rowid table *and* a separate unique index holding
-//   the whole composite text key again: twice the space for `aggregates`
-//   and two B-tree writes per new `seen_reports` id.
+// - `aggregates` is `WITHOUT ROWID`: each row is stored once, in its
+//   primary-key B-tree. With a rowid, SQLite keeps the rowid table *and* a
+//   unique index repeating the whole composite text key, and every upsert
+//   walks both.
 // - `aggregates` and `report_counts` lead their key with `day`: retention
-//   (`day < ?`) deletes a contiguous range, releases read one day or a few,
-//   and a batch's upserts (today and yesterday) touch neighbouring pages.
+//   (`day < ?`) deletes a contiguous range, a release reads one day or a
+//   few, and a batch's upserts (today, yesterday) touch neighbouring pages.
 //   `rows()` returns key order (schema id first), so SQLite sorts the
-//   result; reads are rare, writes are constant. No secondary index: every
-//   write would pay for it.
-// - `seen_reports` is keyed by the random id alone (dedup is by id, whatever
-//   day a retry claims); the `day` index serves `prune_seen`.
+//   result; reads are rare, writes constant. No secondary index: every new
+//   row would pay for it.
+// - `seen_reports` is the one table where a rowid wins. Ids are random, so
+//   each new id dirties a random leaf of the id B-tree whatever the layout;
+//   with a rowid, the table itself and the `day` index (day, rowid) grow at
+//   their ends, whereas `WITHOUT ROWID` makes the day index (day, id)
+//   random too. Measured with a million ids already seen: 16 % fewer bytes
+//   written and about 20 % less CPU per report, for a 25 % larger file.
+//   Dedup is by id alone (whatever day a retry claims); the `day` index
+//   serves `prune_seen`.
 const V1: &str = "
 PRAGMA application_id = 1128353348;
 
@@ -65,7 +71,7 @@ CREATE TABLE aggregates (
 CREATE TABLE seen_reports (
     report_id BLOB    NOT NULL PRIMARY KEY,
     day       INTEGER NOT NULL
-) STRICT, WITHOUT ROWID;
+) STRICT;
 
 CREATE INDEX seen_reports_day ON seen_reports (day);
 

@@ -1,0 +1,53 @@
+//! The raw, in-process HPKE-open rate: the ceiling for the collector's
+//! end-to-end ingest rate (BENCHMARKS.md compares the two).
+//!
+//! Pre-seals the same kind of reports `candor load` sends (same generator,
+//! same seed), then opens and decodes them on every core with
+//! `candor_protocol::Opener`, no HTTP, no validation, no storage.
+//!
+//! `cargo run --release -p candor-sim --example open_rate -- [reports] [threads]`
+
+use std::time::Instant;
+
+use candor_protocol::{Day, KeyPair, Opener};
+use candor_sim::load::preseal;
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let reports: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(100_000);
+    let threads: usize = args
+        .next()
+        .and_then(|a| a.parse().ok())
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from));
+    let src = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../examples/browser.toml"
+    ))
+    .expect("example schema");
+    let day = Day::from_ymd(2026, 11, 29).expect("day");
+    let schema = candor_schema::parse(&src, "browser.toml", day.date())
+        .expect("valid")
+        .schema;
+    let keys = KeyPair::generate("eu", 1).expect("key");
+    let envelopes = preseal(&schema, keys.config(), day, reports, 1, false).expect("sealed");
+    let bytes: usize = envelopes.iter().map(Vec::len).sum();
+    let opener = Opener::new("eu", [keys]).expect("opener");
+    let started = Instant::now();
+    std::thread::scope(|s| {
+        for part in envelopes.chunks(envelopes.len().div_ceil(threads)) {
+            let opener = &opener;
+            s.spawn(move || {
+                for e in part {
+                    std::hint::black_box(opener.open(e).expect("opens"));
+                }
+            });
+        }
+    });
+    let secs = started.elapsed().as_secs_f64();
+    println!(
+        "opened {reports} reports ({} bytes on average) on {threads} threads in {secs:.3} s: {:.0} reports/s ({:.1} µs per report per thread)",
+        bytes / reports.max(1),
+        reports as f64 / secs,
+        secs * 1e6 * threads as f64 / reports as f64
+    );
+}
