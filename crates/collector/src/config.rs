@@ -97,8 +97,8 @@ impl Default for IngestConfig {
             day_window_future: 1,
             batch_max_reports: 4096,
             batch_max_wait_ms: 2,
-            queue_max_reports: 50_000,
-            max_inflight_body_bytes: 64 * 1024 * 1024,
+            queue_max_reports: 8_192,
+            max_inflight_body_bytes: 16 * 1024 * 1024,
             retry_after_seconds: 5,
         }
     }
