@@ -5,6 +5,12 @@
 //!   boolean or a category before sealing it, and the matching unbiased
 //!   estimator ([`ldp::RandomizedResponse::estimate`]) with a 95% interval.
 //!
+//! - [`dp::DiscreteLaplace`] and [`dp::DiscreteGaussian`]: the central-DP
+//!   noise the collector adds to released counts and sums, sampled exactly
+//!   with integer arithmetic (Canonne, Kamath and Steinke 2020) from a
+//!   rational scale ([`dp::Ratio`]); each states its variance and 95%
+//!   interval.
+//!
 //! Randomness is always supplied by the caller (`rand_core::Rng`), so the
 //! SDK passes a CSPRNG and tests pass a seeded generator.
 //!
@@ -29,13 +35,19 @@
 //! let rr = RandomizedResponse::new(2.0, 2).unwrap(); // a boolean at ε = 2
 //! let reported = rr.randomize(1, &mut Counter(7));   // true is index 1
 //! assert!(reported < 2);
+//!
+//! // A count of sensitivity 1 released at ε = 0.5: scale 2, exact noise.
+//! let lap = candor_privacy::dp::DiscreteLaplace::for_epsilon(1, 0.5).unwrap();
+//! let noisy = lap.add_noise(1234, &mut Counter(9));
+//! let _interval = (noisy - lap.ci95_halfwidth() as i64, noisy + lap.ci95_halfwidth() as i64);
 //! ```
 #![deny(missing_docs)]
 
+pub mod dp;
 pub mod ldp;
 mod sample;
 
-pub use sample::{bernoulli, uniform_below};
+pub use sample::{bernoulli, bernoulli_rational, uniform_below};
 
 /// Errors from building a mechanism with invalid parameters.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -47,4 +59,32 @@ pub enum Error {
     /// A category set needs at least two values to randomize between.
     #[error("randomized response needs at least 2 categories, got {0}")]
     TooFewCategories(usize),
+    /// A rational parameter had a zero denominator.
+    #[error("a rational parameter needs a non-zero denominator")]
+    ZeroDenominator,
+    /// A noise scale (Laplace `t` or Gaussian `σ²`) must be positive.
+    #[error("the noise scale must be > 0")]
+    NonPositiveScale,
+    /// A noise scale beyond the bounds that keep the exact samplers within
+    /// 128-bit arithmetic (see [`dp`]'s module docs).
+    #[error("noise scale {num}/{den} is too large for the exact sampler")]
+    ScaleTooLarge {
+        /// Numerator of the rejected parameter (or the sensitivity).
+        num: u64,
+        /// Its denominator.
+        den: u64,
+    },
+    /// A mechanism needs a query sensitivity of at least 1.
+    #[error("sensitivity must be >= 1")]
+    ZeroSensitivity,
+    /// ε is rounded down to a multiple of 0.001 and must stay positive.
+    #[error("epsilon must be >= 0.001 for a discrete mechanism, got {0}")]
+    EpsilonTooSmall(f64),
+    /// ρ (zCDP) must be finite and at least 10^-6.
+    #[error("rho must be finite and >= 1e-6, got {0}")]
+    InvalidRho(f64),
+    /// A draw left the `i64` range or 128-bit arithmetic; its probability
+    /// is astronomically small (see [`dp`]).
+    #[error("a noise draw fell outside the representable range")]
+    SampleOutOfRange,
 }

@@ -25,3 +25,41 @@ pub fn bernoulli<R: Rng + ?Sized>(p: f64, rng: &mut R) -> bool {
     let u = (rng.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64);
     u < p
 }
+
+/// A uniform integer in `0..n` (`n > 0`) for 128-bit bounds, by the same
+/// rejection as [`uniform_below`] (two 64-bit draws per attempt).
+pub(crate) fn uniform_below_u128<R: Rng + ?Sized>(n: u128, rng: &mut R) -> u128 {
+    debug_assert!(n > 0);
+    let n = n.max(1);
+    if let Ok(small) = u64::try_from(n) {
+        return u128::from(uniform_below(small, rng));
+    }
+    let zone = u128::MAX - (u128::MAX % n + 1) % n;
+    loop {
+        let x = (u128::from(rng.next_u64()) << 64) | u128::from(rng.next_u64());
+        if x <= zone {
+            return x % n;
+        }
+    }
+}
+
+/// `true` with probability exactly `num / den` (`den > 0`; `num >= den`
+/// always gives `true`), with no floating point: a uniform draw below `den`
+/// is compared with `num`. A zero `den` is treated as probability 1 in
+/// release builds (and is a debug assertion), so it never panics.
+pub fn bernoulli_rational<R: Rng + ?Sized>(num: u64, den: u64, rng: &mut R) -> bool {
+    debug_assert!(den > 0);
+    if num >= den {
+        return true;
+    }
+    uniform_below(den, rng) < num
+}
+
+/// [`bernoulli_rational`] for 128-bit numerator and denominator.
+pub(crate) fn bernoulli_rational_u128<R: Rng + ?Sized>(num: u128, den: u128, rng: &mut R) -> bool {
+    debug_assert!(den > 0);
+    if num >= den {
+        return true;
+    }
+    uniform_below_u128(den, rng) < num
+}
