@@ -23,11 +23,14 @@
 
 mod migrations;
 
+use std::collections::HashMap;
 use std::fmt;
 use std::path::Path;
 use std::time::Duration;
 
-use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior, params};
+use rusqlite::{
+    Connection, OpenFlags, OptionalExtension, Transaction, TransactionBehavior, params,
+};
 
 use crate::merge::Merge;
 use crate::{
@@ -114,6 +117,29 @@ impl SqliteOptions {
 pub struct SqliteStore {
     conn: Connection,
     read_only: bool,
+    /// Series key (see [`series_key`]) → id, for series committed to this
+    /// database. Only committed ids enter it, so a rolled-back batch never
+    /// leaves a dangling id behind.
+    series: HashMap<String, i64>,
+}
+
+/// The in-memory key of a row's series: its text fields joined with a
+/// separator that cannot occur in them (ids, coarse values and domains
+/// are printable ASCII).
+fn series_key(k: &RowKey) -> String {
+    format!(
+        "{}\u{1f}{}\u{1f}{}\u{1f}{}\u{1f}{}",
+        k.schema_id, k.purpose, k.consent_version, k.metric, k.dimensions
+    )
+}
+
+/// Whether two rows belong to the same series.
+fn same_series(a: &RowKey, b: &RowKey) -> bool {
+    a.schema_id == b.schema_id
+        && a.purpose == b.purpose
+        && a.consent_version == b.consent_version
+        && a.metric == b.metric
+        && a.dimensions == b.dimensions
 }
 
 impl fmt::Debug for SqliteStore {
@@ -132,21 +158,26 @@ const STATEMENT_CACHE: usize = 64;
 const INSERT_SEEN: &str = "INSERT INTO seen_reports (report_id, day) VALUES (?1, ?2) \
      ON CONFLICT (report_id) DO NOTHING";
 
-const UPSERT_ROW: &str = "INSERT INTO aggregates \
-     (day, schema_id, purpose, consent_version, metric, dimensions, cell, sum, contributors) \
-     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) \
-     ON CONFLICT (day, schema_id, purpose, consent_version, metric, dimensions, cell) \
+const UPSERT_ROW: &str = "INSERT INTO aggregates (day, series, cell, sum, contributors) \
+     VALUES (?1, ?2, ?3, ?4, ?5) \
+     ON CONFLICT (day, series, cell) \
      DO UPDATE SET sum = sum + excluded.sum, contributors = contributors + excluded.contributors";
+
+const SELECT_SERIES: &str = "SELECT id FROM series WHERE schema_id = ?1 AND purpose = ?2 \
+     AND consent_version = ?3 AND metric = ?4 AND dimensions = ?5";
+
+const INSERT_SERIES: &str = "INSERT INTO series \
+     (schema_id, purpose, consent_version, metric, dimensions) VALUES (?1, ?2, ?3, ?4, ?5)";
 
 const UPSERT_COUNT: &str = "INSERT INTO report_counts (day, schema_id, purpose, reports) \
      VALUES (?1, ?2, ?3, ?4) \
      ON CONFLICT (day, schema_id, purpose) DO UPDATE SET reports = reports + excluded.reports";
 
-const ROW_COLUMNS: &str = "SELECT schema_id, day, purpose, consent_version, metric, dimensions, \
-     cell, sum, contributors FROM aggregates";
+const ROW_COLUMNS: &str = "SELECT s.schema_id, a.day, s.purpose, s.consent_version, s.metric, \
+     s.dimensions, a.cell, a.sum, a.contributors FROM aggregates a JOIN series s ON s.id = a.series";
 
 const ROW_ORDER: &str =
-    " ORDER BY schema_id, day, purpose, consent_version, metric, dimensions, cell";
+    " ORDER BY s.schema_id, a.day, s.purpose, s.consent_version, s.metric, s.dimensions, a.cell";
 
 impl SqliteStore {
     /// Opens (creating the file if needed, not its directory) the writer
@@ -186,6 +217,7 @@ impl SqliteStore {
         Ok(Self {
             conn,
             read_only: false,
+            series: HashMap::new(),
         })
     }
 
@@ -201,6 +233,7 @@ impl SqliteStore {
         Ok(Self {
             conn,
             read_only: false,
+            series: HashMap::new(),
         })
     }
 
@@ -235,6 +268,7 @@ impl SqliteStore {
         Ok(Self {
             conn,
             read_only: true,
+            series: HashMap::new(),
         })
     }
 
@@ -272,11 +306,14 @@ impl SqliteStore {
         Ok(())
     }
 
-    /// Writes the batch's reports inside `tx`; the caller commits.
+    /// Writes the batch's reports inside `tx`; the caller commits. Series
+    /// created here are returned, to enter the cache once the commit
+    /// succeeded.
     fn write_batch(
         tx: &Transaction<'_>,
+        series: &HashMap<String, i64>,
         batch: &[ReportDelta],
-    ) -> Result<Vec<CommitOutcome>, StoreError> {
+    ) -> Result<(Vec<CommitOutcome>, Vec<(String, i64)>), StoreError> {
         let mut outcomes = Vec::with_capacity(batch.len());
         let mut merge = Merge::default();
         {
@@ -299,18 +336,26 @@ impl SqliteStore {
         let mut upsert = tx
             .prepare_cached(UPSERT_ROW)
             .map_err(backend("prepare the row upsert"))?;
+        let mut created: Vec<(String, i64)> = Vec::new();
+        // Rows come in key order, so the rows of one series are mostly
+        // adjacent: look the series up only when it changes.
+        let mut current: Option<(&RowKey, i64)> = None;
         for (key, delta) in merge.rows() {
+            let id = match current {
+                Some((k, id)) if same_series(k, key) => id,
+                _ => {
+                    let id = Self::series_id(tx, series, &mut created, key)?;
+                    current = Some((key, id));
+                    id
+                }
+            };
             upsert
                 .execute(params![
                     key.day,
-                    key.schema_id,
-                    key.purpose,
-                    key.consent_version,
-                    key.metric,
-                    key.dimensions,
+                    id,
                     key.cell,
                     delta.sum,
-                    delta.contributors,
+                    delta.contributors
                 ])
                 .map_err(|e| overflow_or_backend(e, &key.metric, "add to a row"))?;
         }
@@ -322,7 +367,46 @@ impl SqliteStore {
                 .execute(params![day, schema_id, purpose, reports])
                 .map_err(backend("count reports"))?;
         }
-        Ok(outcomes)
+        Ok((outcomes, created))
+    }
+
+    /// The id of `key`'s series: from the cache, from this batch, from the
+    /// table, or newly inserted (and noted in `created`).
+    fn series_id(
+        tx: &Transaction<'_>,
+        cache: &HashMap<String, i64>,
+        created: &mut Vec<(String, i64)>,
+        key: &RowKey,
+    ) -> Result<i64, StoreError> {
+        let name = series_key(key);
+        if let Some(&id) = cache.get(&name) {
+            return Ok(id);
+        }
+        if let Some((_, id)) = created.iter().find(|(n, _)| *n == name) {
+            return Ok(*id);
+        }
+        let fields = params![
+            key.schema_id,
+            key.purpose,
+            key.consent_version,
+            key.metric,
+            key.dimensions
+        ];
+        let found: Option<i64> = tx
+            .prepare_cached(SELECT_SERIES)
+            .and_then(|mut s| s.query_row(fields, |r| r.get(0)).optional())
+            .map_err(backend("look up a series"))?;
+        let id = match found {
+            Some(id) => id,
+            None => {
+                tx.prepare_cached(INSERT_SERIES)
+                    .and_then(|mut s| s.execute(fields))
+                    .map_err(backend("add a series"))?;
+                tx.last_insert_rowid()
+            }
+        };
+        created.push((name, id));
+        Ok(id)
     }
 }
 
@@ -341,8 +425,9 @@ impl Store for SqliteStore {
             .map_err(backend("begin the batch"))?;
         // On an error `tx` is dropped, which rolls back (also when COMMIT
         // itself fails: rusqlite rolls back a transaction still open).
-        let outcomes = Self::write_batch(&tx, batch)?;
+        let (outcomes, created) = Self::write_batch(&tx, &self.series, batch)?;
         tx.commit().map_err(backend("commit the batch"))?;
+        self.series.extend(created);
         Ok(outcomes)
     }
 
@@ -379,23 +464,23 @@ impl Store for SqliteStore {
         let mut conditions: Vec<&str> = Vec::new();
         let mut values: Vec<&dyn rusqlite::ToSql> = Vec::new();
         if let Some(schema_id) = &filter.schema_id {
-            conditions.push("schema_id = ?");
+            conditions.push("s.schema_id = ?");
             values.push(schema_id);
         }
         if let Some(metric) = &filter.metric {
-            conditions.push("metric = ?");
+            conditions.push("s.metric = ?");
             values.push(metric);
         }
         if let Some(purpose) = &filter.purpose {
-            conditions.push("purpose = ?");
+            conditions.push("s.purpose = ?");
             values.push(purpose);
         }
         if let Some(from_day) = &filter.from_day {
-            conditions.push("day >= ?");
+            conditions.push("a.day >= ?");
             values.push(from_day);
         }
         if let Some(to_day) = &filter.to_day {
-            conditions.push("day <= ?");
+            conditions.push("a.day <= ?");
             values.push(to_day);
         }
         let mut sql = String::from(ROW_COLUMNS);
