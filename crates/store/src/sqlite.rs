@@ -133,6 +133,9 @@ fn series_key(k: &RowKey) -> String {
     )
 }
 
+/// Series a batch created: (series key, id), cached once it committed.
+type NewSeries = Vec<(String, i64)>;
+
 /// Whether two rows belong to the same series.
 fn same_series(a: &RowKey, b: &RowKey) -> bool {
     a.schema_id == b.schema_id
@@ -313,7 +316,7 @@ impl SqliteStore {
         tx: &Transaction<'_>,
         series: &HashMap<String, i64>,
         batch: &[ReportDelta],
-    ) -> Result<(Vec<CommitOutcome>, Vec<(String, i64)>), StoreError> {
+    ) -> Result<(Vec<CommitOutcome>, NewSeries), StoreError> {
         let mut outcomes = Vec::with_capacity(batch.len());
         let mut merge = Merge::default();
         {
@@ -336,7 +339,7 @@ impl SqliteStore {
         let mut upsert = tx
             .prepare_cached(UPSERT_ROW)
             .map_err(backend("prepare the row upsert"))?;
-        let mut created: Vec<(String, i64)> = Vec::new();
+        let mut created: NewSeries = Vec::new();
         // Rows come in key order, so the rows of one series are mostly
         // adjacent: look the series up only when it changes.
         let mut current: Option<(&RowKey, i64)> = None;
@@ -375,7 +378,7 @@ impl SqliteStore {
     fn series_id(
         tx: &Transaction<'_>,
         cache: &HashMap<String, i64>,
-        created: &mut Vec<(String, i64)>,
+        created: &mut NewSeries,
         key: &RowKey,
     ) -> Result<i64, StoreError> {
         let name = series_key(key);
