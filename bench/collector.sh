@@ -31,7 +31,7 @@ for spec in "100 16 200000" "3 128 90000"; do
   echo "== end to end, $1-report requests, $2 connections, as fast as possible"
   start; load --batch $1 --connections $2 --reports $3; kill $server; wait $server || true
 done
-for spec in "100 16 100000 7000" "3 64 45000 4600"; do
+for spec in "100 16 100000 7700" "3 64 60000 6100"; do
   set -- $spec
   echo "== latency at about half the peak: $1-report requests at $4 reports/s"
   start; load --batch $1 --connections $2 --reports $3 --rate $4; kill $server; wait $server || true

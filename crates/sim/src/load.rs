@@ -20,6 +20,7 @@
 
 mod error;
 mod generate;
+mod http;
 mod send;
 mod stats;
 

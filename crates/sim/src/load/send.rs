@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 use indicatif::ProgressBar;
 use serde::Deserialize;
 
+use super::http::{self, Connection};
 use super::stats::{LATE_THRESHOLD, Shape, Tally};
 use super::{Body, LoadConfig, LoadError, LoadStats, progress_bar};
 
@@ -49,11 +50,13 @@ struct Problem {
 /// generator). Stops when every body was sent or at the time limit.
 pub fn send(config: &LoadConfig, bodies: &[Body]) -> Result<LoadStats, LoadError> {
     config.validate()?;
-    let url = format!(
-        "{}/v1/regions/{}/reports",
-        config.base_url.trim_end_matches('/'),
-        config.region
-    );
+    let authority = http::authority(&config.base_url).ok_or_else(|| {
+        LoadError::InvalidConfig(format!(
+            "the load generator speaks plain http://host:port only, not {:?}",
+            config.base_url
+        ))
+    })?;
+    let path = format!("/v1/regions/{}/reports", config.region);
     // Cumulative report counts give each body its scheduled offset.
     let mut before = Vec::with_capacity(bodies.len());
     let mut total = 0u64;
@@ -67,7 +70,8 @@ pub fn send(config: &LoadConfig, bodies: &[Body]) -> Result<LoadStats, LoadError
     let deadline = config.duration_limit.map(|d| start + d);
     let worker = Worker {
         config,
-        url: &url,
+        authority,
+        path: &path,
         bodies,
         before: &before,
         next: &next,
@@ -106,7 +110,8 @@ pub fn send(config: &LoadConfig, bodies: &[Body]) -> Result<LoadStats, LoadError
 /// What every connection thread shares.
 struct Worker<'a> {
     config: &'a LoadConfig,
-    url: &'a str,
+    authority: &'a str,
+    path: &'a str,
     bodies: &'a [Body],
     before: &'a [u64],
     next: &'a AtomicUsize,
@@ -127,14 +132,13 @@ enum Outcome {
 
 impl Worker<'_> {
     fn run(&self) -> Tally {
-        let agent: ureq::Agent = ureq::Agent::config_builder()
-            .timeout_global(Some(self.config.timeout))
-            .http_status_as_error(false)
-            .user_agent("candor-load")
-            .max_idle_connections(1)
-            .max_idle_connections_per_host(1)
-            .build()
-            .into();
+        let mut conn = Connection::new(
+            self.authority,
+            self.path,
+            CONTENT_TYPE,
+            self.config.timeout,
+            MAX_ANSWER_BYTES as usize,
+        );
         let mut tally = Tally::default();
         loop {
             let i = self.next.fetch_add(1, Ordering::Relaxed);
@@ -165,7 +169,7 @@ impl Worker<'_> {
             tally.sent += body.reports as u64;
             let mut attempts = 0u32;
             loop {
-                match self.post(&agent, body, &mut tally) {
+                match self.post(&mut conn, body, &mut tally) {
                     Outcome::Done => break,
                     Outcome::Unanswered => {
                         tally.unanswered += body.reports as u64;
@@ -191,15 +195,11 @@ impl Worker<'_> {
     }
 
     /// One POST: counts its latency and every verdict in it.
-    fn post(&self, agent: &ureq::Agent, body: &Body, tally: &mut Tally) -> Outcome {
+    fn post(&self, conn: &mut Connection, body: &Body, tally: &mut Tally) -> Outcome {
         tally.requests += 1;
         let sent_at = Instant::now();
-        let response = agent
-            .post(self.url)
-            .header("content-type", CONTENT_TYPE)
-            .send(&body.bytes[..]);
-        let response = match response {
-            Ok(r) => r,
+        let answer = match conn.post(&body.bytes) {
+            Ok(a) => a,
             Err(e) => {
                 tally.transport_errors += 1;
                 tally
@@ -208,31 +208,12 @@ impl Worker<'_> {
                 return Outcome::Unanswered;
             }
         };
-        let status = response.status().as_u16();
-        let retry_after = response
-            .headers()
-            .get("retry-after")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok())
+        let status = answer.status;
+        let retry_after = answer
+            .retry_after
             .map_or(DEFAULT_RETRY_AFTER, Duration::from_secs)
             .min(MAX_RETRY_AFTER);
-        // Reading the whole answer is part of the request, and lets the
-        // agent reuse the connection.
-        let text = response
-            .into_body()
-            .with_config()
-            .limit(MAX_ANSWER_BYTES)
-            .read_to_string();
-        let text = match text {
-            Ok(t) => t,
-            Err(e) => {
-                tally.transport_errors += 1;
-                tally
-                    .first_transport_error
-                    .get_or_insert_with(|| e.to_string());
-                return Outcome::Unanswered;
-            }
-        };
+        let text = String::from_utf8_lossy(&answer.body);
         tally
             .latencies_us
             .push(u64::try_from(sent_at.elapsed().as_micros()).unwrap_or(u64::MAX));
