@@ -2,6 +2,8 @@
 //! - `end_to_end`: SDK devices in two regions upload; stored aggregates equal
 //!   the reports exactly, and no region holds another's data;
 //! - `rejections`: every error code, with the database unchanged;
+//! - `schemas`: two schemas by id, and an older schema version;
+//! - `config`: the sample configuration in docs/ and config errors;
 //! - `privacy`: client addresses, user agents and cookies are never stored or logged;
 //! - `api`: the OpenAPI document lists exactly the routes; keys, schema,
 //!   privacy page, health and metrics endpoints;
@@ -10,7 +12,9 @@
 
 mod api;
 mod common;
+mod config;
 mod end_to_end;
 mod lifecycle;
 mod privacy;
 mod rejections;
+mod schemas;

@@ -1,0 +1,24 @@
+use std::path::Path;
+
+use candor_collector::Config;
+
+#[test]
+fn the_sample_config_in_docs_parses_and_equals_the_defaults() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/collector.toml");
+    let config = Config::load(&path).expect("docs/collector.toml parses");
+    assert_eq!(
+        config,
+        Config::default(),
+        "the sample documents the defaults"
+    );
+}
+
+#[test]
+fn unknown_fields_and_bad_values_are_refused() {
+    let err = Config::parse("listen = \"127.0.0.1:1\"\nlisten_port = 3\n").expect_err("typo");
+    assert!(err.contains("listen_port"), "{err}");
+    let err =
+        Config::parse("[ingest]\nmax_body_bytes = 99999999\n").expect_err("over the wire limit");
+    assert!(err.contains("max_body_bytes"), "{err}");
+    assert_eq!(Config::parse("").expect("empty"), Config::default());
+}
