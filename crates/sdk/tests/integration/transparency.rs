@@ -55,3 +55,43 @@ fn delete_all_data_keeps_only_the_consent_receipts() {
     }
     assert_eq!(d.candor.receipts().len(), 1);
 }
+
+#[test]
+fn the_outbox_is_capped_by_count_bytes_and_age_oldest_first() {
+    let d = device_with(|c| {
+        c.outbox.max_reports = 3;
+        c.outbox.max_age_days = 30;
+    });
+    d.candor.grant("usage").expect("grant");
+    for _ in 0..5 {
+        d.candor.counter("browser.tabs_opened").add(1);
+        d.clock.advance(DAY);
+        d.candor.flush();
+    }
+    let days: Vec<String> = d
+        .candor
+        .pending_reports()
+        .iter()
+        .map(|p| parse(p)["day"].as_str().expect("day").to_owned())
+        .collect();
+    assert_eq!(
+        days,
+        ["2026-12-01", "2026-12-02", "2026-12-03"],
+        "the newest three"
+    );
+    assert_eq!(d.candor.error_counts()["*"]["outbox_dropped"], 2);
+
+    // Age: 31 days later, everything queued is too old to send.
+    d.clock.advance(31 * DAY);
+    d.candor.flush();
+    assert!(d.candor.pending_reports().is_empty());
+    assert_eq!(d.candor.error_counts()["*"]["outbox_dropped"], 5);
+
+    // Bytes: a cap smaller than one report keeps nothing.
+    let tiny = device_with(|c| c.outbox.max_bytes = 100);
+    tiny.candor.grant("usage").expect("grant");
+    tiny.candor.counter("browser.tabs_opened").add(1);
+    tiny.candor.end_day();
+    assert!(tiny.candor.pending_reports().is_empty());
+    assert_eq!(tiny.candor.error_counts()["*"]["outbox_dropped"], 1);
+}
