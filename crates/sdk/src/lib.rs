@@ -241,3 +241,19 @@ fn spawn_background(inner: Weak<Inner>, every: Duration, upload: bool) {
     // Without the thread the SDK still works: flush() and Drop persist.
     drop(spawned);
 }
+
+#[cfg(test)]
+mod tests {
+    /// Handles cross threads freely: the host app records from anywhere.
+    #[test]
+    fn handles_are_send_sync_and_clone() {
+        fn check<T: Send + Sync + Clone>() {}
+        check::<super::Candor>();
+        check::<super::CounterMetric>();
+        check::<super::LabeledCounterMetric>();
+        check::<super::BooleanMetric>();
+        check::<super::CategoryMetric>();
+        check::<super::DistributionMetric>();
+        check::<super::DomainSetMetric>();
+    }
+}
