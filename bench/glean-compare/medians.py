@@ -4,9 +4,14 @@
 Reads criterion's estimates.json files under $CARGO_TARGET_DIR/criterion
 (or ./target/criterion): the median per add with its 95% confidence
 interval, and each glean figure's ratio to Candor's median for the same
-operation. With an argument, glean's figures come from that saved baseline
-(`cargo bench --bench compare -- --save-baseline NAME glean`) and Candor's
-from the last plain run.
+operation.
+
+    medians.py [GLEAN_BASELINE [CANDOR_BASELINE]]
+
+reads the glean benches from criterion's saved baseline GLEAN_BASELINE
+(`cargo bench --bench compare -- --save-baseline NAME`) and Candor's from
+CANDOR_BASELINE (default: the same one, else the last run, "new").
+Criterion always overwrites "new", so name the runs to compare them.
 """
 
 import json
@@ -39,12 +44,15 @@ def main() -> int:
         return 1
     print("| operation | SDK / what is timed | median | 95% CI | ratio to Candor |")
     print("| --- | --- | ---: | --- | ---: |")
-    baseline = sys.argv[1] if len(sys.argv) > 1 else "new"
+    glean_run = sys.argv[1] if len(sys.argv) > 1 else "new"
+    candor_run = sys.argv[2] if len(sys.argv) > 2 else glean_run
     for group in ("counter_add", "labeled_counter_add", "persist"):
         medians = {}
         for bench in ORDER:
-            run = baseline if bench.startswith("glean") else "new"
+            run = glean_run if bench.startswith("glean") else candor_run
             path = root / group / bench / run / "estimates.json"
+            if not path.is_file() and not bench.startswith("glean"):
+                path = root / group / bench / "new" / "estimates.json"
             if path.is_file():
                 medians[bench] = json.loads(path.read_text())["median"]
         candor = medians.get("candor", {}).get("point_estimate")
