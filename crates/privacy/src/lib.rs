@@ -11,6 +11,20 @@
 //!   rational scale ([`dp::Ratio`]); each states its variance and 95%
 //!   interval.
 //!
+//! - [`threshold`]: the release rules as pure functions: k-anonymity
+//!   ([`threshold::k_anonymous`]), the noise scale `Δ/ε` of a bounded
+//!   contribution ([`threshold::noise_scale`]) and the noisy threshold `τ`
+//!   that decides which values of an open-set metric (domains) are released
+//!   ([`threshold::open_set_threshold`], [`threshold::OpenSetRule`]), with
+//!   its `(ε, δ)` proof in the module docs.
+//!
+//! - [`budget`]: the privacy-budget accountant, a pure in-memory
+//!   [`budget::Ledger`] of the ε spent per [`budget::BudgetKey`] (region,
+//!   purpose, metric, day) in exact integer micro-units; a release over
+//!   several days spends on each day, all or nothing. The collector persists
+//!   it through [`budget::Ledger::entries`] and
+//!   [`budget::Ledger::from_entries`].
+//!
 //! Randomness is always supplied by the caller (`rand_core::Rng`), so the
 //! SDK passes a CSPRNG and tests pass a seeded generator.
 //!
@@ -43,9 +57,11 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod budget;
 pub mod dp;
 pub mod ldp;
 mod sample;
+pub mod threshold;
 
 pub use sample::{bernoulli, bernoulli_rational, uniform_below};
 
@@ -83,6 +99,9 @@ pub enum Error {
     /// ρ (zCDP) must be finite and at least 10^-6.
     #[error("rho must be finite and >= 1e-6, got {0}")]
     InvalidRho(f64),
+    /// δ of a noisy threshold must be in `(0, 1/2]`.
+    #[error("delta must be in (0, 0.5], got {0}")]
+    InvalidDelta(f64),
     /// A draw left the `i64` range or 128-bit arithmetic; its probability
     /// is astronomically small (see [`dp`]).
     #[error("a noise draw fell outside the representable range")]
