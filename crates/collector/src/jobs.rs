@@ -3,9 +3,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use candor_store::Store;
-use candor_store::sqlite::SqliteStore;
-
 use crate::Collector;
 use crate::validate::day_number;
 
@@ -18,12 +15,14 @@ pub struct JobReport {
     pub ids_pruned: u64,
 }
 
-/// Runs retention and pruning once for every region.
+/// Runs retention and pruning once for every region, through each
+/// region's writer (so the database keeps a single writer), and reloads
+/// the key directories.
 ///
 /// A region's retention is the shortest any schema declares for it: rows
 /// of every schema in that region's database go at that age, which never
 /// keeps data longer than any schema promises.
-pub fn run_once(c: &Collector) -> Vec<(String, Result<JobReport, candor_store::StoreError>)> {
+pub async fn run_once(c: &Collector) -> Vec<(String, Result<JobReport, candor_store::StoreError>)> {
     c.reload_keys();
     let today = day_number(crate::clock::today(c.clock.as_ref()));
     let mut out = Vec::new();
@@ -34,18 +33,18 @@ pub fn run_once(c: &Collector) -> Vec<(String, Result<JobReport, candor_store::S
             .filter_map(|s| s.region(&r.id).map(|reg| reg.retention_days))
             .min()
             .unwrap_or(u32::MAX);
-        let result = SqliteStore::open(&r.store_path).and_then(|mut store| {
-            let cutoff = today.saturating_sub(i32::try_from(retention).unwrap_or(i32::MAX));
-            let rows_deleted = store.delete_before(cutoff)?;
-            // Reports older than the window are refused anyway, so their
-            // ids can be forgotten.
-            let first = today - c.config.ingest.day_window_past as i32;
-            let ids_pruned = store.prune_seen(first)?;
-            Ok(JobReport {
+        let cutoff = today.saturating_sub(i32::try_from(retention).unwrap_or(i32::MAX));
+        // Reports older than the window are refused anyway, so their ids
+        // can be forgotten.
+        let first = today - c.config.ingest.day_window_past as i32;
+        let result = r
+            .writer
+            .maintain(cutoff, first)
+            .await
+            .map(|(rows_deleted, ids_pruned)| JobReport {
                 rows_deleted,
                 ids_pruned,
-            })
-        });
+            });
         match &result {
             Ok(report) => tracing::info!(
                 region = %r.id,
@@ -67,8 +66,7 @@ pub(crate) fn spawn(c: Arc<Collector>) -> tokio::task::JoinHandle<()> {
         let mut tick = tokio::time::interval(every);
         loop {
             tick.tick().await;
-            let c = c.clone();
-            let _ = tokio::task::spawn_blocking(move || run_once(&c)).await;
+            run_once(&c).await;
         }
     })
 }

@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use candor_store::{CommitOutcome, ReportDelta, Store};
+use candor_store::{CommitOutcome, DayNumber, ReportDelta, Store, StoreError};
 use tokio::sync::oneshot;
 
 use crate::error::Rejection;
@@ -22,6 +22,19 @@ type Reply = oneshot::Sender<Result<Vec<CommitOutcome>, Rejection>>;
 struct Job {
     deltas: Vec<ReportDelta>,
     reply: Reply,
+}
+
+/// Retention and dedup pruning, run by the writer itself so that the
+/// region's database keeps exactly one writer.
+struct Maintenance {
+    rows_before: DayNumber,
+    ids_before: DayNumber,
+    reply: oneshot::Sender<Result<(u64, u64), StoreError>>,
+}
+
+enum Work {
+    Commit(Job),
+    Maintain(Maintenance),
 }
 
 /// Counters of one writer, for the metrics endpoint.
@@ -40,7 +53,7 @@ pub struct WriterStats {
 /// The sending side, shared by request handlers.
 #[derive(Clone)]
 pub struct Writer {
-    tx: Arc<Mutex<Option<SyncSender<Job>>>>,
+    tx: Arc<Mutex<Option<SyncSender<Work>>>>,
     queued: Arc<AtomicUsize>,
     max_queued: usize,
     /// The writer's counters.
@@ -68,7 +81,7 @@ impl Writer {
         config: WriterConfig,
     ) -> (Writer, JoinHandle<()>) {
         // The channel's own bound is a backstop; the report count is the real one.
-        let (tx, rx) = sync_channel::<Job>(config.max_queued.max(1));
+        let (tx, rx) = sync_channel::<Work>(config.max_queued.max(1));
         let queued = Arc::new(AtomicUsize::new(0));
         let stats = Arc::new(WriterStats::default());
         let thread = {
@@ -109,10 +122,12 @@ impl Writer {
         let sent = {
             let tx = self.tx.lock().unwrap_or_else(|p| p.into_inner());
             match tx.as_ref() {
-                Some(tx) => tx.try_send(Job { deltas, reply }).map_err(|e| match e {
-                    TrySendError::Full(_) => Rejection::Overloaded,
-                    TrySendError::Disconnected(_) => Rejection::ShuttingDown,
-                }),
+                Some(tx) => tx
+                    .try_send(Work::Commit(Job { deltas, reply }))
+                    .map_err(|e| match e {
+                        TrySendError::Full(_) => Rejection::Overloaded,
+                        TrySendError::Disconnected(_) => Rejection::ShuttingDown,
+                    }),
                 None => Err(Rejection::ShuttingDown),
             }
         };
@@ -125,6 +140,35 @@ impl Writer {
         answer.await.unwrap_or(Err(Rejection::StoreUnavailable))
     }
 
+    /// Deletes aggregate rows of days before `rows_before` and forgets
+    /// report ids of days before `ids_before`, in the writer's thread
+    /// between two commits. Returns (rows deleted, ids pruned).
+    pub async fn maintain(
+        &self,
+        rows_before: DayNumber,
+        ids_before: DayNumber,
+    ) -> Result<(u64, u64), StoreError> {
+        let (reply, answer) = oneshot::channel();
+        let work = Work::Maintain(Maintenance {
+            rows_before,
+            ids_before,
+            reply,
+        });
+        let sent = {
+            let tx = self.tx.lock().unwrap_or_else(|p| p.into_inner());
+            tx.as_ref().map(|tx| tx.try_send(work))
+        };
+        match sent {
+            Some(Ok(())) => answer
+                .await
+                .unwrap_or_else(|_| Err(StoreError::Backend("the writer stopped".into()))),
+            Some(Err(TrySendError::Full(_))) => Err(StoreError::Backend(
+                "the writer's queue is full; retention runs at the next interval".into(),
+            )),
+            _ => Err(StoreError::Backend("the writer is shutting down".into())),
+        }
+    }
+
     /// Stops accepting work; queued jobs are still committed.
     pub fn close(&self) {
         self.tx.lock().unwrap_or_else(|p| p.into_inner()).take();
@@ -133,59 +177,86 @@ impl Writer {
 
 fn run(
     mut store: Box<dyn Store>,
-    rx: Receiver<Job>,
+    rx: Receiver<Work>,
     config: WriterConfig,
     queued: &AtomicUsize,
     stats: &WriterStats,
 ) {
     let mut jobs: Vec<Job> = Vec::new();
-    // Blocks until the first job; ends when every sender is gone.
+    let mut maintenance: Vec<Maintenance> = Vec::new();
+    // Blocks until the first piece of work; ends when every sender is gone.
     while let Ok(first) = rx.recv() {
-        let mut reports = first.deltas.len();
-        jobs.push(first);
+        let mut reports = 0;
+        match first {
+            Work::Commit(job) => {
+                reports = job.deltas.len();
+                jobs.push(job);
+            }
+            Work::Maintain(m) => maintenance.push(m),
+        }
         let deadline = Instant::now() + config.max_wait;
-        while reports < config.batch_max_reports {
+        while !jobs.is_empty() && reports < config.batch_max_reports {
             // Take what is already queued without waiting, then wait briefly.
             let next = match rx.try_recv() {
-                Ok(job) => Ok(job),
+                Ok(work) => Ok(work),
                 Err(_) => match deadline.checked_duration_since(Instant::now()) {
                     Some(left) => rx.recv_timeout(left),
                     None => Err(RecvTimeoutError::Timeout),
                 },
             };
             match next {
-                Ok(job) => {
+                Ok(Work::Commit(job)) => {
                     reports += job.deltas.len();
                     jobs.push(job);
                 }
+                Ok(Work::Maintain(m)) => maintenance.push(m),
                 Err(_) => break,
             }
         }
-        let lens: Vec<usize> = jobs.iter().map(|j| j.deltas.len()).collect();
-        let batch: Vec<ReportDelta> = jobs.iter_mut().flat_map(|j| j.deltas.drain(..)).collect();
-        let started = Instant::now();
-        let result = store.commit(&batch);
-        let micros = started.elapsed().as_micros() as u64;
-        queued.fetch_sub(reports, Ordering::AcqRel);
-        match result {
-            Ok(outcomes) => {
-                stats.commits.fetch_add(1, Ordering::Relaxed);
-                stats
-                    .committed_reports
-                    .fetch_add(reports as u64, Ordering::Relaxed);
-                stats.commit_micros.fetch_add(micros, Ordering::Relaxed);
-                let mut outcomes = outcomes.into_iter();
-                for (job, len) in jobs.drain(..).zip(lens) {
-                    let mine: Vec<CommitOutcome> = outcomes.by_ref().take(len).collect();
-                    let _ = job.reply.send(Ok(mine));
-                }
+        if !jobs.is_empty() {
+            commit(store.as_mut(), &mut jobs, reports, queued, stats);
+        }
+        for m in maintenance.drain(..) {
+            let result = store
+                .delete_before(m.rows_before)
+                .and_then(|rows| Ok((rows, store.prune_seen(m.ids_before)?)));
+            let _ = m.reply.send(result);
+        }
+    }
+}
+
+/// Commits the gathered jobs in one transaction and answers each.
+fn commit(
+    store: &mut dyn Store,
+    jobs: &mut Vec<Job>,
+    reports: usize,
+    queued: &AtomicUsize,
+    stats: &WriterStats,
+) {
+    let lens: Vec<usize> = jobs.iter().map(|j| j.deltas.len()).collect();
+    let batch: Vec<ReportDelta> = jobs.iter_mut().flat_map(|j| j.deltas.drain(..)).collect();
+    let started = Instant::now();
+    let result = store.commit(&batch);
+    let micros = started.elapsed().as_micros() as u64;
+    queued.fetch_sub(reports, Ordering::AcqRel);
+    match result {
+        Ok(outcomes) => {
+            stats.commits.fetch_add(1, Ordering::Relaxed);
+            stats
+                .committed_reports
+                .fetch_add(reports as u64, Ordering::Relaxed);
+            stats.commit_micros.fetch_add(micros, Ordering::Relaxed);
+            let mut outcomes = outcomes.into_iter();
+            for (job, len) in jobs.drain(..).zip(lens) {
+                let mine: Vec<CommitOutcome> = outcomes.by_ref().take(len).collect();
+                let _ = job.reply.send(Ok(mine));
             }
-            Err(error) => {
-                stats.failed_commits.fetch_add(1, Ordering::Relaxed);
-                tracing::error!(%error, reports, "Commit failed; nothing of the batch was stored.");
-                for job in jobs.drain(..) {
-                    let _ = job.reply.send(Err(Rejection::StoreUnavailable));
-                }
+        }
+        Err(error) => {
+            stats.failed_commits.fetch_add(1, Ordering::Relaxed);
+            tracing::error!(%error, reports, "Commit failed; nothing of the batch was stored.");
+            for job in jobs.drain(..) {
+                let _ = job.reply.send(Err(Rejection::StoreUnavailable));
             }
         }
     }

@@ -174,7 +174,9 @@ fn retention_deletes_aggregates_past_the_regions_retention() {
     assert_eq!(server.rows("eu").len(), 2);
     // eu keeps 395 days: on day 396 after the 29th, only the 30th remains.
     server.clock.set(NOON + 396 * 86_400);
-    let report = jobs::run_once(&server.running.collector);
+    let report = server
+        .rt
+        .block_on(jobs::run_once(&server.running.collector));
     let eu = report.iter().find(|(r, _)| r == "eu").expect("eu ran");
     assert_eq!(eu.1.as_ref().expect("ok").rows_deleted, 1);
     let rows = server.rows("eu");
