@@ -131,20 +131,24 @@ async fn upload(c: &Arc<Collector>, region: &str, headers: &HeaderMap, body: Bod
             c.metrics.report(region, "rejected", r.code(), 1);
             problem(c, &r)
         }
-        // A single report that was refused is answered as a problem, so a
-        // client can act on the status alone.
-        Ok(outcomes) if single && matches!(outcomes.first(), Some(ReportOutcome::Rejected(_))) => {
-            match outcomes.first() {
-                Some(ReportOutcome::Rejected(r)) => problem(c, r),
-                _ => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+        Ok(outcomes) => {
+            // A single report that was refused is answered as a problem, so
+            // a client can act on the status alone.
+            if let (true, [ReportOutcome::Rejected(r)]) = (single, outcomes.as_slice()) {
+                return problem(c, r);
             }
+            accepted(&outcomes)
         }
-        Ok(outcomes) => (
-            StatusCode::ACCEPTED,
-            axum::Json(json!({"results": outcomes.iter().map(result_json).collect::<Vec<_>>()})),
-        )
-            .into_response(),
     }
+}
+
+/// The 202 answer: one result per report, in order.
+fn accepted(outcomes: &[ReportOutcome]) -> Response {
+    (
+        StatusCode::ACCEPTED,
+        axum::Json(json!({"results": outcomes.iter().map(result_json).collect::<Vec<_>>()})),
+    )
+        .into_response()
 }
 
 async fn schema(State(c): State<Arc<Collector>>) -> Response {

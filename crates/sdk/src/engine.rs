@@ -169,9 +169,10 @@ impl Inner {
                 "*" => Some(&sdk_errors),
                 id => slots.get(id).map(|s| &s.errors),
             };
-            for (kind, counters) in ErrorKind::ALL.iter().zip(std::iter::repeat(counters)) {
-                if let (Some(c), Some(&n)) = (counters, counts.get(kind.code())) {
-                    c.add(*kind, n);
+            let Some(counters) = counters else { continue };
+            for kind in ErrorKind::ALL {
+                if let Some(&n) = counts.get(kind.code()) {
+                    counters.add(kind, n);
                 }
             }
         }
@@ -267,14 +268,7 @@ impl Inner {
                 if !gate.open.load(Ordering::Acquire) {
                     continue;
                 }
-                let entry = state.entry(&gate.id, day);
-                let dropped = match entry.metrics.get_mut(&slot.metric.id) {
-                    Some(existing) => existing.merge(acc),
-                    None => {
-                        entry.metrics.insert(slot.metric.id.clone(), acc);
-                        0
-                    }
-                };
+                let dropped = state.entry(&gate.id, day).add(&slot.metric.id, acc);
                 if dropped > 0 {
                     slot.errors.add(ErrorKind::Overflow, dropped as u64);
                 }
@@ -308,16 +302,9 @@ impl Inner {
             if let Err(entry) = self.seal_day(entry, today) {
                 // Sealing or writing failed: keep the data for the next try.
                 let (purpose, day) = (entry.purpose.clone(), entry.day);
-                let slot = state.entry(&purpose, day);
+                let back = state.entry(&purpose, day);
                 for (id, acc) in entry.metrics {
-                    match slot.metrics.get_mut(&id) {
-                        Some(existing) => {
-                            existing.merge(acc);
-                        }
-                        None => {
-                            slot.metrics.insert(id, acc);
-                        }
-                    }
+                    back.add(&id, acc);
                 }
             }
         }
@@ -683,7 +670,7 @@ impl Inner {
         }
         // What is left, counted from the disk: revocations during the pass
         // may have removed more than this pass did.
-        summary.remaining = self.outbox.list().map_or(summary.remaining, |l| l.len());
+        summary.remaining = self.outbox.count().unwrap_or(summary.remaining);
         let mut state = lock(&self.state);
         let before = state.backoff;
         match failed {

@@ -104,6 +104,17 @@ impl Outbox {
         Ok(out)
     }
 
+    /// How many reports are queued (names only; nothing is parsed).
+    pub(crate) fn count(&self) -> io::Result<usize> {
+        let mut n = 0;
+        for entry in fs::read_dir(&self.queue)? {
+            if entry?.file_name().to_str().and_then(parse_name).is_some() {
+                n += 1;
+            }
+        }
+        Ok(n)
+    }
+
     pub(crate) fn remove(&self, purpose: &str, day: Day) -> io::Result<()> {
         remove_optional(&self.queue.join(name(purpose, day)))?;
         sync_dir(&self.queue)

@@ -65,6 +65,20 @@ pub(crate) struct DayEntry {
     pub(crate) metrics: BTreeMap<String, Acc>,
 }
 
+impl DayEntry {
+    /// Adds a metric's value to this day's aggregates; returns how many
+    /// domains were dropped over the per-day cap.
+    pub(crate) fn add(&mut self, metric: &str, acc: Acc) -> usize {
+        match self.metrics.get_mut(metric) {
+            Some(existing) => existing.merge(acc),
+            None => {
+                self.metrics.insert(metric.to_owned(), acc);
+                0
+            }
+        }
+    }
+}
+
 /// Upload retry state, persisted so a restart does not hammer the collector.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct Backoff {
