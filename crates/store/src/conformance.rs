@@ -36,9 +36,10 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use crate::audit::{self, AuditRecord};
 use crate::{
-    AggregateRow, CommitOutcome, Contribution, DayNumber, ReportCount, ReportDelta, RowFilter,
-    RowKey, Store, StoreError,
+    AggregateRow, BudgetCharge, BudgetFilter, CommitOutcome, Contribution, DayNumber, NewRelease,
+    ReleaseOutcome, ReportCount, ReportDelta, RowFilter, RowKey, Store, StoreError,
 };
 
 /// A case of the suite: gets a fresh, empty store.
@@ -79,6 +80,22 @@ pub const CASES: &[(&str, Case)] = &[
     ),
     ("large_batch", large_batch),
     ("randomized_against_model", randomized_against_model),
+    (
+        "release_charges_caches_and_logs",
+        release_charges_caches_and_logs,
+    ),
+    (
+        "release_over_budget_changes_nothing",
+        release_over_budget_changes_nothing,
+    ),
+    (
+        "audit_log_is_a_verified_chain",
+        audit_log_is_a_verified_chain,
+    ),
+    (
+        "retention_keeps_the_audit_log",
+        retention_keeps_the_audit_log,
+    ),
 ];
 
 /// Runs every case, each on a fresh store from `make`. The name of the case
@@ -118,6 +135,10 @@ macro_rules! store_conformance_tests {
             report_counts_per_schema_day_purpose,
             large_batch,
             randomized_against_model,
+            release_charges_caches_and_logs,
+            release_over_budget_changes_nothing,
+            audit_log_is_a_verified_chain,
+            retention_keeps_the_audit_log,
         );
     };
     (@cases $make:expr; $($case:ident),+ $(,)?) => {
@@ -1060,4 +1081,149 @@ fn counts(store: &dyn Store) -> Vec<ReportCount> {
     store
         .report_counts()
         .unwrap_or_else(|e| panic!("reading report counts failed: {e}"))
+}
+
+// ---------------------------------------------------------------------------
+// Release bookkeeping and the audit log
+// ---------------------------------------------------------------------------
+
+fn audit_record(action: &str, n: i64) -> AuditRecord {
+    AuditRecord {
+        at: 1_800_000_000 + n,
+        actor: "analyst-1".into(),
+        action: action.into(),
+        detail: format!("{{\"n\":{n}}}"),
+    }
+}
+
+fn release(key: &str, days: std::ops::RangeInclusive<DayNumber>, micros: u64) -> NewRelease {
+    NewRelease {
+        cache_key: key.into(),
+        answer: format!("answer of {key}"),
+        last_day: *days.end(),
+        charges: days
+            .map(|day| BudgetCharge {
+                purpose: "usage".into(),
+                metric: "app.opened".into(),
+                day,
+                micros,
+            })
+            .collect(),
+        limit_micros: 1_000_000,
+        audit: audit_record("query", 0),
+    }
+}
+
+fn spent(store: &dyn Store) -> Vec<(DayNumber, u64)> {
+    store
+        .budget(&BudgetFilter::default())
+        .expect("read the budget")
+        .into_iter()
+        .map(|b| (b.day, b.micros))
+        .collect()
+}
+
+/// A release charges each day, caches its answer, and logs; the same key
+/// again charges nothing and returns the first answer.
+pub fn release_charges_caches_and_logs(store: &mut dyn Store) {
+    assert_eq!(store.cached_release("q1").expect("read cache"), None);
+    let first = release("q1", 10..=12, 400_000);
+    assert_eq!(
+        store.record_release(&first).expect("release"),
+        ReleaseOutcome::Recorded
+    );
+    assert_eq!(
+        spent(store),
+        vec![(10, 400_000), (11, 400_000), (12, 400_000)]
+    );
+    assert_eq!(
+        store.cached_release("q1").expect("read cache").as_deref(),
+        Some("answer of q1")
+    );
+    let mut again = release("q1", 10..=12, 400_000);
+    again.answer = "another answer".into();
+    assert_eq!(
+        store.record_release(&again).expect("release again"),
+        ReleaseOutcome::AlreadyCached("answer of q1".into()),
+        "the same key must return the first answer"
+    );
+    assert_eq!(
+        spent(store),
+        vec![(10, 400_000), (11, 400_000), (12, 400_000)],
+        "no second charge"
+    );
+    let filtered = store
+        .budget(&BudgetFilter {
+            from_day: Some(11),
+            metric: Some("app.opened".into()),
+            ..BudgetFilter::default()
+        })
+        .expect("filtered budget");
+    assert_eq!(filtered.len(), 2);
+    let (log, _) = store.audit_log().expect("audit log");
+    assert_eq!(log.len(), 2, "both queries are logged");
+}
+
+/// A release that would take one day over the limit charges no day,
+/// caches nothing and logs nothing.
+pub fn release_over_budget_changes_nothing(store: &mut dyn Store) {
+    store
+        .record_release(&release("a", 10..=11, 700_000))
+        .expect("first release");
+    let err = store
+        .record_release(&release("b", 9..=12, 400_000))
+        .expect_err("day 10 would reach 1.1");
+    match err {
+        StoreError::BudgetExceeded {
+            day,
+            remaining_micros,
+            ..
+        } => assert_eq!((day, remaining_micros), (10, 300_000)),
+        other => panic!("expected BudgetExceeded, got {other}"),
+    }
+    assert_eq!(spent(store), vec![(10, 700_000), (11, 700_000)]);
+    assert_eq!(store.cached_release("b").expect("cache"), None);
+    assert_eq!(store.audit_log().expect("log").0.len(), 1);
+    // Exactly up to the limit is allowed.
+    store
+        .record_release(&release("c", 10..=10, 300_000))
+        .expect("spending the rest");
+    assert_eq!(spent(store)[0], (10, 1_000_000));
+}
+
+/// Appends form a chain that verifies, with the head the store recorded.
+pub fn audit_log_is_a_verified_chain(store: &mut dyn Store) {
+    assert_eq!(store.audit_log().expect("empty log"), (Vec::new(), None));
+    let mut appended = Vec::new();
+    for n in 0..5 {
+        appended.push(
+            store
+                .append_audit(&audit_record("token.create", n))
+                .expect("append"),
+        );
+    }
+    let (entries, head) = store.audit_log().expect("log");
+    assert_eq!(entries, appended);
+    assert_eq!(
+        entries.iter().map(|e| e.seq).collect::<Vec<_>>(),
+        vec![1, 2, 3, 4, 5]
+    );
+    assert_eq!(head.map(|h| (h.seq, h.hash)), Some((5, entries[4].hash)));
+    assert_eq!(audit::verify(&entries, head, None), Ok(5));
+}
+
+/// Retention deletes old budget entries and cached answers, never audit rows.
+pub fn retention_keeps_the_audit_log(store: &mut dyn Store) {
+    store
+        .record_release(&release("old", 10..=11, 100_000))
+        .expect("release");
+    store
+        .record_release(&release("new", 20..=20, 100_000))
+        .expect("release");
+    store.delete_before(15).expect("retention");
+    assert_eq!(spent(store), vec![(20, 100_000)]);
+    assert_eq!(store.cached_release("old").expect("cache"), None);
+    assert!(store.cached_release("new").expect("cache").is_some());
+    let (entries, head) = store.audit_log().expect("log");
+    assert_eq!(audit::verify(&entries, head, None), Ok(2));
 }

@@ -46,9 +46,13 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod audit;
 pub mod conformance;
 mod merge;
 pub mod sqlite;
+pub mod tokens;
+
+pub use audit::{AuditEntry, AuditRecord, Head};
 
 use std::fmt;
 
@@ -76,6 +80,19 @@ pub enum StoreError {
     Overflow {
         /// The metric of the row.
         metric: String,
+    },
+    /// A release would have spent more than a day's privacy budget; nothing
+    /// was charged, cached or logged. The release engine checks the budget
+    /// before it asks, so this is the store's own guard against a
+    /// concurrent spender (another process on the same database).
+    #[error("the budget of {metric} on day {day} has {remaining_micros} micro-ε left")]
+    BudgetExceeded {
+        /// The metric.
+        metric: String,
+        /// The first day that would be overspent.
+        day: DayNumber,
+        /// What is left on that day, in micro-ε.
+        remaining_micros: u64,
     },
     /// The database was written by a newer version of Candor.
     #[error("database schema version {found} is newer than this build supports ({supported})")]
@@ -198,6 +215,64 @@ pub struct ReportCount {
     pub reports: i64,
 }
 
+/// ε charged by one release to one (purpose, metric, day), in micro-ε
+/// (millionths of ε, so that sums are exact integers).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BudgetCharge {
+    /// The purpose.
+    pub purpose: String,
+    /// The metric.
+    pub metric: String,
+    /// The day whose data the release used.
+    pub day: DayNumber,
+    /// ε charged, in micro-ε.
+    pub micros: u64,
+}
+
+/// ε spent so far on one (purpose, metric, day), in micro-ε.
+pub type BudgetSpent = BudgetCharge;
+
+/// Which ledger entries to read.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BudgetFilter {
+    /// Only this purpose.
+    pub purpose: Option<String>,
+    /// Only this metric.
+    pub metric: Option<String>,
+    /// First day, inclusive.
+    pub from_day: Option<DayNumber>,
+    /// Last day, inclusive.
+    pub to_day: Option<DayNumber>,
+}
+
+/// A release to record: its charges, its cached answer, its audit record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewRelease {
+    /// The normalized query: the same question always has the same key.
+    pub cache_key: String,
+    /// The answer as released (JSON), returned again for the same key.
+    pub answer: String,
+    /// Last day the answer covers; the cached answer is deleted with that
+    /// day's data by retention.
+    pub last_day: DayNumber,
+    /// What it spends.
+    pub charges: Vec<BudgetCharge>,
+    /// The most any one (purpose, metric, day) may have spent after it.
+    pub limit_micros: u64,
+    /// The audit log's record of the query.
+    pub audit: AuditRecord,
+}
+
+/// What [`Store::record_release`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReleaseOutcome {
+    /// Charged, cached and logged.
+    Recorded,
+    /// The same query had been released meanwhile: nothing was charged,
+    /// the audit record was logged, and this is the earlier answer.
+    AlreadyCached(String),
+}
+
 /// A region's aggregate store.
 ///
 /// Implementations are used from one writer thread at a time per region
@@ -232,9 +307,10 @@ pub trait Store: Send {
     /// that keeps a pruned report from being counted twice.
     fn prune_seen(&mut self, before: DayNumber) -> Result<u64, StoreError>;
 
-    /// Deletes aggregate rows and report counts of days before `before`
-    /// (retention); returns how many aggregate rows. Seen ids are not
-    /// touched: that is [`Store::prune_seen`].
+    /// Deletes aggregate rows, report counts, budget ledger entries and
+    /// cached releases ending before `before` (retention); returns how many
+    /// aggregate rows. Seen ids are not touched: that is
+    /// [`Store::prune_seen`]; the audit log is never deleted.
     fn delete_before(&mut self, before: DayNumber) -> Result<u64, StoreError>;
 
     /// Rows matching `filter`, ordered by key (the derived [`Ord`] of
@@ -245,6 +321,29 @@ pub trait Store: Send {
     /// Accepted reports per (schema, day, purpose), ordered by schema id,
     /// day, purpose.
     fn report_counts(&self) -> Result<Vec<ReportCount>, StoreError>;
+
+    /// The answer cached under a release's cache key, if any.
+    fn cached_release(&self, cache_key: &str) -> Result<Option<String>, StoreError>;
+
+    /// The privacy-budget ledger: ε spent per (purpose, metric, day),
+    /// ordered by purpose, metric, day; entries that spent nothing are absent.
+    fn budget(&self, filter: &BudgetFilter) -> Result<Vec<BudgetSpent>, StoreError>;
+
+    /// In **one transaction**: adds every charge to the ledger, stores the
+    /// answer under its cache key and appends the audit record. If any
+    /// (purpose, metric, day) would then exceed `limit_micros`, nothing is
+    /// written and the error is [`StoreError::BudgetExceeded`]. If the key
+    /// already holds an answer, nothing is charged, the audit record is
+    /// still appended, and the earlier answer is returned.
+    fn record_release(&mut self, release: &NewRelease) -> Result<ReleaseOutcome, StoreError>;
+
+    /// Appends one record to the audit log's hash chain (see [`audit`]).
+    fn append_audit(&mut self, record: &AuditRecord) -> Result<AuditEntry, StoreError>;
+
+    /// The whole audit log in seq order, and the head the store recorded.
+    /// Rows are returned as stored, without checking them: that is
+    /// [`audit::verify`]'s job.
+    fn audit_log(&self) -> Result<(Vec<AuditEntry>, Option<Head>), StoreError>;
 }
 
 /// Checks the rules every [`Store`] enforces on a batch before it writes

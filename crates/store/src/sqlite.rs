@@ -22,6 +22,9 @@
 //! ```
 
 mod migrations;
+mod tokens;
+
+pub use tokens::SqliteTokens;
 
 use std::collections::HashMap;
 use std::fmt;
@@ -32,10 +35,11 @@ use rusqlite::{
     Connection, OpenFlags, OptionalExtension, Transaction, TransactionBehavior, params,
 };
 
+use crate::audit::{self, AuditEntry, AuditRecord, Head};
 use crate::merge::Merge;
 use crate::{
-    AggregateRow, CommitOutcome, DayNumber, ReportCount, ReportDelta, RowFilter, RowKey, Store,
-    StoreError, validate_batch,
+    AggregateRow, BudgetFilter, BudgetSpent, CommitOutcome, DayNumber, NewRelease, ReleaseOutcome,
+    ReportCount, ReportDelta, RowFilter, RowKey, Store, StoreError, validate_batch,
 };
 
 /// The schema version this build creates and reads (`PRAGMA user_version`).
@@ -455,6 +459,10 @@ impl Store for SqliteStore {
             .map_err(backend("delete old rows"))?;
         tx.execute("DELETE FROM report_counts WHERE day < ?1", [before])
             .map_err(backend("delete old report counts"))?;
+        tx.execute("DELETE FROM budget WHERE day < ?1", [before])
+            .map_err(backend("delete old budget entries"))?;
+        tx.execute("DELETE FROM releases WHERE last_day < ?1", [before])
+            .map_err(backend("delete old releases"))?;
         tx.commit().map_err(backend("commit retention"))?;
         Ok(rows as u64)
     }
@@ -538,6 +546,192 @@ impl Store for SqliteStore {
             .map_err(backend("read report counts"))?;
         Ok(counts)
     }
+
+    fn cached_release(&self, cache_key: &str) -> Result<Option<String>, StoreError> {
+        self.conn
+            .prepare_cached("SELECT answer FROM releases WHERE cache_key = ?1")
+            .and_then(|mut s| s.query_row([cache_key], |r| r.get(0)).optional())
+            .map_err(backend("read the release cache"))
+    }
+
+    fn budget(&self, filter: &BudgetFilter) -> Result<Vec<BudgetSpent>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT purpose, metric, day, spent_micros FROM budget \
+                 WHERE (?1 IS NULL OR purpose = ?1) AND (?2 IS NULL OR metric = ?2) \
+                 AND (?3 IS NULL OR day >= ?3) AND (?4 IS NULL OR day <= ?4) \
+                 ORDER BY purpose, metric, day",
+            )
+            .map_err(backend("prepare the budget query"))?;
+        let rows = stmt
+            .query_map(
+                params![
+                    filter.purpose,
+                    filter.metric,
+                    filter.from_day,
+                    filter.to_day
+                ],
+                |row| {
+                    Ok(BudgetSpent {
+                        purpose: row.get(0)?,
+                        metric: row.get(1)?,
+                        day: row.get(2)?,
+                        micros: row.get::<_, i64>(3)?.max(0) as u64,
+                    })
+                },
+            )
+            .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
+            .map_err(backend("read the budget"))?;
+        Ok(rows)
+    }
+
+    fn record_release(&mut self, release: &NewRelease) -> Result<ReleaseOutcome, StoreError> {
+        self.writable()?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(backend("begin a release"))?;
+        let earlier: Option<String> = tx
+            .prepare_cached("SELECT answer FROM releases WHERE cache_key = ?1")
+            .and_then(|mut s| s.query_row([&release.cache_key], |r| r.get(0)).optional())
+            .map_err(backend("read the release cache"))?;
+        if let Some(answer) = earlier {
+            append_audit_in(&tx, &release.audit)?;
+            tx.commit().map_err(backend("commit a release"))?;
+            return Ok(ReleaseOutcome::AlreadyCached(answer));
+        }
+        let limit = i64::try_from(release.limit_micros).unwrap_or(i64::MAX);
+        for c in &release.charges {
+            let micros = i64::try_from(c.micros).unwrap_or(i64::MAX);
+            let spent: i64 = tx
+                .prepare_cached(
+                    "INSERT INTO budget (purpose, metric, day, spent_micros) VALUES (?1, ?2, ?3, ?4) \
+                     ON CONFLICT (purpose, metric, day) \
+                     DO UPDATE SET spent_micros = spent_micros + excluded.spent_micros \
+                     RETURNING spent_micros",
+                )
+                .and_then(|mut s| {
+                    s.query_row(params![c.purpose, c.metric, c.day, micros], |r| r.get(0))
+                })
+                .map_err(backend("charge the budget"))?;
+            if spent > limit {
+                // Dropping `tx` rolls every charge of this release back.
+                let before = spent.saturating_sub(micros);
+                return Err(StoreError::BudgetExceeded {
+                    metric: c.metric.clone(),
+                    day: c.day,
+                    remaining_micros: limit.saturating_sub(before).max(0) as u64,
+                });
+            }
+        }
+        tx.prepare_cached("INSERT INTO releases (cache_key, last_day, answer) VALUES (?1, ?2, ?3)")
+            .and_then(|mut s| {
+                s.execute(params![release.cache_key, release.last_day, release.answer])
+            })
+            .map_err(backend("cache the release"))?;
+        append_audit_in(&tx, &release.audit)?;
+        tx.commit().map_err(backend("commit a release"))?;
+        Ok(ReleaseOutcome::Recorded)
+    }
+
+    fn append_audit(&mut self, record: &AuditRecord) -> Result<AuditEntry, StoreError> {
+        self.writable()?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(backend("begin an audit append"))?;
+        let entry = append_audit_in(&tx, record)?;
+        tx.commit().map_err(backend("commit an audit append"))?;
+        Ok(entry)
+    }
+
+    fn audit_log(&self) -> Result<(Vec<AuditEntry>, Option<Head>), StoreError> {
+        // One read transaction, so rows and head are of the same moment.
+        let tx = self
+            .conn
+            .unchecked_transaction()
+            .map_err(backend("begin reading the audit log"))?;
+        let entries = tx
+            .prepare_cached(
+                "SELECT seq, at, actor, action, detail, prev, hash FROM audit ORDER BY seq",
+            )
+            .and_then(|mut s| {
+                s.query_map([], |row| {
+                    Ok(AuditEntry {
+                        seq: row.get::<_, i64>(0)?.max(0) as u64,
+                        record: AuditRecord {
+                            at: row.get(1)?,
+                            actor: row.get(2)?,
+                            action: row.get(3)?,
+                            detail: row.get(4)?,
+                        },
+                        prev: hash_column(row.get_ref(5)?),
+                        hash: hash_column(row.get_ref(6)?),
+                    })
+                })?
+                .collect::<Result<Vec<_>, _>>()
+            })
+            .map_err(backend("read the audit log"))?;
+        let head = read_head(&tx)?;
+        Ok((entries, head))
+    }
+}
+
+/// A stored hash; a value of the wrong size (only by tampering) reads as
+/// all ones, which no real hash is, so verification fails at that row.
+pub(crate) fn hash_column(value: rusqlite::types::ValueRef<'_>) -> audit::Hash {
+    value
+        .as_blob()
+        .ok()
+        .and_then(|b| <[u8; 32]>::try_from(b).ok())
+        .unwrap_or([0xff; 32])
+}
+
+fn read_head(conn: &Connection) -> Result<Option<Head>, StoreError> {
+    conn.prepare_cached("SELECT seq, hash FROM audit_head WHERE one = 1")
+        .and_then(|mut s| {
+            s.query_row([], |r| {
+                Ok(Head {
+                    seq: r.get::<_, i64>(0)?.max(0) as u64,
+                    hash: hash_column(r.get_ref(1)?),
+                })
+            })
+            .optional()
+        })
+        .map_err(backend("read the audit head"))
+}
+
+/// Appends to the chain inside the caller's write transaction. The new
+/// entry follows the recorded head, not the last row, so a tampered table
+/// never silently re-anchors the chain.
+fn append_audit_in(tx: &Transaction<'_>, record: &AuditRecord) -> Result<AuditEntry, StoreError> {
+    let entry = audit::next_entry(read_head(tx)?, record.clone());
+    let seq = i64::try_from(entry.seq)
+        .map_err(|_| StoreError::Backend("the audit log is full".into()))?;
+    tx.prepare_cached(
+        "INSERT INTO audit (seq, at, actor, action, detail, prev, hash) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )
+    .and_then(|mut s| {
+        s.execute(params![
+            seq,
+            record.at,
+            record.actor,
+            record.action,
+            record.detail,
+            &entry.prev[..],
+            &entry.hash[..]
+        ])
+    })
+    .map_err(backend("append to the audit log"))?;
+    tx.prepare_cached(
+        "INSERT INTO audit_head (one, seq, hash) VALUES (1, ?1, ?2) \
+         ON CONFLICT (one) DO UPDATE SET seq = excluded.seq, hash = excluded.hash",
+    )
+    .and_then(|mut s| s.execute(params![seq, &entry.hash[..]]))
+    .map_err(backend("move the audit head"))?;
+    Ok(entry)
 }
 
 /// Reads `user_version`, checking first that the file is Candor's.
@@ -613,7 +807,7 @@ fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
 
 /// Wraps a SQLite error with what we were doing. SQLite's messages name
 /// tables and columns, never bound values, so no report id can leak here.
-fn backend(context: &'static str) -> impl Fn(rusqlite::Error) -> StoreError {
+pub(crate) fn backend(context: &'static str) -> impl Fn(rusqlite::Error) -> StoreError {
     move |e| StoreError::Backend(format!("{context}: {e}"))
 }
 

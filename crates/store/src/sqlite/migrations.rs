@@ -19,10 +19,16 @@ pub(super) struct Migration {
 }
 
 /// Every migration, in order; `MIGRATIONS[i].version == i + 1`.
-pub(super) const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    sql: V1,
-}];
+pub(super) const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        sql: V1,
+    },
+    Migration {
+        version: 2,
+        sql: V2,
+    },
+];
 
 /// The version this build writes and reads.
 pub(super) const LATEST: u32 = MIGRATIONS.len() as u32;
@@ -95,6 +101,48 @@ CREATE TABLE report_counts (
     reports   INTEGER NOT NULL,
     PRIMARY KEY (day, schema_id, purpose)
 ) STRICT, WITHOUT ROWID;
+";
+
+// Version 2: the release engine's state, which must survive restarts.
+//
+// - `budget` is the privacy ledger: micro-ε spent per (purpose, metric,
+//   day). Integers, so sums are exact and "never above the limit" is an
+//   integer comparison. Retention deletes a day's entries with its data.
+// - `releases` caches released answers by their normalized query, so the
+//   same question returns the same numbers and spends nothing.
+// - `audit` is the hash chain (see `crate::audit`); `audit_head` holds the
+//   last (seq, hash), written in the same transaction as each row, so that
+//   deleting the last rows is detected too. Nothing deletes audit rows.
+const V2: &str = "
+CREATE TABLE budget (
+    purpose      TEXT    NOT NULL,
+    metric       TEXT    NOT NULL,
+    day          INTEGER NOT NULL,
+    spent_micros INTEGER NOT NULL CHECK (spent_micros >= 0),
+    PRIMARY KEY (purpose, metric, day)
+) STRICT, WITHOUT ROWID;
+
+CREATE TABLE releases (
+    cache_key TEXT    NOT NULL PRIMARY KEY,
+    last_day  INTEGER NOT NULL,
+    answer    TEXT    NOT NULL
+) STRICT;
+
+CREATE TABLE audit (
+    seq    INTEGER PRIMARY KEY,
+    at     INTEGER NOT NULL,
+    actor  TEXT    NOT NULL,
+    action TEXT    NOT NULL,
+    detail TEXT    NOT NULL,
+    prev   BLOB    NOT NULL,
+    hash   BLOB    NOT NULL
+) STRICT;
+
+CREATE TABLE audit_head (
+    one  INTEGER PRIMARY KEY CHECK (one = 1),
+    seq  INTEGER NOT NULL,
+    hash BLOB    NOT NULL
+) STRICT;
 ";
 
 #[cfg(test)]

@@ -2,7 +2,8 @@
 
 use candor_store::sqlite::SqliteStore;
 use candor_store::{
-    AggregateRow, CommitOutcome, DayNumber, ReportCount, ReportDelta, RowFilter, Store, StoreError,
+    AggregateRow, AuditEntry, AuditRecord, BudgetFilter, BudgetSpent, CommitOutcome, DayNumber,
+    Head, NewRelease, ReleaseOutcome, ReportCount, ReportDelta, RowFilter, Store, StoreError,
 };
 
 mod sqlite_in_memory {
@@ -55,5 +56,20 @@ impl Store for FileStore {
     }
     fn report_counts(&self) -> Result<Vec<ReportCount>, StoreError> {
         self.store.report_counts()
+    }
+    fn cached_release(&self, cache_key: &str) -> Result<Option<String>, StoreError> {
+        self.store.cached_release(cache_key)
+    }
+    fn budget(&self, filter: &BudgetFilter) -> Result<Vec<BudgetSpent>, StoreError> {
+        self.store.budget(filter)
+    }
+    fn record_release(&mut self, release: &NewRelease) -> Result<ReleaseOutcome, StoreError> {
+        self.store.record_release(release)
+    }
+    fn append_audit(&mut self, record: &AuditRecord) -> Result<AuditEntry, StoreError> {
+        self.store.append_audit(record)
+    }
+    fn audit_log(&self) -> Result<(Vec<AuditEntry>, Option<Head>), StoreError> {
+        self.store.audit_log()
     }
 }
