@@ -17,7 +17,7 @@ use serde_json::json;
 use crate::{Collector, Rejection, ReportOutcome};
 
 /// The routes, as `(method, path)`; the OpenAPI document must list exactly these.
-pub const ROUTES: [(&str, &str); 7] = [
+pub const ROUTES: [(&str, &str); 11] = [
     ("get", "/v1/regions/{region}/keys"),
     ("post", "/v1/regions/{region}/reports"),
     ("get", "/v1/schema"),
@@ -25,6 +25,10 @@ pub const ROUTES: [(&str, &str); 7] = [
     ("get", "/healthz"),
     ("get", "/readyz"),
     ("get", "/metrics"),
+    ("post", "/v1/query"),
+    ("get", "/v1/regions/{region}/budget"),
+    ("get", "/v1/regions/{region}/audit"),
+    ("get", "/v1/tokens"),
 ];
 
 /// The collector's router.
@@ -37,6 +41,10 @@ pub fn router(collector: Arc<Collector>) -> Router {
         .route(ROUTES[4].1, get(healthz))
         .route(ROUTES[5].1, get(readyz))
         .route(ROUTES[6].1, get(metrics))
+        .route(ROUTES[7].1, post(crate::api::query))
+        .route(ROUTES[8].1, get(crate::api::budget))
+        .route(ROUTES[9].1, get(crate::api::audit))
+        .route(ROUTES[10].1, get(crate::api::tokens))
         .with_state(collector)
 }
 

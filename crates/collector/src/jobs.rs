@@ -45,6 +45,23 @@ pub async fn run_once(c: &Collector) -> Vec<(String, Result<JobReport, candor_st
                 rows_deleted,
                 ids_pruned,
             });
+        if let Ok(report) = &result {
+            let record = candor_store::AuditRecord {
+                at: c.clock.now(),
+                actor: "collector".into(),
+                action: "retention".into(),
+                detail: serde_json::json!({
+                    "deleted_before": crate::release::format_day(cutoff),
+                    "rows_deleted": report.rows_deleted,
+                    "ids_pruned": report.ids_pruned,
+                })
+                .to_string(),
+            };
+            let logged = c.with_control_store(&r.id, |s| s.append_audit(&record).map(|_| ()));
+            if let Some(Err(error)) = logged {
+                tracing::error!(region = %r.id, %error, "Writing the retention run to the audit log failed.");
+            }
+        }
         match &result {
             Ok(report) => tracing::info!(
                 region = %r.id,

@@ -18,6 +18,8 @@
 //! [`Collector::start`] runs it all; [`http`] holds the routes.
 #![deny(missing_docs)]
 
+pub mod access;
+pub mod api;
 pub mod clock;
 pub mod config;
 pub mod error;
@@ -25,6 +27,7 @@ pub mod http;
 pub mod jobs;
 pub mod keys;
 pub mod metrics;
+pub mod release;
 pub mod validate;
 pub mod writer;
 
@@ -89,6 +92,10 @@ pub(crate) struct RegionState {
     pub(crate) store_path: PathBuf,
     pub(crate) keys: RwLock<Arc<RegionKeys>>,
     pub(crate) writer: Writer,
+    /// A second handle on the region's database for the release engine's
+    /// ledger, cache and audit log; the mutex also serializes releases, so
+    /// a budget check and its charge cannot interleave with another's.
+    pub(crate) control: std::sync::Mutex<Box<dyn Store>>,
 }
 
 /// What one report of an upload came to.
@@ -113,6 +120,7 @@ pub struct Collector {
     pub(crate) shutting_down: AtomicBool,
     pub(crate) schema_json: String,
     pub(crate) privacy_html: String,
+    pub(crate) access: access::Access,
     writer_threads: std::sync::Mutex<Vec<std::thread::JoinHandle<()>>>,
 }
 
@@ -185,8 +193,23 @@ impl Collector {
                 region: id.clone(),
                 source,
             };
+            let store_path = dir.join(access::STORE_FILE);
+            let store_err = |source| StartError::Store {
+                region: id.clone(),
+                source,
+            };
+            let mut control = SqliteStore::open(&store_path).map_err(store_err)?;
             if keys::load(&key_dir).map_err(key_err)?.is_empty() {
-                generated_keys.push(keys::generate(&key_dir, &id, None).map_err(key_err)?);
+                let generated = keys::generate(&key_dir, &id, None).map_err(key_err)?;
+                control
+                    .append_audit(&candor_store::AuditRecord {
+                        at: clock.now(),
+                        actor: "collector".into(),
+                        action: "key.generate".into(),
+                        detail: serde_json::json!({ "key_id": generated.key_id() }).to_string(),
+                    })
+                    .map_err(store_err)?;
+                generated_keys.push(generated);
             }
             let region_keys = RegionKeys::new(
                 &id,
@@ -195,11 +218,7 @@ impl Collector {
                 config.keys.retired_grace_days,
             )
             .map_err(key_err)?;
-            let store_path = dir.join("aggregates.sqlite");
-            let store = SqliteStore::open(&store_path).map_err(|source| StartError::Store {
-                region: id.clone(),
-                source,
-            })?;
+            let store = SqliteStore::open(&store_path).map_err(store_err)?;
             let (writer, thread) = Writer::start(
                 &id,
                 Box::new(store),
@@ -218,6 +237,7 @@ impl Collector {
                     store_path,
                     keys: RwLock::new(Arc::new(region_keys)),
                     writer,
+                    control: std::sync::Mutex::new(Box::new(control)),
                 },
             );
         }
@@ -240,6 +260,7 @@ impl Collector {
             addr: config.listen,
             source,
         })?;
+        let config_data_dir = config.data_dir.clone();
         let collector = Arc::new(Collector {
             permits: Semaphore::new(config.ingest.inflight_body_kib()),
             config,
@@ -250,6 +271,7 @@ impl Collector {
             shutting_down: AtomicBool::new(false),
             schema_json,
             privacy_html,
+            access: access::Access::new(&config_data_dir),
             writer_threads: std::sync::Mutex::new(writer_threads),
         });
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
@@ -326,6 +348,76 @@ impl Collector {
     ) -> Option<Result<Box<dyn Store>, candor_store::StoreError>> {
         let r = self.regions.get(region)?;
         Some(SqliteStore::open_read_only(&r.store_path).map(|s| Box::new(s) as Box<dyn Store>))
+    }
+
+    /// Answers an analyst's query (see [`release`]): blocking (SQLite), so
+    /// async callers run it on a blocking thread.
+    ///
+    /// # Errors
+    /// [`release::QueryError`].
+    pub fn query(
+        &self,
+        scope: &release::Scope,
+        query: &release::Query,
+    ) -> Result<release::Answer, release::QueryError> {
+        if !scope.allows_region(&query.region) {
+            return Err(release::QueryError::Forbidden(format!(
+                "this token does not cover region {:?}",
+                query.region
+            )));
+        }
+        let state =
+            self.regions
+                .get(&query.region)
+                .ok_or_else(|| release::QueryError::Invalid {
+                    code: "unknown_region",
+                    message: format!("this collector does not serve region {:?}", query.region),
+                })?;
+        // Noise from a ChaCha20 stream keyed by the OS CSPRNG for each
+        // query: as unpredictable as the OS source, and cheap per sample.
+        let mut seed = [0u8; 32];
+        getrandom::fill(&mut seed).map_err(|_| {
+            release::QueryError::Store(candor_store::StoreError::Backend(
+                "the OS random number generator failed".into(),
+            ))
+        })?;
+        let mut rng = <rand_chacha::ChaCha20Rng as rand_core::SeedableRng>::from_seed(seed);
+        let mut store = state.control.lock().unwrap_or_else(|p| p.into_inner());
+        release::release(
+            &self.registry,
+            store.as_mut(),
+            scope,
+            query,
+            self.clock.now(),
+            &mut rng,
+        )
+    }
+
+    /// Authenticates a bearer token (see [`access::Access`]).
+    ///
+    /// # Errors
+    /// [`access::AuthError`].
+    pub fn authenticate(
+        &self,
+        token: &str,
+    ) -> Result<(release::Scope, access::Role), access::AuthError> {
+        self.access.authenticate(token)
+    }
+
+    /// Runs `f` on a region's control store (ledger, cache, audit log).
+    pub fn with_control_store<T>(
+        &self,
+        region: &str,
+        f: impl FnOnce(&mut dyn Store) -> T,
+    ) -> Option<T> {
+        let state = self.regions.get(region)?;
+        let mut store = state.control.lock().unwrap_or_else(|p| p.into_inner());
+        Some(f(store.as_mut()))
+    }
+
+    /// The data dictionaries served.
+    pub fn registry(&self) -> &Registry {
+        &self.registry
     }
 
     /// The accepted day window as of now.

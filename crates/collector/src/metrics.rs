@@ -13,6 +13,8 @@ pub struct Metrics {
     reports: Mutex<BTreeMap<(String, &'static str, &'static str), u64>>,
     /// HTTP status → upload requests.
     requests: Mutex<BTreeMap<u16, u64>>,
+    /// Outcome (`released`, `cached` or an error code) → analyst queries.
+    queries: Mutex<BTreeMap<&'static str, u64>>,
 }
 
 impl Metrics {
@@ -40,6 +42,12 @@ impl Metrics {
     pub fn request(&self, status: u16) {
         let mut m = self.requests.lock().unwrap_or_else(|p| p.into_inner());
         *m.entry(status).or_default() += 1;
+    }
+
+    /// Counts one analyst query by outcome.
+    pub fn query(&self, outcome: &'static str) {
+        let mut m = self.queries.lock().unwrap_or_else(|p| p.into_inner());
+        *m.entry(outcome).or_default() += 1;
     }
 
     /// Reports counted with `outcome` and `code`, over all regions.
@@ -79,6 +87,16 @@ impl Metrics {
                 out,
                 "candor_upload_requests_total{{status=\"{status}\"}} {n}"
             );
+        }
+        out.push_str("# HELP candor_queries_total Analyst queries, by outcome (released, cached, or the error code).\n");
+        out.push_str("# TYPE candor_queries_total counter\n");
+        for (outcome, n) in self
+            .queries
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+        {
+            let _ = writeln!(out, "candor_queries_total{{outcome=\"{outcome}\"}} {n}");
         }
         let series: [(&str, &str, &str); 5] = [
             (

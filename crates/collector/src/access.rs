@@ -1,0 +1,420 @@
+//! Analyst access: tokens, their scopes, and the audit trail of changes.
+//!
+//! A token is `cndr_` followed by 64 hex digits (256 bits from the OS
+//! CSPRNG). It is printed once by [`create_token`]; the token database
+//! (`access.sqlite` in the data directory, [`SqliteTokens`]) keeps only its
+//! SHA-256. [`Access::authenticate`] hashes the presented token and
+//! compares it with **every** active hash in constant time (no early exit,
+//! no lookup by a secret-dependent key), so timing reveals neither a
+//! token nor which one matched.
+//!
+//! Roles: an `analyst` may query the regions and purposes in scope; an
+//! `admin` may also list tokens and read the audit log. Creating and
+//! revoking tokens, generating keys and running retention are done on the
+//! machine (the `candor` CLI) and written to the audit log of each region
+//! they concern.
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use candor_store::sqlite::{SqliteStore, SqliteTokens};
+use candor_store::tokens::{TokenError, TokenRecord};
+use candor_store::{AuditRecord, Store, StoreError};
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use crate::config::Config;
+use crate::release::Scope;
+
+/// The token database's file name in the data directory.
+pub const TOKENS_FILE: &str = "access.sqlite";
+
+/// A region's store file name in its directory.
+pub const STORE_FILE: &str = "aggregates.sqlite";
+
+/// What a token may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// Queries within scope.
+    Analyst,
+    /// Queries within scope, token list, audit log.
+    Admin,
+}
+
+impl Role {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Analyst => "analyst",
+            Role::Admin => "admin",
+        }
+    }
+
+    /// Parses `analyst` or `admin`.
+    pub fn parse(s: &str) -> Option<Role> {
+        match s {
+            "analyst" => Some(Role::Analyst),
+            "admin" => Some(Role::Admin),
+            _ => None,
+        }
+    }
+}
+
+/// What a new token is for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenSpec {
+    /// Unique name (letters, digits, `.`, `_`, `-`; at most 64 bytes).
+    pub name: String,
+    /// Its role.
+    pub role: Role,
+    /// Regions in scope; empty means all.
+    pub regions: Vec<String>,
+    /// Purposes in scope; empty means all.
+    pub purposes: Vec<String>,
+}
+
+/// Why a token operation failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum AccessError {
+    /// The name is not allowed.
+    #[error("token names are 1 to 64 letters, digits, '.', '_' or '-'; got {0:?}")]
+    BadName(String),
+    /// A region or purpose of the scope is not served or not declared.
+    #[error("{0}")]
+    BadScope(String),
+    /// The OS random source failed.
+    #[error("the OS random number generator failed")]
+    Randomness,
+    /// The token database refused.
+    #[error(transparent)]
+    Token(#[from] TokenError),
+    /// A store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// SHA-256 of a token, as stored.
+pub fn token_hash(token: &str) -> [u8; 32] {
+    Sha256::digest(token.as_bytes()).into()
+}
+
+/// A fresh random token.
+///
+/// # Errors
+/// [`AccessError::Randomness`].
+pub fn new_token() -> Result<String, AccessError> {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).map_err(|_| AccessError::Randomness)?;
+    Ok(format!("cndr_{}", hex::encode(bytes)))
+}
+
+fn valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+}
+
+/// The store of each region in `regions` (all regions with a directory in
+/// the data directory when empty), for audit entries about them.
+fn region_stores(config: &Config, regions: &[String]) -> Vec<PathBuf> {
+    let ids: Vec<String> = if regions.is_empty() {
+        std::fs::read_dir(&config.data_dir)
+            .map(|entries| {
+                entries
+                    .filter_map(Result::ok)
+                    .filter(|e| e.path().join(STORE_FILE).exists())
+                    .filter_map(|e| e.file_name().into_string().ok())
+                    .collect()
+            })
+            .unwrap_or_default()
+    } else {
+        regions.to_vec()
+    };
+    let mut paths: Vec<PathBuf> = ids
+        .iter()
+        .map(|r| config.region_dir(r).join(STORE_FILE))
+        .collect();
+    paths.sort();
+    paths
+}
+
+/// Appends `record` to the audit log of the store at `path`, creating the
+/// store if the region has none yet (its first audit entry may come before
+/// its first report).
+///
+/// # Errors
+/// [`StoreError`] if the store cannot be opened or written.
+pub fn audit_to(path: &Path, record: &AuditRecord) -> Result<(), StoreError> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| StoreError::Backend(format!("create {}: {e}", dir.display())))?;
+    }
+    SqliteStore::open(path)?.append_audit(record)?;
+    Ok(())
+}
+
+/// Creates a token: stores its hash and scope, writes `token.create` to
+/// the audit log of every region in scope, and returns the token, which
+/// is never shown again.
+///
+/// # Errors
+/// [`AccessError`]; the token is not created on a bad name or scope.
+pub fn create_token(
+    config: &Config,
+    spec: &TokenSpec,
+    known_regions: &[String],
+    known_purposes: &[String],
+    now: i64,
+) -> Result<String, AccessError> {
+    if !valid_name(&spec.name) {
+        return Err(AccessError::BadName(spec.name.clone()));
+    }
+    if let Some(r) = spec.regions.iter().find(|r| !known_regions.contains(r)) {
+        return Err(AccessError::BadScope(format!(
+            "no schema declares region {r:?} (known: {})",
+            known_regions.join(", ")
+        )));
+    }
+    if let Some(p) = spec.purposes.iter().find(|p| !known_purposes.contains(p)) {
+        return Err(AccessError::BadScope(format!(
+            "no schema declares purpose {p:?} (known: {})",
+            known_purposes.join(", ")
+        )));
+    }
+    std::fs::create_dir_all(&config.data_dir)
+        .map_err(|e| StoreError::Backend(format!("create {}: {e}", config.data_dir.display())))?;
+    let token = new_token()?;
+    let record = TokenRecord {
+        name: spec.name.clone(),
+        role: spec.role.as_str().into(),
+        regions: spec.regions.clone(),
+        purposes: spec.purposes.clone(),
+        hash: token_hash(&token),
+        created_at: now,
+        revoked_at: None,
+    };
+    SqliteTokens::open(config.data_dir.join(TOKENS_FILE))?.create(&record)?;
+    let regions = if spec.regions.is_empty() {
+        known_regions.to_vec()
+    } else {
+        spec.regions.clone()
+    };
+    let detail = serde_json::json!({
+        "name": spec.name,
+        "role": spec.role.as_str(),
+        "regions": spec.regions,
+        "purposes": spec.purposes,
+    });
+    audit_all(config, &regions, "token.create", &detail, now)?;
+    Ok(token)
+}
+
+/// Revokes a token and writes `token.revoke` to the audit logs of its regions.
+///
+/// # Errors
+/// [`AccessError`], e.g. [`TokenError::NotFound`].
+pub fn revoke_token(
+    config: &Config,
+    name: &str,
+    known_regions: &[String],
+    now: i64,
+) -> Result<(), AccessError> {
+    let db = SqliteTokens::open(config.data_dir.join(TOKENS_FILE))?;
+    let record = db
+        .get(name)?
+        .ok_or_else(|| TokenError::NotFound(name.to_owned()))?;
+    db.revoke(name, now)?;
+    let regions = if record.regions.is_empty() {
+        known_regions.to_vec()
+    } else {
+        record.regions
+    };
+    audit_all(
+        config,
+        &regions,
+        "token.revoke",
+        &serde_json::json!({ "name": name }),
+        now,
+    )?;
+    Ok(())
+}
+
+/// Every token (hashes included, for the CLI to leave out).
+///
+/// # Errors
+/// [`StoreError`].
+pub fn list_tokens(config: &Config) -> Result<Vec<TokenRecord>, StoreError> {
+    let path = config.data_dir.join(TOKENS_FILE);
+    if !path.exists() {
+        return Ok(Vec::new());
+    }
+    SqliteTokens::open(path)?.list()
+}
+
+/// Appends an action by the local operator (`cli`) to the given regions'
+/// audit logs.
+///
+/// # Errors
+/// [`StoreError`] of the first region that failed.
+pub fn audit_all(
+    config: &Config,
+    regions: &[String],
+    action: &str,
+    detail: &serde_json::Value,
+    now: i64,
+) -> Result<(), StoreError> {
+    let record = AuditRecord {
+        at: now,
+        actor: "cli".into(),
+        action: action.into(),
+        detail: detail.to_string(),
+    };
+    for path in region_stores(config, regions) {
+        audit_to(&path, &record)?;
+    }
+    Ok(())
+}
+
+/// The collector's view of the token database.
+pub struct Access {
+    db: Mutex<Option<SqliteTokens>>,
+    path: PathBuf,
+}
+
+/// Why a request was not authenticated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthError {
+    /// No `Authorization: Bearer` header.
+    Missing,
+    /// Not an active token (unknown or revoked).
+    Invalid,
+    /// The token database could not be read.
+    Unavailable,
+}
+
+impl Access {
+    /// Access through the token database in `data_dir` (opened on first use,
+    /// so a collector starts before any token exists).
+    pub fn new(data_dir: &Path) -> Self {
+        Access {
+            db: Mutex::new(None),
+            path: data_dir.join(TOKENS_FILE),
+        }
+    }
+
+    /// The scope of the active token `token`. Reads the database on every
+    /// call, so a revocation applies to the next request.
+    ///
+    /// # Errors
+    /// [`AuthError::Invalid`] for an unknown or revoked token.
+    pub fn authenticate(&self, token: &str) -> Result<(Scope, Role), AuthError> {
+        let presented = token_hash(token);
+        let mut guard = self.db.lock().unwrap_or_else(|p| p.into_inner());
+        if guard.is_none() {
+            if !self.path.exists() {
+                return Err(AuthError::Invalid);
+            }
+            *guard = Some(SqliteTokens::open(&self.path).map_err(|_| AuthError::Unavailable)?);
+        }
+        let active = guard
+            .as_ref()
+            .map(SqliteTokens::active)
+            .transpose()
+            .map_err(|_| AuthError::Unavailable)?
+            .unwrap_or_default();
+        drop(guard);
+        // Compare with every hash; remember the match without branching
+        // out of the loop.
+        let mut found: Option<&TokenRecord> = None;
+        for t in &active {
+            if bool::from(t.hash.ct_eq(&presented)) {
+                found = Some(t);
+            }
+        }
+        let t = found.ok_or(AuthError::Invalid)?;
+        let role = Role::parse(&t.role).ok_or(AuthError::Invalid)?;
+        Ok((
+            Scope {
+                name: t.name.clone(),
+                admin: role == Role::Admin,
+                regions: t.regions.clone(),
+                purposes: t.purposes.clone(),
+            },
+            role,
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(dir: &Path) -> Config {
+        Config {
+            data_dir: dir.to_path_buf(),
+            ..Config::default()
+        }
+    }
+
+    #[test]
+    fn a_token_authenticates_until_revoked_and_only_its_hash_is_stored() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = config(dir.path());
+        let regions = vec!["eu".to_owned(), "in".to_owned()];
+        let purposes = vec!["usage".to_owned()];
+        let spec = TokenSpec {
+            name: "ana".into(),
+            role: Role::Analyst,
+            regions: vec!["eu".into()],
+            purposes: vec!["usage".into()],
+        };
+        let token = create_token(&c, &spec, &regions, &purposes, 100).unwrap();
+        assert!(token.starts_with("cndr_") && token.len() == 69);
+        let access = Access::new(dir.path());
+        let (scope, role) = access.authenticate(&token).unwrap();
+        assert_eq!(role, Role::Analyst);
+        assert!(scope.allows_region("eu") && !scope.allows_region("in"));
+        assert_eq!(access.authenticate("cndr_nope"), Err(AuthError::Invalid));
+        let file = std::fs::read(dir.path().join(TOKENS_FILE)).unwrap();
+        assert!(!file.windows(token.len()).any(|w| w == token.as_bytes()));
+        revoke_token(&c, "ana", &regions, 200).unwrap();
+        assert_eq!(access.authenticate(&token), Err(AuthError::Invalid));
+        // Both changes are in eu's audit log, none in in's.
+        let eu = SqliteStore::open(c.region_dir("eu").join(STORE_FILE)).unwrap();
+        let actions: Vec<String> = eu
+            .audit_log()
+            .unwrap()
+            .0
+            .into_iter()
+            .map(|e| e.record.action)
+            .collect();
+        assert_eq!(actions, ["token.create", "token.revoke"]);
+        assert!(!c.region_dir("in").join(STORE_FILE).exists());
+    }
+
+    #[test]
+    fn bad_names_and_scopes_create_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = config(dir.path());
+        let mut spec = TokenSpec {
+            name: "a b".into(),
+            role: Role::Admin,
+            regions: vec![],
+            purposes: vec![],
+        };
+        assert!(matches!(
+            create_token(&c, &spec, &[], &[], 1),
+            Err(AccessError::BadName(_))
+        ));
+        spec.name = "ok".into();
+        spec.regions = vec!["mars".into()];
+        assert!(matches!(
+            create_token(&c, &spec, &["eu".into()], &[], 1),
+            Err(AccessError::BadScope(_))
+        ));
+        assert!(list_tokens(&c).unwrap().is_empty());
+    }
+}

@@ -1,0 +1,389 @@
+//! The analyst API: `POST /v1/query`, the budget, the audit log and the
+//! token list, behind bearer tokens (docs/api.md).
+//!
+//! Besides `content-length`, these handlers read exactly two headers:
+//! `authorization` (the bearer token, hashed at once and never logged) and
+//! `accept` (JSON or CSV).
+
+use std::sync::Arc;
+
+use axum::extract::{Path, Query as UrlQuery, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use candor_store::{BudgetFilter, audit};
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::Collector;
+use crate::access::{AuthError, Role};
+use crate::release::{self, Answer, QueryError, Scope};
+
+/// A problem+json answer with a stable code.
+pub(crate) fn problem(status: StatusCode, code: &str, title: &str) -> Response {
+    let body = json!({
+        "type": format!("urn:candor:problem:{code}"),
+        "title": title,
+        "status": status.as_u16(),
+        "code": code,
+    });
+    let mut response = (
+        status,
+        [(header::CONTENT_TYPE, "application/problem+json")],
+        body.to_string(),
+    )
+        .into_response();
+    if status == StatusCode::UNAUTHORIZED {
+        response
+            .headers_mut()
+            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+    }
+    response
+}
+
+/// The bearer token of a request, if it has one.
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim())
+        .filter(|t| !t.is_empty())
+}
+
+/// Authenticates on a blocking thread (the token database is SQLite).
+async fn authenticate(c: &Arc<Collector>, headers: &HeaderMap) -> Result<(Scope, Role), Response> {
+    let Some(token) = bearer(headers).map(str::to_owned) else {
+        return Err(problem(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "an Authorization: Bearer token is required",
+        ));
+    };
+    let c = c.clone();
+    let result = tokio::task::spawn_blocking(move || c.authenticate(&token))
+        .await
+        .unwrap_or(Err(AuthError::Unavailable));
+    result.map_err(|e| match e {
+        AuthError::Unavailable => problem(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "store_unavailable",
+            "the token database is unavailable",
+        ),
+        AuthError::Missing | AuthError::Invalid => problem(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "the token is unknown or revoked",
+        ),
+    })
+}
+
+fn query_error(e: &QueryError) -> Response {
+    let status = match e {
+        QueryError::Invalid {
+            code: "unknown_region",
+            ..
+        } => StatusCode::NOT_FOUND,
+        QueryError::Invalid { .. } => StatusCode::BAD_REQUEST,
+        QueryError::Forbidden(_) => StatusCode::FORBIDDEN,
+        QueryError::BudgetExhausted { .. } => StatusCode::CONFLICT,
+        _ => StatusCode::SERVICE_UNAVAILABLE,
+    };
+    problem(status, e.code(), &e.to_string())
+}
+
+/// `?format=csv|json`.
+#[derive(Debug, Deserialize)]
+pub(crate) struct FormatParam {
+    format: Option<String>,
+}
+
+fn wants_csv(param: &FormatParam, headers: &HeaderMap) -> bool {
+    match param.format.as_deref() {
+        Some(f) => f.eq_ignore_ascii_case("csv"),
+        None => headers
+            .get(header::ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.contains("text/csv")),
+    }
+}
+
+/// `POST /v1/query`.
+pub(crate) async fn query(
+    State(c): State<Arc<Collector>>,
+    UrlQuery(format): UrlQuery<FormatParam>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    let (scope, _) = match authenticate(&c, &headers).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let q: release::Query = match serde_json::from_slice(&body) {
+        Ok(q) => q,
+        Err(e) => {
+            return problem(
+                StatusCode::BAD_REQUEST,
+                "invalid_query",
+                &format!("the query is not valid JSON of the documented shape: {e}"),
+            );
+        }
+    };
+    let csv = wants_csv(&format, &headers);
+    let worker = c.clone();
+    let answer = tokio::task::spawn_blocking(move || worker.query(&scope, &q)).await;
+    match answer {
+        Ok(Ok(answer)) => {
+            c.metrics
+                .query(if answer.cached { "cached" } else { "released" });
+            if csv {
+                (
+                    [(header::CONTENT_TYPE, "text/csv; charset=utf-8")],
+                    answer_csv(&answer),
+                )
+                    .into_response()
+            } else {
+                axum::Json(answer).into_response()
+            }
+        }
+        Ok(Err(e)) => {
+            c.metrics.query(e.code());
+            query_error(&e)
+        }
+        Err(_) => problem(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "store_unavailable",
+            "the query failed",
+        ),
+    }
+}
+
+/// An answer as CSV: one line per released group, the grouped dimensions
+/// as columns.
+pub fn answer_csv(a: &Answer) -> String {
+    let dims: Vec<&String> = a
+        .query
+        .group_by
+        .iter()
+        .filter(|g| *g != release::DAY)
+        .collect();
+    let by_day = a.query.group_by.iter().any(|g| g == release::DAY);
+    let mut out = String::new();
+    let mut header: Vec<&str> = Vec::new();
+    if by_day {
+        header.push("day");
+    }
+    header.extend(dims.iter().map(|d| d.as_str()));
+    header.extend([
+        "cell",
+        "bucket",
+        "value",
+        "ci95_low",
+        "ci95_high",
+        "share",
+        "k",
+        "epsilon",
+        "mechanism",
+    ]);
+    out.push_str(&header.join(","));
+    out.push('\n');
+    for g in &a.groups {
+        let mut row: Vec<String> = Vec::new();
+        if by_day {
+            row.push(g.day.clone().unwrap_or_default());
+        }
+        for d in &dims {
+            row.push(csv_field(g.dimensions.get(*d).map_or("", String::as_str)));
+        }
+        row.push(csv_field(g.cell.as_deref().unwrap_or("")));
+        row.push(csv_field(g.bucket.as_deref().unwrap_or("")));
+        row.push(number(g.value));
+        row.push(number(g.ci95[0]));
+        row.push(number(g.ci95[1]));
+        row.push(g.share.map(|s| format!("{s:.4}")).unwrap_or_default());
+        row.push(g.k.to_string());
+        row.push(g.epsilon.to_string());
+        row.push(g.mechanism.clone());
+        out.push_str(&row.join(","));
+        out.push('\n');
+    }
+    out
+}
+
+/// Integers print without a fraction, estimates with two decimals.
+fn number(v: f64) -> String {
+    if v.fract() == 0.0 && v.abs() < 1e15 {
+        format!("{v:.0}")
+    } else {
+        format!("{v:.2}")
+    }
+}
+
+fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_owned()
+    }
+}
+
+/// `GET /v1/regions/{region}/budget`: ε spent per purpose, metric and day,
+/// for the purposes in the token's scope.
+pub(crate) async fn budget(
+    State(c): State<Arc<Collector>>,
+    Path(region): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let (scope, _) = match authenticate(&c, &headers).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    if !scope.allows_region(&region) {
+        return problem(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            &format!("this token does not cover region {region:?}"),
+        );
+    }
+    let worker = c.clone();
+    let r = region.clone();
+    let read = tokio::task::spawn_blocking(move || {
+        worker.with_control_store(&r, |s| s.budget(&BudgetFilter::default()))
+    })
+    .await;
+    let entries = match read {
+        Ok(Some(Ok(entries))) => entries,
+        Ok(None) => {
+            return problem(
+                StatusCode::NOT_FOUND,
+                "unknown_region",
+                &format!("this collector does not serve region {region:?}"),
+            );
+        }
+        _ => {
+            return problem(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "store_unavailable",
+                "the budget could not be read",
+            );
+        }
+    };
+    let limit = c
+        .registry()
+        .all()
+        .filter_map(|s| s.region(&region))
+        .map(|r| r.epsilon_per_metric_day)
+        .fold(f64::INFINITY, f64::min);
+    let rows: Vec<serde_json::Value> = entries
+        .iter()
+        .filter(|e| scope.allows_purpose(&e.purpose))
+        .map(|e| {
+            let spent = candor_privacy::budget::micros_to_epsilon(e.micros);
+            json!({
+                "purpose": e.purpose,
+                "metric": e.metric,
+                "day": release::format_day(e.day),
+                "spent": spent,
+                "remaining": (limit - spent).max(0.0),
+            })
+        })
+        .collect();
+    axum::Json(json!({
+        "region": region,
+        "epsilon_per_metric_day": limit,
+        "entries": rows,
+    }))
+    .into_response()
+}
+
+/// `GET /v1/regions/{region}/audit` (admin): the log and whether its
+/// chain verifies.
+pub(crate) async fn audit(
+    State(c): State<Arc<Collector>>,
+    Path(region): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let (scope, role) = match authenticate(&c, &headers).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    if role != Role::Admin || !scope.allows_region(&region) {
+        return problem(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "the audit log is for admin tokens of the region",
+        );
+    }
+    let worker = c.clone();
+    let r = region.clone();
+    let read =
+        tokio::task::spawn_blocking(move || worker.with_control_store(&r, |s| s.audit_log())).await;
+    let (entries, head) = match read {
+        Ok(Some(Ok(log))) => log,
+        Ok(None) => {
+            return problem(
+                StatusCode::NOT_FOUND,
+                "unknown_region",
+                &format!("this collector does not serve region {region:?}"),
+            );
+        }
+        _ => {
+            return problem(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "store_unavailable",
+                "the audit log could not be read",
+            );
+        }
+    };
+    let verified = audit::verify(&entries, head, None);
+    axum::Json(json!({
+        "region": region,
+        "head": head.map(|h| audit::format_head(&h)),
+        "verified": verified.is_ok(),
+        "break": verified.err().map(|b| json!({"seq": b.seq, "reason": b.reason})),
+        "entries": entries.iter().map(|e| json!({
+            "seq": e.seq,
+            "at": e.record.at,
+            "actor": e.record.actor,
+            "action": e.record.action,
+            "detail": serde_json::from_str::<serde_json::Value>(&e.record.detail)
+                .unwrap_or_else(|_| json!(e.record.detail)),
+            "hash": audit::to_hex(&e.hash),
+        })).collect::<Vec<_>>(),
+    }))
+    .into_response()
+}
+
+/// `GET /v1/tokens` (admin): names, roles and scopes; never a hash.
+pub(crate) async fn tokens(State(c): State<Arc<Collector>>, headers: HeaderMap) -> Response {
+    match authenticate(&c, &headers).await {
+        Ok((_, Role::Admin)) => {}
+        Ok(_) => {
+            return problem(
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                "the token list is for admin tokens",
+            );
+        }
+        Err(r) => return r,
+    }
+    let config = c.config.clone();
+    let list = tokio::task::spawn_blocking(move || crate::access::list_tokens(&config)).await;
+    match list {
+        Ok(Ok(tokens)) => axum::Json(json!({
+            "tokens": tokens.iter().map(|t| json!({
+                "name": t.name,
+                "role": t.role,
+                "regions": t.regions,
+                "purposes": t.purposes,
+                "created_at": t.created_at,
+                "revoked_at": t.revoked_at,
+            })).collect::<Vec<_>>(),
+        }))
+        .into_response(),
+        _ => problem(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "store_unavailable",
+            "the token list could not be read",
+        ),
+    }
+}
