@@ -892,3 +892,7 @@ fn add_totals(answer: &mut Answer, variance: f64) {
         })
         .collect();
 }
+
+#[cfg(test)]
+#[path = "release_tests.rs"]
+mod tests;

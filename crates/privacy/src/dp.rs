@@ -290,9 +290,13 @@ fn rational_floor(x: f64, den: u64) -> Option<u64> {
     let scaled = (x * den as f64).floor();
     // `as` saturates for values beyond u64.
     let mut k = scaled as u64;
-    // x·den may round up across an integer; step back if k/den exceeds x.
+    // x·den may round across an integer either way: step back if k/den
+    // exceeds x, forward if (k+1)/den does not (1.023·1000 is
+    // 1022.999…9 in f64, yet 1023/1000 is the very f64 of 1.023).
     if k > 0 && k as f64 / den as f64 > x {
         k -= 1;
+    } else if k < u64::MAX && (k + 1) as f64 / den as f64 <= x {
+        k += 1;
     }
     (k > 0).then_some(k)
 }
@@ -500,6 +504,23 @@ mod tests {
     use proptest::prelude::*;
     use rand_chacha::ChaCha8Rng;
     use rand_core::SeedableRng;
+
+    #[test]
+    fn every_decimal_epsilon_gets_exactly_its_scale() {
+        for milli in 1..=10_000u64 {
+            let epsilon = milli as f64 / 1000.0;
+            let scale = DiscreteLaplace::for_epsilon(7, epsilon).unwrap().scale();
+            assert_eq!(
+                u128::from(scale.num()) * u128::from(milli),
+                7_000 * u128::from(scale.den()),
+                "ε = {epsilon}"
+            );
+            // Written as a literal-like decimal too (1.023 is not 1023/1000.0's
+            // computation path in every caller).
+            let parsed: f64 = format!("{epsilon}").parse().unwrap();
+            assert_eq!(DiscreteLaplace::for_epsilon(7, parsed).unwrap().scale(), scale);
+        }
+    }
 
     /// Samples per statistical test.
     const N: usize = 200_000;
