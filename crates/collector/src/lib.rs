@@ -198,6 +198,12 @@ impl Collector {
                 region: id.clone(),
                 source,
             };
+            std::fs::create_dir_all(&dir).map_err(|e| {
+                store_err(candor_store::StoreError::Backend(format!(
+                    "create {}: {e}",
+                    dir.display()
+                )))
+            })?;
             let mut control = SqliteStore::open(&store_path).map_err(store_err)?;
             if keys::load(&key_dir).map_err(key_err)?.is_empty() {
                 let generated = keys::generate(&key_dir, &id, None).map_err(key_err)?;

@@ -7,6 +7,9 @@
 //! - `privacy`: client addresses, user agents and cookies are never stored or logged;
 //! - `api`: the OpenAPI document lists exactly the routes; keys, schema,
 //!   privacy page, health and metrics endpoints;
+//! - `query`: the analyst API: noisy answers, scope (403), revocation
+//!   (401), CSV, cached repeats, budget and audit endpoints, no token in
+//!   plain form on disk or in logs;
 //! - `lifecycle`: overload answers 503 with Retry-After, shutdown commits
 //!   what was accepted, key rotation and retirement, retention.
 
@@ -16,5 +19,6 @@ mod config;
 mod end_to_end;
 mod lifecycle;
 mod privacy;
+mod query;
 mod rejections;
 mod schemas;
