@@ -4,7 +4,8 @@
 //! module under `cmd/`, parses its arguments with clap, and reports errors
 //! through `anyhow`. `main` maps the outcome to an exit code: 0 on success,
 //! 1 when the input was checked and found wrong (for example an invalid
-//! schema), 2 for usage errors and anything that stopped the command, and 3
+//! schema, a broken audit chain, or a query the collector refused), 2 for
+//! usage errors and anything that stopped the command, and 3
 //! when `client upload` made requests and none delivered a report.
 
 mod cmd;
@@ -37,6 +38,16 @@ enum Command {
     /// Load-test a collector: seal N valid reports, send them at a target
     /// rate, and print accepted/s, latency percentiles and errors by code.
     Load(cmd::load::LoadArgs),
+    /// Create, list and revoke the bearer tokens of the analyst API (on the
+    /// collector's machine, in its data directory).
+    #[command(subcommand)]
+    Token(cmd::token::TokenCommand),
+    /// Ask a collector a question about one metric and print the
+    /// privately released answer (table, JSON or CSV).
+    Query(cmd::query::QueryArgs),
+    /// Show a region's audit log or verify its hash chain.
+    #[command(subcommand)]
+    Audit(cmd::audit::AuditCommand),
 }
 
 fn main() -> ExitCode {
@@ -47,6 +58,9 @@ fn main() -> ExitCode {
         Command::Serve(a) => cmd::serve::run(a),
         Command::Client(a) => cmd::client::run(a),
         Command::Load(a) => cmd::load::run(a),
+        Command::Token(c) => cmd::token::run(c),
+        Command::Query(a) => cmd::query::run(a),
+        Command::Audit(c) => cmd::audit::run(c),
     };
     match outcome {
         Ok(code) => code,

@@ -3,12 +3,17 @@
 //! The key directory layout and its rules (0600 private keys, never
 //! overwritten, next id for rotation, retirement markers) live in
 //! `candor_collector::keys`, which the collector loads the same way.
+//!
+//! In the collector's layout (`--out <data-dir>/<region>/keys`) each key
+//! generated or retired is also appended to the region's audit log, in
+//! `<data-dir>/<region>/aggregates.sqlite`.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::Result;
-use candor_collector::keys;
+use anyhow::{Context, Result};
+use candor_collector::{access, keys};
+use candor_store::AuditRecord;
 use clap::Args;
 
 /// Arguments of `candor keygen`.
@@ -31,10 +36,11 @@ pub(crate) struct KeygenArgs {
 }
 
 pub(crate) fn run(args: KeygenArgs) -> Result<ExitCode> {
+    let now = super::now();
     if let Some(id) = args.retire {
-        let now = time::OffsetDateTime::now_utc().unix_timestamp();
         keys::retire(&args.out, id, now)?;
         eprintln!("Retired key {id} in {}.", args.out.display());
+        audit(&args.out, &args.region, "key.retire", id, now)?;
         return Ok(ExitCode::SUCCESS);
     }
     let config = keys::generate(&args.out, &args.region, args.key_id)?;
@@ -44,6 +50,70 @@ pub(crate) fn run(args: KeygenArgs) -> Result<ExitCode> {
         config.region(),
         args.out.display()
     );
+    audit(
+        &args.out,
+        &args.region,
+        "key.generate",
+        config.key_id(),
+        now,
+    )?;
     println!("{}", config.key_id());
     Ok(ExitCode::SUCCESS)
+}
+
+/// The region's store when `out` is `<data-dir>/<region>/keys`, the layout
+/// of `candor serve`.
+fn store_of(out: &Path, region: &str) -> Option<PathBuf> {
+    let out = std::path::absolute(out).ok()?;
+    if out.file_name()? != "keys" {
+        return None;
+    }
+    let region_dir = out.parent()?;
+    (region_dir.file_name()? == region).then(|| region_dir.join(access::STORE_FILE))
+}
+
+/// Appends `action` on key `key_id` to the region's audit log, or says why
+/// there is none.
+fn audit(out: &Path, region: &str, action: &str, key_id: u8, now: i64) -> Result<()> {
+    let Some(store) = store_of(out, region) else {
+        eprintln!(
+            "Note: {} is not a collector's key directory (<data-dir>/{region}/keys), \
+             so no audit log was written.",
+            out.display()
+        );
+        return Ok(());
+    };
+    let record = AuditRecord {
+        at: now,
+        actor: "cli".into(),
+        action: action.into(),
+        detail: serde_json::json!({ "key_id": key_id }).to_string(),
+    };
+    access::audit_to(&store, &record).with_context(|| {
+        format!(
+            "the key changed, but its audit entry could not be written to {}",
+            store.display()
+        )
+    })?;
+    eprintln!("Logged {action} in the audit log of region {region}.");
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_serve_layout_has_a_store() {
+        assert_eq!(
+            store_of(Path::new("/d/eu/keys"), "eu"),
+            Some(PathBuf::from("/d/eu/aggregates.sqlite"))
+        );
+        assert_eq!(
+            store_of(Path::new("/d/eu/keys/"), "eu"),
+            Some(PathBuf::from("/d/eu/aggregates.sqlite"))
+        );
+        assert_eq!(store_of(Path::new("/d/in/keys"), "eu"), None);
+        assert_eq!(store_of(Path::new("/d/keys/eu"), "eu"), None);
+    }
 }

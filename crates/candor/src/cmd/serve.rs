@@ -1,6 +1,5 @@
 //! `candor serve`: run the regional collector.
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -14,16 +13,11 @@ pub(crate) const BUILTIN_SCHEMA: &str = include_str!("../../../../examples/brows
 /// Arguments of `candor serve`.
 #[derive(Debug, Args)]
 pub(crate) struct ServeArgs {
-    /// Configuration file (TOML); without it every default applies:
-    /// 127.0.0.1:8750, ./candor-data, the built-in example schema.
-    #[arg(long)]
-    config: Option<PathBuf>,
+    #[command(flatten)]
+    config: super::ConfigArgs,
     /// Override the listen address from the configuration.
     #[arg(long)]
     listen: Option<std::net::SocketAddr>,
-    /// Override the data directory from the configuration.
-    #[arg(long)]
-    data_dir: Option<PathBuf>,
 }
 
 /// Loads the configuration's schemas, or the built-in one.
@@ -50,15 +44,9 @@ pub(crate) fn load_schemas(config: &Config) -> Result<Vec<candor_schema::Schema>
 
 pub(crate) fn run(args: ServeArgs) -> Result<ExitCode> {
     super::init_logging();
-    let mut config = match &args.config {
-        Some(path) => Config::load(path)?,
-        None => Config::default(),
-    };
+    let mut config = args.config.load()?;
     if let Some(listen) = args.listen {
         config.listen = listen;
-    }
-    if let Some(dir) = args.data_dir {
-        config.data_dir = dir;
     }
     let schemas = load_schemas(&config)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()

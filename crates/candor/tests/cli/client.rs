@@ -1,12 +1,12 @@
 //! `candor client`: consent, private mode, recording, day end, upload and
 //! the JSON views, driven through the real binary with `--now`.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Output;
 
 use serde_json::{Value, json};
 
-use crate::{candor, text};
+use crate::{candor, s, text};
 
 const DAY: &str = "2026-11-29";
 const NEXT_DAY: &str = "2026-11-30";
@@ -95,10 +95,6 @@ impl Client {
             other => panic!("pending is not an array: {other}"),
         }
     }
-}
-
-fn s(path: &Path) -> &str {
-    path.to_str().expect("utf-8 path")
 }
 
 fn for_purpose<'a>(reports: &'a [Value], purpose: &str) -> Vec<&'a Value> {

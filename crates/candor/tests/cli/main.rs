@@ -4,23 +4,59 @@
 //! - `schema`: `candor schema check` and `candor schema docs`;
 //! - `serve`: `candor serve` killed under load and restarted;
 //! - `keygen`: `candor keygen`;
-//! - `client`: `candor client`, an SDK instance driven from the shell.
+//! - `client`: `candor client`, an SDK instance driven from the shell;
+//! - `token`: `candor token create|list|revoke`;
+//! - `query`: `candor query` against a running `candor serve`;
+//! - `audit`: `candor audit show|verify`, and tampered logs.
 
+mod audit;
 mod client;
 mod keygen;
+mod query;
 mod schema;
 mod serve;
+mod token;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 /// Runs the `candor` binary with `args` from the workspace root.
 pub(crate) fn candor(args: &[&str]) -> Output {
+    candor_env(args, &[])
+}
+
+/// Like [`candor`], with extra environment variables (and without a
+/// `CANDOR_TOKEN` inherited from the test's environment).
+pub(crate) fn candor_env(args: &[&str], env: &[(&str, &str)]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_candor"))
         .args(args)
+        .env_remove("CANDOR_TOKEN")
+        .envs(env.iter().copied())
         .current_dir(workspace_root())
         .output()
         .expect("the candor binary runs")
+}
+
+/// A path as `&str` (test paths are UTF-8).
+pub(crate) fn s(path: &Path) -> &str {
+    path.to_str().expect("utf-8 path")
+}
+
+/// Every file under `dir`, recursively.
+pub(crate) fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(d) = pending.pop() {
+        for entry in std::fs::read_dir(&d).expect("read dir") {
+            let path = entry.expect("dir entry").path();
+            if path.is_dir() {
+                pending.push(path);
+            } else {
+                out.push(path);
+            }
+        }
+    }
+    out
 }
 
 /// The workspace root (so paths like `examples/browser.toml` resolve).

@@ -7,7 +7,12 @@
 //! acknowledged before the crash was durable (counted once), and every retry
 //! of a report that may or may not have been committed was counted at most
 //! once (dedup by report id).
+//!
+//! The helpers here (a free port, an HTTP agent, starting and stopping the
+//! server, sealing and posting reports) are shared by the `token`, `query`
+//! and `audit` tests.
 
+use std::collections::BTreeMap;
 use std::net::TcpListener;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -16,14 +21,16 @@ use std::time::{Duration, Instant};
 
 use candor_protocol::{Day, KeyConfig, MetricValue, Report, ReportId, batch, seal};
 
-fn free_port() -> u16 {
+/// A port nobody listens on right now.
+pub(crate) fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
         .expect("a free port")
 }
 
-fn agent() -> ureq::Agent {
+/// An agent that returns 4xx/5xx answers instead of errors.
+pub(crate) fn agent() -> ureq::Agent {
     ureq::Agent::config_builder()
         .http_status_as_error(false)
         .timeout_global(Some(Duration::from_secs(10)))
@@ -31,7 +38,21 @@ fn agent() -> ureq::Agent {
         .into()
 }
 
-fn start(dir: &Path, port: u16) -> Child {
+/// Starts `candor serve` on 127.0.0.1:`port` with data in `dir`, its output
+/// discarded, and waits until it is ready.
+pub(crate) fn start(dir: &Path, port: u16) -> Child {
+    start_with(dir, port, Stdio::null(), Stdio::null(), &[])
+}
+
+/// Like [`start`], with the server's stdout and stderr going to the given
+/// places and extra environment variables.
+pub(crate) fn start_with(
+    dir: &Path,
+    port: u16,
+    stdout: Stdio,
+    stderr: Stdio,
+    env: &[(&str, &str)],
+) -> Child {
     let mut child = Command::new(env!("CARGO_BIN_EXE_candor"))
         .args([
             "serve",
@@ -40,8 +61,9 @@ fn start(dir: &Path, port: u16) -> Child {
             "--data-dir",
         ])
         .arg(dir)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .envs(env.iter().copied())
+        .stdout(stdout)
+        .stderr(stderr)
         .spawn()
         .expect("candor serve starts");
     let deadline = Instant::now() + Duration::from_secs(20);
@@ -60,7 +82,19 @@ fn start(dir: &Path, port: u16) -> Child {
     panic!("candor serve did not become ready");
 }
 
-fn key(port: u16) -> KeyConfig {
+/// Stops a server with SIGTERM and asserts it exits 0.
+pub(crate) fn stop(mut server: Child) {
+    let pid = server.id().to_string();
+    Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .expect("kill -TERM");
+    let status = server.wait().expect("exits");
+    assert!(status.success(), "SIGTERM exits 0: {status:?}");
+}
+
+/// The newest public key of region eu.
+pub(crate) fn key(port: u16) -> KeyConfig {
     let text = agent()
         .get(&format!("http://127.0.0.1:{port}/v1/regions/eu/keys"))
         .call()
@@ -72,7 +106,8 @@ fn key(port: u16) -> KeyConfig {
     KeyConfig::from_json(keys[0].to_string().as_bytes()).expect("key config")
 }
 
-fn today() -> Day {
+/// Today (UTC).
+pub(crate) fn today() -> Day {
     let secs = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .expect("after 1970")
@@ -80,7 +115,49 @@ fn today() -> Day {
     Day::from_unix_seconds(secs).expect("day")
 }
 
-fn post(port: u16, body: &[u8]) -> Option<u16> {
+/// Days before today (UTC).
+pub(crate) fn days_ago(n: i64) -> Day {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("after 1970")
+        .as_secs() as i64;
+    Day::from_unix_seconds(secs - n * 86_400).expect("day")
+}
+
+/// Seals `n` distinct usage reports of region eu for `day`, each with
+/// `metric` = `value` and the given dimensions, as one batch.
+pub(crate) fn usage_batch(
+    key: &KeyConfig,
+    day: Day,
+    n: usize,
+    metric: &str,
+    value: &MetricValue,
+    dimensions: &[(&str, &str)],
+) -> Vec<u8> {
+    let envelopes: Vec<Vec<u8>> = (0..n)
+        .map(|_| {
+            let mut r = Report::new(
+                ReportId::random().expect("random"),
+                "org.example.browser",
+                3,
+                "usage",
+                1,
+                "eu",
+                day,
+            );
+            r.dimensions = dimensions
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect::<BTreeMap<_, _>>();
+            r.metrics.insert(metric.into(), value.clone());
+            seal(&r, key).expect("seal")
+        })
+        .collect();
+    batch::encode(&envelopes).expect("batch")
+}
+
+/// POSTs a report body to region eu; the status, if an answer came.
+pub(crate) fn post(port: u16, body: &[u8]) -> Option<u16> {
     agent()
         .post(&format!("http://127.0.0.1:{port}/v1/regions/eu/reports"))
         .send(body)
@@ -110,23 +187,14 @@ fn kill_9_during_load_loses_no_acknowledged_report_and_counts_retries_once() {
     // 400 batches of 10 distinct reports.
     let bodies: Vec<Vec<u8>> = (0..400)
         .map(|_| {
-            let envelopes: Vec<Vec<u8>> = (0..10)
-                .map(|_| {
-                    let mut r = Report::new(
-                        ReportId::random().expect("random"),
-                        "org.example.browser",
-                        3,
-                        "usage",
-                        1,
-                        "eu",
-                        day,
-                    );
-                    r.metrics
-                        .insert("browser.tabs_opened".into(), MetricValue::Counter(1));
-                    seal(&r, &key).expect("seal")
-                })
-                .collect();
-            batch::encode(&envelopes).expect("batch")
+            usage_batch(
+                &key,
+                day,
+                10,
+                "browser.tabs_opened",
+                &MetricValue::Counter(1),
+                &[],
+            )
         })
         .collect();
     let acked = Arc::new(Mutex::new(vec![false; bodies.len()]));
@@ -170,20 +238,14 @@ fn kill_9_during_load_loses_no_acknowledged_report_and_counts_retries_once() {
 
     // Restart and retry every batch that got no 202 (some may have been
     // committed before the kill without their answer getting out).
-    let mut server = start(&dir, port);
+    let server = start(&dir, port);
     for (i, body) in bodies.iter().enumerate() {
         if !acked.lock().expect("lock")[i] {
             assert_eq!(post(port, body), Some(202), "retry of batch {i}");
         }
     }
     // Graceful stop: SIGTERM, exit 0.
-    let pid = server.id().to_string();
-    Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .expect("kill -TERM");
-    let status = server.wait().expect("exits");
-    assert!(status.success(), "SIGTERM exits 0: {status:?}");
+    stop(server);
     assert_eq!(
         tabs_sum(&dir),
         10 * bodies.len() as i64,

@@ -1,0 +1,191 @@
+//! `candor audit`: read a region's audit log and check its hash chain.
+//!
+//! The log lives in the region's store (`<data-dir>/<region>/aggregates.sqlite`),
+//! opened read-only, so this works beside a running collector. The chain
+//! and its checks are `candor_store::audit`'s. Someone able to write the
+//! database could rewrite the whole chain consistently; the head printed by
+//! `show` and kept somewhere else (`verify --head`) catches that.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, bail};
+use candor_collector::Config;
+use candor_collector::access::STORE_FILE;
+use candor_store::Store;
+use candor_store::audit::{self, AuditEntry, Head};
+use candor_store::sqlite::SqliteStore;
+use clap::{Args, Subcommand};
+use serde_json::json;
+
+use super::ConfigArgs;
+
+/// `candor audit …`.
+#[derive(Debug, Subcommand)]
+pub(crate) enum AuditCommand {
+    /// Print a region's audit log (queries, token and key changes) and its
+    /// head, to be written down elsewhere.
+    Show(ShowArgs),
+    /// Check a region's audit log: exit 0 if the hash chain is intact (and
+    /// contains the given head), 1 naming the first broken entry.
+    Verify(VerifyArgs),
+}
+
+/// Arguments of `candor audit show`.
+#[derive(Debug, Args)]
+pub(crate) struct ShowArgs {
+    /// The region whose log to show.
+    #[arg(long)]
+    region: String,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    config: ConfigArgs,
+}
+
+/// Arguments of `candor audit verify`.
+#[derive(Debug, Args)]
+pub(crate) struct VerifyArgs {
+    /// The region whose log to check.
+    #[arg(long)]
+    region: String,
+    /// A head printed earlier by `candor audit show`, as SEQ:HASH: the log
+    /// must still hold that entry unchanged (this catches a chain rewritten
+    /// consistently from the start).
+    #[arg(long, value_name = "SEQ:HASH", value_parser = parse_head)]
+    head: Option<Head>,
+    #[command(flatten)]
+    config: ConfigArgs,
+}
+
+fn parse_head(s: &str) -> Result<Head, String> {
+    audit::parse_head(s).ok_or_else(|| "expected SEQ:HASH (64 hex digits)".to_owned())
+}
+
+pub(crate) fn run(command: AuditCommand) -> Result<ExitCode> {
+    match command {
+        AuditCommand::Show(a) => show(a),
+        AuditCommand::Verify(a) => verify(a),
+    }
+}
+
+/// The region's store file, which must exist.
+fn store_path(config: &Config, region: &str) -> Result<PathBuf> {
+    if region.is_empty()
+        || !region
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-'))
+    {
+        bail!("invalid region id {region:?}");
+    }
+    let path = config.region_dir(region).join(STORE_FILE);
+    if !path.exists() {
+        bail!(
+            "region {region:?} has no store (and so no audit log) at {}",
+            path.display()
+        );
+    }
+    Ok(path)
+}
+
+/// The whole log and the head the store recorded.
+fn read_log(config: &Config, region: &str) -> Result<(Vec<AuditEntry>, Option<Head>)> {
+    let path = store_path(config, region)?;
+    let store = SqliteStore::open_read_only(&path)
+        .with_context(|| format!("cannot open {}", path.display()))?;
+    store
+        .audit_log()
+        .with_context(|| format!("cannot read the audit log in {}", path.display()))
+}
+
+fn show(args: ShowArgs) -> Result<ExitCode> {
+    let config = args.config.load()?;
+    let (entries, head) = read_log(&config, &args.region)?;
+    let checked = audit::verify(&entries, head, None);
+    if args.json {
+        let body = json!({
+            "region": args.region,
+            "head": head.map(|h| audit::format_head(&h)),
+            "verified": checked.is_ok(),
+            "break": checked.as_ref().err().map(|b| json!({"seq": b.seq, "reason": b.reason})),
+            "entries": entries.iter().map(|e| json!({
+                "seq": e.seq,
+                "at": e.record.at,
+                "actor": e.record.actor,
+                "action": e.record.action,
+                "detail": serde_json::from_str::<serde_json::Value>(&e.record.detail)
+                    .unwrap_or_else(|_| json!(e.record.detail)),
+                "hash": audit::to_hex(&e.hash),
+            })).collect::<Vec<_>>(),
+        });
+        println!("{body:#}");
+        return Ok(ExitCode::SUCCESS);
+    }
+    if entries.is_empty() {
+        println!("The audit log of {} is empty.", args.region);
+    } else {
+        let rows: Vec<Vec<String>> = entries
+            .iter()
+            .map(|e| {
+                vec![
+                    e.seq.to_string(),
+                    super::utc(e.record.at),
+                    e.record.actor.clone(),
+                    e.record.action.clone(),
+                    e.record.detail.clone(),
+                ]
+            })
+            .collect();
+        print!(
+            "{}",
+            super::table(&["seq", "time (UTC)", "actor", "action", "detail"], &rows)
+        );
+    }
+    println!();
+    match &checked {
+        Ok(n) => println!("chain: intact ({n} entries)"),
+        Err(b) => println!("chain: BROKEN at entry {}: {}", b.seq, b.reason),
+    }
+    match head {
+        Some(h) => {
+            let head = audit::format_head(&h);
+            println!("head:  {head}");
+            eprintln!(
+                "Write this head down somewhere else (a ticket, a notebook, a published page): \
+                 `candor audit verify --region {} --head {head}` later proves that no entry up \
+                 to {} was changed, removed or rewritten.",
+                args.region, h.seq
+            );
+        }
+        None => println!("head:  none (no entry yet)"),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn verify(args: VerifyArgs) -> Result<ExitCode> {
+    let config = args.config.load()?;
+    let (entries, head) = read_log(&config, &args.region)?;
+    match audit::verify(&entries, head, args.head) {
+        Ok(n) => {
+            let head = head.map_or_else(|| "none".to_owned(), |h| audit::format_head(&h));
+            let pinned = args
+                .head
+                .map(|p| format!(", contains the given head {}", p.seq))
+                .unwrap_or_default();
+            println!(
+                "audit log of {}: {n} {}, chain intact{pinned}, head {head}",
+                args.region,
+                if n == 1 { "entry" } else { "entries" },
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(b) => {
+            println!(
+                "audit log of {} is BROKEN at entry {}: {}",
+                args.region, b.seq, b.reason
+            );
+            Ok(ExitCode::from(1))
+        }
+    }
+}

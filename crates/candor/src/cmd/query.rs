@@ -1,0 +1,355 @@
+//! `candor query`: ask a collector's analyst API (`POST /v1/query`) and
+//! print the released answer as a table, JSON or CSV.
+//!
+//! The bearer token comes from `--token` or, better (it stays out of the
+//! process list and the shell history), the `CANDOR_TOKEN` environment
+//! variable. It is sent in the `Authorization` header and printed nowhere.
+//! Exit 0 with an answer, 1 when the collector refused the query (bad
+//! token, out of scope, budget spent, malformed), 2 when it could not be
+//! asked at all.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::io::Write;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use candor_collector::release::{Answer, Query};
+use clap::Args;
+
+/// The environment variable holding the bearer token.
+const TOKEN_ENV: &str = "CANDOR_TOKEN";
+
+/// The largest answer read, bytes.
+const MAX_ANSWER_BYTES: u64 = 64 << 20;
+
+/// A bearer token: its `Debug` shows nothing of it.
+#[derive(Clone)]
+pub(crate) struct Secret(String);
+
+impl From<String> for Secret {
+    fn from(s: String) -> Self {
+        Secret(s)
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(…)")
+    }
+}
+
+/// Arguments of `candor query`.
+#[derive(Debug, Args)]
+pub(crate) struct QueryArgs {
+    /// Base URL of the collector.
+    #[arg(long, default_value = "http://127.0.0.1:8750")]
+    url: String,
+    /// Bearer token (default: the CANDOR_TOKEN environment variable, which
+    /// keeps it out of the process list).
+    #[arg(long)]
+    token: Option<Secret>,
+    /// Region whose data to ask about.
+    #[arg(long)]
+    region: String,
+    /// Metric id (e.g. browser.tabs_opened).
+    #[arg(long)]
+    metric: String,
+    /// First day, YYYY-MM-DD (UTC), inclusive.
+    #[arg(long)]
+    from: String,
+    /// Last day, YYYY-MM-DD (UTC), inclusive.
+    #[arg(long)]
+    to: String,
+    /// Group by `day` and/or the metric's dimensions, comma-separated.
+    #[arg(long, value_delimiter = ',')]
+    group_by: Vec<String>,
+    /// Keep only rows whose dimension takes one of the values:
+    /// `DIMENSION=VALUE[,VALUE…]`; repeatable.
+    #[arg(long = "filter", value_name = "DIMENSION=VALUES")]
+    filters: Vec<String>,
+    /// Only these cells (labels, categories, true/false, bucket indices),
+    /// comma-separated; all by default.
+    #[arg(long, value_delimiter = ',')]
+    cells: Vec<String>,
+    /// ε to spend per day of the range (central DP); the metric's own ε by
+    /// default.
+    #[arg(long)]
+    epsilon: Option<f64>,
+    /// Schema id, needed only when several served schemas declare the metric.
+    #[arg(long)]
+    schema: Option<String>,
+    /// Print the answer's JSON as the collector returned it.
+    #[arg(long, conflicts_with = "csv")]
+    json: bool,
+    /// Ask for and print CSV (one line per released group).
+    #[arg(long)]
+    csv: bool,
+}
+
+/// `DIM=a,b` flags as the query's filter map (values of a repeated
+/// dimension add up).
+fn parse_filters(flags: &[String]) -> Result<BTreeMap<String, Vec<String>>> {
+    let mut filters: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for flag in flags {
+        let Some((dim, values)) = flag.split_once('=') else {
+            bail!("--filter {flag:?}: expected DIMENSION=VALUE[,VALUE…]");
+        };
+        let values: Vec<String> = values
+            .split(',')
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+            .map(str::to_owned)
+            .collect();
+        if dim.trim().is_empty() || values.is_empty() {
+            bail!("--filter {flag:?}: expected DIMENSION=VALUE[,VALUE…]");
+        }
+        filters
+            .entry(dim.trim().to_owned())
+            .or_default()
+            .extend(values);
+    }
+    Ok(filters)
+}
+
+/// The problem+json fields shown on a refusal.
+#[derive(serde::Deserialize)]
+struct Problem {
+    #[serde(default)]
+    title: Option<String>,
+    #[serde(default)]
+    code: Option<String>,
+}
+
+pub(crate) fn run(args: QueryArgs) -> Result<ExitCode> {
+    let token = match args.token.clone() {
+        Some(t) => t,
+        None => match std::env::var(TOKEN_ENV) {
+            Ok(t) if !t.trim().is_empty() => Secret(t),
+            _ => bail!("no token: pass --token or set {TOKEN_ENV}"),
+        },
+    };
+    let query = Query {
+        region: args.region.clone(),
+        metric: args.metric.clone(),
+        schema: args.schema.clone(),
+        from: args.from.clone(),
+        to: args.to.clone(),
+        group_by: args.group_by.clone(),
+        filters: parse_filters(&args.filters)?,
+        cells: args.cells.clone(),
+        epsilon: args.epsilon,
+    };
+    let body = serde_json::to_vec(&query).context("encoding the query")?;
+    let mut url = format!("{}/v1/query", args.url.trim_end_matches('/'));
+    if args.csv {
+        url.push_str("?format=csv");
+    }
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .timeout_global(Some(Duration::from_secs(120)))
+        .http_status_as_error(false)
+        .user_agent("candor-cli")
+        .build()
+        .into();
+    let response = agent
+        .post(&url)
+        .header("authorization", &format!("Bearer {}", token.0.trim()))
+        .header("content-type", "application/json")
+        .header(
+            "accept",
+            if args.csv {
+                "text/csv"
+            } else {
+                "application/json"
+            },
+        )
+        .send(&body[..])
+        .with_context(|| format!("cannot reach the collector at {}", args.url))?;
+    let status = response.status().as_u16();
+    let text = response
+        .into_body()
+        .with_config()
+        .limit(MAX_ANSWER_BYTES)
+        .read_to_string()
+        .context("reading the collector's answer")?;
+    if !(200..300).contains(&status) {
+        report_refusal(status, &text);
+        return Ok(ExitCode::from(1));
+    }
+    let mut out = std::io::stdout().lock();
+    if args.json || args.csv {
+        out.write_all(text.as_bytes())?;
+        if !text.ends_with('\n') {
+            out.write_all(b"\n")?;
+        }
+    } else {
+        let answer: Answer = serde_json::from_str(&text)
+            .context("the collector's answer is not an answer of this version")?;
+        out.write_all(render(&answer).as_bytes())?;
+    }
+    out.flush()?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Prints a refusal's title (verbatim: a budget refusal names the metric,
+/// the days and what is left) and code on stderr.
+fn report_refusal(status: u16, text: &str) {
+    match serde_json::from_str::<Problem>(text) {
+        Ok(Problem {
+            title: Some(title),
+            code,
+        }) => {
+            let code = code.unwrap_or_else(|| format!("http_{status}"));
+            eprintln!("error: {title}");
+            eprintln!("(HTTP {status}, code {code})");
+        }
+        _ => {
+            let shown: String = text.chars().take(500).collect();
+            eprintln!(
+                "error: the collector answered HTTP {status}: {}",
+                shown.trim()
+            );
+        }
+    }
+}
+
+/// Integers without a fraction, estimates with two decimals.
+fn number(v: f64) -> String {
+    if v.fract() == 0.0 && v.abs() < 1e15 {
+        format!("{v:.0}")
+    } else {
+        format!("{v:.2}")
+    }
+}
+
+/// An answer as a header and one table row per released group.
+fn render(a: &Answer) -> String {
+    let mut out = String::new();
+    let mut line = |s: String| {
+        out.push_str(&s);
+        out.push('\n');
+    };
+    line(format!(
+        "metric     {} ({}, schema {}), region {}, {} to {}",
+        a.query.metric, a.metric_type, a.schema, a.query.region, a.query.from, a.query.to
+    ));
+    line(format!("purpose    {}", a.purpose));
+    let mut mechanism = format!("{}, ε = {}", a.mechanism, a.epsilon);
+    if let Some(delta) = a.delta {
+        mechanism.push_str(&format!(", δ = {delta:e}"));
+    }
+    mechanism.push_str(&format!(", k = {}", a.k_min));
+    if let Some(scale) = a.noise_scale {
+        mechanism.push_str(&format!(", noise scale {}", number(scale)));
+    }
+    if let Some(tau) = a.threshold {
+        mechanism.push_str(&format!(", threshold {}", number(tau)));
+    }
+    line(format!("mechanism  {mechanism}"));
+    line(format!(
+        "budget     ε spent {}, least remaining on a day of the range {}",
+        a.epsilon_spent, a.budget_remaining
+    ));
+    line(format!(
+        "cached     {}",
+        if a.cached {
+            "yes (the earlier answer; nothing spent)"
+        } else {
+            "no"
+        }
+    ));
+    line(String::new());
+
+    let by_day = a.groups.iter().any(|g| g.day.is_some());
+    let dims: Vec<&String> = a
+        .query
+        .group_by
+        .iter()
+        .filter(|g| *g != candor_collector::release::DAY)
+        .collect();
+    let with_cell = a.groups.iter().any(|g| g.cell.is_some());
+    let with_bucket = a.groups.iter().any(|g| g.bucket.is_some());
+    let with_share = a.groups.iter().any(|g| g.share.is_some());
+    let mut header: Vec<&str> = Vec::new();
+    if by_day {
+        header.push("day");
+    }
+    header.extend(dims.iter().map(|d| d.as_str()));
+    if with_cell {
+        header.push("cell");
+    }
+    if with_bucket {
+        header.push("bucket");
+    }
+    header.extend(["value", "95% interval"]);
+    if with_share {
+        header.push("share");
+    }
+    let rows: Vec<Vec<String>> = a
+        .groups
+        .iter()
+        .map(|g| {
+            let mut row = Vec::new();
+            if by_day {
+                row.push(g.day.clone().unwrap_or_default());
+            }
+            for d in &dims {
+                row.push(g.dimensions.get(*d).cloned().unwrap_or_default());
+            }
+            if with_cell {
+                row.push(g.cell.clone().unwrap_or_default());
+            }
+            if with_bucket {
+                row.push(g.bucket.clone().unwrap_or_default());
+            }
+            row.push(number(g.value));
+            row.push(format!("[{}, {}]", number(g.ci95[0]), number(g.ci95[1])));
+            if with_share {
+                row.push(
+                    g.share
+                        .map(|s| format!("{:.1}%", s * 100.0))
+                        .unwrap_or_default(),
+                );
+            }
+            row
+        })
+        .collect();
+    if rows.is_empty() {
+        out.push_str("No group released.\n");
+    } else {
+        out.push_str(&super::table(&header, &rows));
+    }
+    out.push('\n');
+    match a.suppressed {
+        Some(n) => out.push_str(&format!(
+            "{n} {} suppressed (fewer than k = {} contributors)\n",
+            if n == 1 { "group" } else { "groups" },
+            a.k_min
+        )),
+        None => out.push_str(
+            "Suppressed groups: not disclosed for open sets (their number is itself sensitive)\n",
+        ),
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn filters_merge_by_dimension() {
+        let f =
+            parse_filters(&["platform=android,ios".into(), "platform=exampleos".into()]).unwrap();
+        assert_eq!(f["platform"], ["android", "ios", "exampleos"]);
+        assert!(parse_filters(&["platform".into()]).is_err());
+        assert!(parse_filters(&["platform=".into()]).is_err());
+    }
+
+    #[test]
+    fn a_secret_does_not_debug_print() {
+        let s = Secret("cndr_secret".into());
+        assert!(!format!("{s:?}").contains("cndr"));
+    }
+}
