@@ -45,6 +45,7 @@ pub fn router(collector: Arc<Collector>) -> Router {
         .route(ROUTES[8].1, get(crate::api::budget))
         .route(ROUTES[9].1, get(crate::api::audit))
         .route(ROUTES[10].1, get(crate::api::tokens))
+        .merge(crate::dashboard::router())
         .with_state(collector)
 }
 

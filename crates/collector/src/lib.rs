@@ -22,6 +22,7 @@ pub mod access;
 pub mod api;
 pub mod clock;
 pub mod config;
+pub mod dashboard;
 pub mod error;
 pub mod http;
 pub mod jobs;

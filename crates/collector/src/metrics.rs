@@ -44,6 +44,14 @@ impl Metrics {
         *m.entry(status).or_default() += 1;
     }
 
+    /// Every (region, outcome, code) report counter, for the dashboard.
+    pub fn report_totals(&self) -> Vec<(String, &'static str, &'static str, u64)> {
+        let m = self.reports.lock().unwrap_or_else(|p| p.into_inner());
+        m.iter()
+            .map(|((r, o, c), n)| (r.clone(), *o, *c, *n))
+            .collect()
+    }
+
     /// Counts one analyst query by outcome.
     pub fn query(&self, outcome: &'static str) {
         let mut m = self.queries.lock().unwrap_or_else(|p| p.into_inner());

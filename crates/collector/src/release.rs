@@ -527,7 +527,7 @@ pub fn release<R: Rng + ?Sized>(
     };
     if let Some(answer) = store.cached_release(&cache_key)? {
         store.append_audit(&audit(0.0, true))?;
-        return Ok(cached(&answer, &plan, store)?);
+        return cached(&answer, &plan, store);
     }
     let central = matches!(plan.metric.release, Release::CentralDp { .. });
     let mut charges = Vec::new();
@@ -861,10 +861,12 @@ fn contribution_bound(metric: &Metric) -> u64 {
     }
 }
 
+/// A released group's day label and dimensions, which a total sums over.
+type TotalKey = (Option<String>, BTreeMap<String, String>);
+
 /// Per-group totals and shares over the released cells (post-processing).
 fn add_totals(answer: &mut Answer, variance: f64) {
-    let mut totals: BTreeMap<(Option<String>, BTreeMap<String, String>), (f64, usize)> =
-        BTreeMap::new();
+    let mut totals: BTreeMap<TotalKey, (f64, usize)> = BTreeMap::new();
     for g in &answer.groups {
         let t = totals
             .entry((g.day.clone(), g.dimensions.clone()))
@@ -873,10 +875,10 @@ fn add_totals(answer: &mut Answer, variance: f64) {
         t.1 += 1;
     }
     for g in &mut answer.groups {
-        if let Some((total, _)) = totals.get(&(g.day.clone(), g.dimensions.clone())) {
-            if *total > 0.0 {
-                g.share = Some((g.value / total).clamp(0.0, 1.0));
-            }
+        if let Some((total, _)) = totals.get(&(g.day.clone(), g.dimensions.clone()))
+            && *total > 0.0
+        {
+            g.share = Some((g.value / total).clamp(0.0, 1.0));
         }
     }
     answer.totals = totals

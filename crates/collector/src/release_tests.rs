@@ -426,7 +426,8 @@ fn bad_queries_have_stable_codes_and_change_nothing() {
     let registry = registry();
     let mut store = SqliteStore::open_in_memory().unwrap();
     let base = query("app.opened", DAY0, DAY0, &[]);
-    let cases: Vec<(Box<dyn Fn(&mut Query)>, &str)> = vec![
+    type Change = Box<dyn Fn(&mut Query)>;
+    let cases: Vec<(Change, &str)> = vec![
         (Box::new(|q| q.metric = "nope".into()), "unknown_metric"),
         (Box::new(|q| q.region = "mars".into()), "unknown_region"),
         (

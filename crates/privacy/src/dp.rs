@@ -518,7 +518,10 @@ mod tests {
             // Written as a literal-like decimal too (1.023 is not 1023/1000.0's
             // computation path in every caller).
             let parsed: f64 = format!("{epsilon}").parse().unwrap();
-            assert_eq!(DiscreteLaplace::for_epsilon(7, parsed).unwrap().scale(), scale);
+            assert_eq!(
+                DiscreteLaplace::for_epsilon(7, parsed).unwrap().scale(),
+                scale
+            );
         }
     }
 
