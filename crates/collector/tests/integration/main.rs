@@ -7,6 +7,8 @@
 //! - `privacy`: client addresses, user agents and cookies are never stored or logged;
 //! - `api`: the OpenAPI document lists exactly the routes; keys, schema,
 //!   privacy page, health and metrics endpoints;
+//! - `dashboard`: sign-in with CSRF, security headers, the explorer's
+//!   numbers equal to the query API's, admin-only audit page;
 //! - `query`: the analyst API: noisy answers, scope (403), revocation
 //!   (401), CSV, cached repeats, budget and audit endpoints, no token in
 //!   plain form on disk or in logs;
@@ -16,6 +18,7 @@
 mod api;
 mod common;
 mod config;
+mod dashboard;
 mod end_to_end;
 mod lifecycle;
 mod privacy;

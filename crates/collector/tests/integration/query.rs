@@ -62,7 +62,13 @@ fn get(server: &Server, token: &str, path: &str) -> Reply {
     reply(resp)
 }
 
-fn token(server: &Server, name: &str, role: Role, regions: &[&str], purposes: &[&str]) -> String {
+pub(crate) fn token(
+    server: &Server,
+    name: &str,
+    role: Role,
+    regions: &[&str],
+    purposes: &[&str],
+) -> String {
     let config = candor_collector::Config {
         data_dir: server.dir.path().to_owned(),
         ..candor_collector::Config::default()
@@ -79,7 +85,7 @@ fn token(server: &Server, name: &str, role: Role, regions: &[&str], purposes: &[
 }
 
 /// `n` usage reports in eu, each with 4 tabs opened.
-fn upload(server: &Server, n: usize) {
+pub(crate) fn upload(server: &Server, n: usize) {
     let key = server.key("eu");
     for _ in 0..n {
         let mut r = Report::new(
@@ -100,6 +106,13 @@ fn upload(server: &Server, n: usize) {
             202
         );
     }
+}
+
+/// The API's answer to `body` (expects 200).
+pub(crate) fn query_api(server: &Server, token: &str, body: &Value) -> Value {
+    let r = query(server, Some(token), body, "/v1/query");
+    assert_eq!(r.status, 200, "{}", r.text);
+    r.json()
 }
 
 fn tabs(region: &str) -> Value {

@@ -1,0 +1,246 @@
+//! The dashboard over HTTP: sign-in with CSRF, a wrong token refused,
+//! security headers, the explorer's numbers equal to the query API's, and
+//! forms refused without their CSRF token.
+
+use candor_collector::access::Role;
+use serde_json::json;
+
+use crate::common::Server;
+use crate::query::{query_api, token, upload};
+
+#[derive(Debug)]
+struct Page {
+    status: u16,
+    headers: Vec<(String, String)>,
+    cookies: Vec<String>,
+    body: String,
+}
+
+impl Page {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+fn no_redirects() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .max_redirects(0)
+        .build()
+        .into()
+}
+
+fn page(resp: ureq::http::Response<ureq::Body>) -> Page {
+    let status = resp.status().as_u16();
+    let headers: Vec<(String, String)> = resp
+        .headers()
+        .iter()
+        .map(|(k, v)| (k.as_str().to_owned(), v.to_str().unwrap_or("").to_owned()))
+        .collect();
+    let cookies = headers
+        .iter()
+        .filter(|(k, _)| k == "set-cookie")
+        .map(|(_, v)| v.clone())
+        .collect();
+    let body = resp.into_body().read_to_string().unwrap_or_default();
+    Page {
+        status,
+        headers,
+        cookies,
+        body,
+    }
+}
+
+fn get(server: &Server, path: &str, cookie: &str) -> Page {
+    let mut req = no_redirects().get(&format!("{}{path}", server.url()));
+    if !cookie.is_empty() {
+        req = req.header("cookie", cookie);
+    }
+    page(req.call().expect("request completes"))
+}
+
+fn post_form(server: &Server, path: &str, cookie: &str, form: &[(&str, &str)]) -> Page {
+    let body: String = form
+        .iter()
+        .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
+        .collect::<Vec<_>>()
+        .join("&");
+    let mut req = no_redirects()
+        .post(&format!("{}{path}", server.url()))
+        .header("content-type", "application/x-www-form-urlencoded");
+    if !cookie.is_empty() {
+        req = req.header("cookie", cookie);
+    }
+    page(req.send(body.as_bytes()).expect("request completes"))
+}
+
+fn encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// The value of `name="…" value="…"` in a page.
+fn hidden(body: &str, name: &str) -> String {
+    let at = body
+        .find(&format!("name=\"{name}\" value=\""))
+        .expect("hidden field");
+    let rest = &body[at + name.len() + 15..];
+    rest[..rest.find('"').expect("end of value")].to_owned()
+}
+
+/// `name=value` of a Set-Cookie.
+fn cookie_pair(set_cookie: &str) -> String {
+    set_cookie.split(';').next().unwrap_or("").to_owned()
+}
+
+/// Signs in through the form; returns the session cookie.
+fn sign_in(server: &Server, token: &str) -> Result<String, Page> {
+    let form = get(server, "/dashboard/login", "");
+    let csrf = hidden(&form.body, "csrf");
+    let csrf_cookie = cookie_pair(&form.cookies[0]);
+    let answer = post_form(
+        server,
+        "/dashboard/login",
+        &csrf_cookie,
+        &[("csrf", &csrf), ("token", token)],
+    );
+    if answer.status != 303 {
+        return Err(answer);
+    }
+    let session = answer
+        .cookies
+        .iter()
+        .find(|c| c.starts_with("candor_session="))
+        .expect("a session cookie");
+    assert!(
+        session.contains("HttpOnly") && session.contains("SameSite=Strict"),
+        "{session}"
+    );
+    Ok(cookie_pair(session))
+}
+
+#[test]
+fn the_dashboard_shows_the_query_apis_numbers_to_signed_in_users_only() {
+    let server = Server::start();
+    upload(&server, 40);
+    let ana = token(&server, "ana", Role::Analyst, &["eu"], &["usage"]);
+
+    // Not signed in: redirected; headers on every page.
+    let anonymous = get(&server, "/dashboard", "");
+    assert_eq!(anonymous.status, 303);
+    assert_eq!(anonymous.header("location"), Some("/dashboard/login"));
+    let login = get(&server, "/dashboard/login", "");
+    assert_eq!(login.status, 200);
+    let csp = login.header("content-security-policy").expect("CSP");
+    assert!(csp.contains("default-src 'none'") && csp.contains("frame-ancestors 'none'"));
+    assert_eq!(login.header("x-frame-options"), Some("DENY"));
+    assert_eq!(login.header("x-content-type-options"), Some("nosniff"));
+    assert!(!login.body.contains("<script"));
+
+    // A wrong token and a missing CSRF value are refused.
+    let wrong = sign_in(&server, "cndr_wrong").expect_err("refused");
+    assert_eq!(wrong.status, 401);
+    assert!(wrong.body.contains("unknown or revoked"));
+    let no_csrf = post_form(
+        &server,
+        "/dashboard/login",
+        "",
+        &[("csrf", "x"), ("token", &ana)],
+    );
+    assert_eq!(no_csrf.status, 403);
+
+    let session = sign_in(&server, &ana).expect("signed in");
+    let overview = get(&server, "/dashboard", &session);
+    assert_eq!(overview.status, 200);
+    assert!(
+        overview.body.contains("id=\"reports-eu\">40<"),
+        "40 reports accepted in eu"
+    );
+    assert!(!overview.body.contains("Region us"), "us is out of scope");
+
+    // The explorer: without the form's CSRF token, refused; with it, the
+    // release engine's answer, equal to the API's for the same query.
+    let form = get(
+        &server,
+        "/dashboard/explore?metric=browser.tabs_opened&region=eu",
+        &session,
+    );
+    let csrf = hidden(&form.body, "csrf");
+    let fields = [
+        ("metric", "browser.tabs_opened"),
+        ("region", "eu"),
+        ("from", "2026-11-23"),
+        ("to", "2026-11-29"),
+        ("group", "day"),
+        ("group", "platform"),
+    ];
+    let forged = post_form(&server, "/dashboard/explore", &session, &fields);
+    assert_eq!(forged.status, 403);
+    let mut with_csrf = fields.to_vec();
+    with_csrf.push(("csrf", &csrf));
+    let shown = post_form(&server, "/dashboard/explore", &session, &with_csrf);
+    assert_eq!(shown.status, 200, "{}", shown.body);
+    assert!(shown.body.contains("<svg") && shown.body.contains("class=\"series\""));
+    assert!(
+        shown.body.contains("class=\"suppressed\""),
+        "days without data are marked"
+    );
+    let values: Vec<f64> = shown
+        .body
+        .match_indices("data-value=\"")
+        .map(|(i, m)| {
+            let rest = &shown.body[i + m.len()..];
+            rest[..rest.find('"').expect("end")]
+                .parse()
+                .expect("a number")
+        })
+        .collect();
+    let api = query_api(
+        &server,
+        &ana,
+        &json!({"region": "eu", "metric": "browser.tabs_opened", "from": "2026-11-23",
+                "to": "2026-11-29", "group_by": ["platform", "day"]}),
+    );
+    assert_eq!(
+        api["cached"], true,
+        "the dashboard's release is the API's cached answer"
+    );
+    let api_values: Vec<f64> = api["groups"]
+        .as_array()
+        .expect("groups")
+        .iter()
+        .map(|g| g["value"].as_f64().expect("value"))
+        .collect();
+    assert_eq!(values, api_values);
+    assert!(!values.is_empty());
+
+    // Budget page shows the spend; the audit page is for admins.
+    let budget = get(&server, "/dashboard/budget", &session);
+    assert!(budget.body.contains("browser.tabs_opened"));
+    assert_eq!(get(&server, "/dashboard/audit", &session).status, 403);
+    let root = token(&server, "root", Role::Admin, &[], &[]);
+    let admin = sign_in(&server, &root).expect("admin signs in");
+    let audit = get(&server, "/dashboard/audit", &admin);
+    assert!(audit.body.contains("chain intact"), "{}", audit.body);
+    assert!(
+        get(&server, "/dashboard/keys", &admin)
+            .body
+            .contains("GDPR")
+    );
+
+    // Signing out needs the form token too, and clears the cookie.
+    let out = post_form(&server, "/dashboard/logout", &session, &[("csrf", &csrf)]);
+    assert_eq!(out.status, 303);
+    assert!(
+        out.cookies
+            .iter()
+            .any(|c| c.starts_with("candor_session=;"))
+    );
+}
