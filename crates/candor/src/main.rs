@@ -38,6 +38,10 @@ enum Command {
     /// Load-test a collector: seal N valid reports, send them at a target
     /// rate, and print accepted/s, latency percentiles and errors by code.
     Load(cmd::load::LoadArgs),
+    /// Simulate a fleet of devices (real SDK instances on simulated time)
+    /// uploading to a collector, and write what they really did.
+    #[command(after_help = cmd::simulate::AFTER_HELP)]
+    Simulate(cmd::simulate::SimulateArgs),
     /// Create, list and revoke the bearer tokens of the analyst API (on the
     /// collector's machine, in its data directory).
     #[command(subcommand)]
@@ -58,6 +62,7 @@ fn main() -> ExitCode {
         Command::Serve(a) => cmd::serve::run(a),
         Command::Client(a) => cmd::client::run(a),
         Command::Load(a) => cmd::load::run(a),
+        Command::Simulate(a) => cmd::simulate::run(a),
         Command::Token(c) => cmd::token::run(c),
         Command::Query(a) => cmd::query::run(a),
         Command::Audit(c) => cmd::audit::run(c),

@@ -10,10 +10,19 @@
 //!   [`load::LoadStats`], counts every report's verdict, every error
 //!   response by status and code, and the per-request latency percentiles.
 //!
-//! A fleet simulator that drives the real SDK will live beside it
-//! (`simulate`).
+//! - [`simulate`] is the fleet simulator behind `candor simulate` (and the
+//!   demo): N simulated devices, each a real [`candor_sdk::Candor`]
+//!   instance on an injected [`candor_sdk::ManualClock`], live through D
+//!   days of realistic usage (skewed app popularity, weekday and weekend
+//!   patterns, private browsing, child profiles, consent per purpose, a
+//!   long tail of domains) and upload their reports with the SDK's own
+//!   HTTP uploader. [`simulate::run`] returns a [`simulate::SimSummary`]
+//!   with the collector's verdicts and the [`simulate::GroundTruth`]: what
+//!   the devices really did, before and after consent and privacy, to
+//!   measure released statistics against.
+//! - [`keys`] fetches a region's public key from a collector; both use it.
 //!
-//! The steps before the clock starts run offline:
+//! The load generator's steps before the clock starts run offline:
 //!
 //! ```
 //! use candor_protocol::{Day, KeyPair, Opener};
@@ -53,10 +62,33 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
-//! Who depends on this crate: only the `candor` binary (`candor load`). It
-//! depends on the protocol and schema crates (and, for the simulator, will
-//! depend on the SDK); nothing else of Candor may depend on it.
+//! The simulator runs the same way against a collector (see
+//! [`simulate`] for the usage model and what each day does):
+//!
+//! ```no_run
+//! use candor_protocol::Day;
+//! use candor_sim::simulate::{self, ProgressBarHooks, SimConfig};
+//!
+//! let schema = candor_schema::load("examples/browser.toml")?.schema;
+//! let start = Day::from_ymd(2026, 11, 23).expect("a real day");
+//! let mut config = SimConfig::new("http://127.0.0.1:8750", schema, start);
+//! config.devices = 2_000;
+//! config.days = 7;
+//! let hooks = ProgressBarHooks::new(true);
+//! let summary = simulate::run(&config, &hooks)?;
+//! hooks.finish();
+//! println!("{summary}");
+//! summary.truth.write_json("truth.json".as_ref())?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! Who depends on this crate: only the `candor` binary (`candor load`,
+//! `candor simulate`, the demo). It depends on the protocol, schema and SDK
+//! crates (the SDK with its `http` uploader); nothing else of Candor may
+//! depend on it, and it never depends on the collector.
 
 #![deny(missing_docs)]
 
+pub mod keys;
 pub mod load;
+pub mod simulate;

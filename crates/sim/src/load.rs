@@ -33,6 +33,8 @@ use candor_protocol::{Day, KeyConfig, batch, seal};
 use candor_schema::Schema;
 use indicatif::{ProgressBar, ProgressState, ProgressStyle};
 
+use crate::keys::KeyError;
+
 pub use error::LoadError;
 pub use generate::ReportGenerator;
 pub use send::send;
@@ -42,9 +44,6 @@ pub use stats::{Latency, LoadStats};
 /// derived from the run's seed, so the reports do not depend on how many
 /// threads sealed them.
 const SEAL_CHUNK: usize = 256;
-
-/// Largest key list read from the collector.
-const MAX_KEYS_BYTES: u64 = 1 << 20;
 
 /// What to send where, how fast.
 #[derive(Debug, Clone)]
@@ -168,42 +167,13 @@ pub fn run(config: &LoadConfig) -> Result<LoadStats, LoadError> {
 
 /// The region's current key: of the configs listed at
 /// `{base_url}/v1/regions/{region}/keys`, the one of `region` with the
-/// highest key id.
+/// highest key id (see [`crate::keys::fetch_key`], which the simulator
+/// shares).
 pub fn fetch_key(base_url: &str, region: &str, timeout: Duration) -> Result<KeyConfig, LoadError> {
-    let url = format!(
-        "{}/v1/regions/{region}/keys",
-        base_url.trim_end_matches('/')
-    );
-    let fail = |message: String| LoadError::FetchKeys {
-        url: url.clone(),
-        message,
-    };
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .timeout_global(Some(timeout))
-        .http_status_as_error(false)
-        .user_agent("candor-load")
-        .build()
-        .into();
-    let response = agent.get(&url).call().map_err(|e| fail(e.to_string()))?;
-    let status = response.status().as_u16();
-    let text = response
-        .into_body()
-        .with_config()
-        .limit(MAX_KEYS_BYTES)
-        .read_to_string()
-        .map_err(|e| fail(e.to_string()))?;
-    if status != 200 {
-        return Err(fail(format!("HTTP {status}: {}", text.trim())));
-    }
-    let keys: Vec<KeyConfig> =
-        serde_json::from_str(&text).map_err(|e| fail(format!("not a key config list: {e}")))?;
-    keys.into_iter()
-        .filter(|k| k.region() == region)
-        .max_by_key(KeyConfig::key_id)
-        .ok_or_else(|| LoadError::NoKey {
-            url: url.clone(),
-            region: region.to_owned(),
-        })
+    crate::keys::fetch_key(base_url, region, timeout).map_err(|e| match e {
+        KeyError::Fetch { url, message } => LoadError::FetchKeys { url, message },
+        KeyError::NoKey { url, region } => LoadError::NoKey { url, region },
+    })
 }
 
 /// Generates `reports` reports for `key`'s region with a [`ReportGenerator`]

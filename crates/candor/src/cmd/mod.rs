@@ -9,6 +9,7 @@ pub(crate) mod load;
 pub(crate) mod query;
 pub(crate) mod schema;
 pub(crate) mod serve;
+pub(crate) mod simulate;
 pub(crate) mod token;
 
 use std::path::PathBuf;

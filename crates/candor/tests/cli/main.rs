@@ -7,6 +7,8 @@
 //! - `client`: `candor client`, an SDK instance driven from the shell;
 //! - `token`: `candor token create|list|revoke`;
 //! - `query`: `candor query` against a running `candor serve`;
+//! - `simulate`: `candor simulate` against a running `candor serve`, its
+//!   stored aggregates checked against the simulator's ground truth;
 //! - `audit`: `candor audit show|verify`, and tampered logs.
 
 mod audit;
@@ -15,6 +17,7 @@ mod keygen;
 mod query;
 mod schema;
 mod serve;
+mod simulate;
 mod token;
 
 use std::path::{Path, PathBuf};

@@ -6,11 +6,15 @@
 //! - `seal`: pre-sealed envelopes open to valid reports; grouping into bodies.
 //! - `send`: counting, percentiles, retries, pacing and limits against the
 //!   fake collector.
+//! - `simulate`: the fleet simulator's reports (real SDK) against the fake
+//!   collector: valid, equal to the ground truth, refusals and overload
+//!   counted and retried, hooks on simulated days.
 
 mod fake;
 mod generate;
 mod seal;
 mod send;
+mod simulate;
 mod validate;
 
 use std::path::PathBuf;

@@ -1,0 +1,1004 @@
+//! The usage model: who the devices are and what they do each day.
+//!
+//! Everything is a function of the run's seed: a device's profile of
+//! (seed, device index), its day of (seed, device index, day index), so the
+//! same configuration replays the same fleet whatever the thread count.
+//!
+//! A device has a stable profile: region, raw dimension values (platform,
+//! app and OS versions, coarsened later by the SDK and by [`Model::dims`]
+//! exactly as the SDK would), consent per purpose, a child-profile flag, an
+//! activity level (log-normal: most devices light, a few heavy), an
+//! instability (how crash-prone it is), a network speed factor, a
+//! propensity for private browsing, and per-metric state (its settings,
+//! its favourite apps, its storage use).
+//!
+//! Each day it is active with a probability that is lower at weekends; on an
+//! active day it records the day-level metrics (settings, app opens,
+//! crashes, storage) outside private mode, then browses in sessions (more at
+//! weekends), a share of them in private mode. A session has a length in
+//! minutes, tabs and bookmarks, and page loads; a page load has a domain
+//! (Zipf over a few thousand synthetic registrable domains), a load time
+//! (log-normal, slower on slow networks and slow sites), and a slow load
+//! lands in a `domain_set` of slow sites.
+//!
+//! Metrics are driven by type, so every metric of any schema is exercised;
+//! the flavour within a type comes from words in the metric's id (see
+//! [`Behaviour`]).
+
+use std::collections::{BTreeMap, HashMap};
+
+use candor_protocol::Day;
+use candor_schema::{DimensionRule, Metric, MetricKind, Schema};
+
+use super::rng::{Rng, cumulative, mix};
+
+/// How many synthetic registrable domains pages are drawn from.
+pub(crate) const DOMAINS: usize = 3_000;
+
+/// Popular sites at the head of the domain list. Names end in real public
+/// suffixes: the SDK refuses reserved ones such as `.example`.
+const POPULAR_DOMAINS: [&str; 16] = [
+    "simnews.com",
+    "simsearch.com",
+    "simvideo.com",
+    "simsocial.com",
+    "simshop.com",
+    "simmail.com",
+    "simwiki.org",
+    "simmaps.com",
+    "simweather.com",
+    "simsports.com",
+    "simbank.de",
+    "simtravel.fr",
+    "simrecipes.co.uk",
+    "simforum.net",
+    "simstream.tv",
+    "simgames.io",
+];
+
+/// Public suffixes of the long tail (`site{n}.{suffix}`).
+const TAIL_SUFFIXES: [&str; 10] = [
+    "com", "net", "org", "de", "fr", "co.uk", "io", "in", "com.au", "es",
+];
+
+/// Load time (ms) above which a page counts as slow for a `slow` domain set.
+const SLOW_PAGE_MS: u64 = 8_000;
+
+/// Words in a metric id that mark it as a rare failure.
+const FAILURE_WORDS: [&str; 15] = [
+    "crash",
+    "crashes",
+    "crashed",
+    "error",
+    "errors",
+    "fail",
+    "failed",
+    "failure",
+    "failures",
+    "freeze",
+    "freezes",
+    "hang",
+    "hangs",
+    "anr",
+    "responding",
+];
+
+/// How a metric is driven, chosen from its type and words in its id.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Behaviour {
+    /// Counter: Poisson(`base` + `per_minute` × minutes) per browsing
+    /// session (ids with `tab`, `bookmark`).
+    PerSession {
+        /// Events per session regardless of its length.
+        base: f64,
+        /// Events per minute of the session.
+        per_minute: f64,
+    },
+    /// Counter or labeled counter: Poisson(`mean` × activity) events a day,
+    /// or × instability for failures (`crash`, `fail`, ...). Labels are
+    /// drawn from the device's preferences (Zipf over the labels, noisy per
+    /// device, shifted at weekends).
+    PerDay {
+        /// Events a day of a typical device.
+        mean: f64,
+        /// Scaled by the device's instability instead of its activity.
+        failure: bool,
+    },
+    /// Boolean: a setting, fixed per device, true with this probability.
+    Setting {
+        /// Share of devices with the setting on.
+        p_true: f64,
+    },
+    /// Boolean: drawn daily from a per-device propensity (`battery`,
+    /// `saver`, `power`).
+    DailyState,
+    /// Boolean: a daily failure flag, true with this probability × the
+    /// device's instability (`fail`, `crash`, ...).
+    RareFlag {
+        /// Daily probability for a typical device.
+        p: f64,
+    },
+    /// Category: a setting fixed per device, with skewed shares.
+    Choice {
+        /// Cumulative share of each category.
+        cdf: Vec<f64>,
+    },
+    /// Distribution: one sample per browsing session, its length in minutes
+    /// (`minute`, `session`, `duration`).
+    SessionMinutes,
+    /// Distribution: one sample per page load, in ms (`ms`, `load`,
+    /// `latency`).
+    PageLoadMs,
+    /// Distribution: one daily sample of a slowly growing per-device level
+    /// (`storage`, `gb`, `disk`, `memory`), scaled to the buckets.
+    DailyLevel {
+        /// Median level over devices.
+        median: f64,
+    },
+    /// Distribution: Poisson(3 × activity) samples a day, log-normal around
+    /// the middle bucket bound.
+    Samples {
+        /// Median sample.
+        median: f64,
+    },
+    /// Domain set: the domains of page loads slower than 8 s (`slow`).
+    SlowDomains,
+    /// Domain set: the domain of every page load.
+    VisitedDomains,
+    /// A metric type this simulator does not know: never recorded.
+    Unsupported,
+}
+
+/// One metric of the schema and how it is driven.
+#[derive(Debug, Clone)]
+pub(crate) struct MetricModel {
+    pub(crate) metric: Metric,
+    /// Index into [`Model::purposes`].
+    pub(crate) purpose: usize,
+    pub(crate) behaviour: Behaviour,
+    /// Base popularity of each label (labeled counters).
+    label_weights: Vec<f64>,
+    /// Weekend multiplier of each label (labeled counters).
+    label_weekend: Vec<f64>,
+}
+
+/// A purpose of the schema.
+#[derive(Debug, Clone)]
+pub(crate) struct PurposeModel {
+    pub(crate) id: String,
+    pub(crate) private_ok: bool,
+}
+
+/// How a dimension's raw value is drawn.
+#[derive(Debug, Clone)]
+enum DimModel {
+    /// A closed set: skewed shares (platform shares for known platforms).
+    Values {
+        id: String,
+        values: Vec<String>,
+        cdf: Vec<f64>,
+    },
+    /// An app version string, coarsened to major.minor by the SDK.
+    AppVersion { id: String },
+    /// An OS version string, per platform when the device has one.
+    OsVersion { id: String },
+}
+
+/// Raw app versions and their shares (a rollout in progress).
+const APP_VERSIONS: [(&str, f64); 4] = [
+    ("122.0.6261.64", 0.42),
+    ("121.3.6167.101", 0.33),
+    ("121.0.6167.85", 0.15),
+    ("120.1.6099.230", 0.10),
+];
+
+/// Raw OS versions by platform, and their shares.
+fn os_versions(platform: Option<&str>) -> &'static [(&'static str, f64)] {
+    match platform {
+        Some("android") => &[("14", 0.42), ("13.0.1", 0.30), ("12.1", 0.18), ("11", 0.10)],
+        Some("ios") => &[("17.4.1", 0.55), ("16.7.5", 0.33), ("15.8.2", 0.12)],
+        Some("exampleos") => &[("4.2.0", 0.7), ("3.9.1", 0.3)],
+        _ => &[("14.1", 0.4), ("13", 0.3), ("12.2", 0.2), ("11", 0.1)],
+    }
+}
+
+/// Share of a known platform name.
+fn platform_weight(name: &str) -> Option<f64> {
+    Some(match name {
+        "android" => 0.55,
+        "ios" => 0.35,
+        "exampleos" => 0.10,
+        _ => return None,
+    })
+}
+
+/// Popularity of a known label (apps and crashing components).
+fn label_weight(name: &str) -> Option<f64> {
+    Some(match name {
+        "messages" => 1.0,
+        "browser" => 0.8,
+        "phone" => 0.6,
+        "camera" => 0.45,
+        "music" => 0.35,
+        "gallery" => 0.3,
+        "clock" => 0.2,
+        "settings" => 0.12,
+        "renderer" => 1.0,
+        "gpu" => 0.4,
+        "network" => 0.3,
+        "browser_main" => 0.2,
+        "system_ui" => 0.15,
+        "launcher" => 0.1,
+        _ => return None,
+    })
+}
+
+/// How a label's use changes at weekends.
+fn label_weekend(name: &str) -> f64 {
+    match name {
+        "camera" => 1.8,
+        "gallery" => 1.5,
+        "music" => 1.3,
+        "browser" => 1.15,
+        "messages" => 1.1,
+        "phone" => 0.85,
+        "clock" => 0.7,
+        _ => 1.0,
+    }
+}
+
+/// Share of a known category (search engines, text sizes).
+fn category_weight(name: &str) -> Option<f64> {
+    Some(match name {
+        "google" => 0.72,
+        "bing" => 0.09,
+        "duckduckgo" => 0.06,
+        "baidu" => 0.04,
+        "yandex" => 0.03,
+        "ecosia" => 0.02,
+        "qwant" => 0.01,
+        "other" => 0.03,
+        "default" => 0.70,
+        "large" => 0.14,
+        "small" => 0.09,
+        "largest" => 0.07,
+        _ => return None,
+    })
+}
+
+/// Zipf weight of the `i`-th entry of a declared list.
+fn zipf(i: usize) -> f64 {
+    1.0 / (i as f64 + 1.0).powf(1.1)
+}
+
+/// Whether one of the words of `id` (split at `.` and `_`) is in `words`.
+fn has_any(id: &str, words: &[&str]) -> bool {
+    id.split(['.', '_']).any(|w| words.contains(&w))
+}
+
+/// The geometric middle of a distribution's bucket bounds.
+fn middle_bound(buckets: &[u64]) -> f64 {
+    match buckets {
+        [] => 10.0,
+        b => (b[b.len() / 2].max(1)) as f64,
+    }
+}
+
+/// Chooses how `metric` is driven.
+pub(crate) fn classify(metric: &Metric) -> Behaviour {
+    let id = metric.id.to_ascii_lowercase();
+    let failure = has_any(&id, &FAILURE_WORDS);
+    match &metric.kind {
+        MetricKind::Counter if failure => Behaviour::PerDay {
+            mean: 0.05,
+            failure: true,
+        },
+        MetricKind::Counter if has_any(&id, &["bookmark", "bookmarks"]) => Behaviour::PerSession {
+            base: 0.0,
+            per_minute: 0.01,
+        },
+        MetricKind::Counter if has_any(&id, &["tab", "tabs"]) => Behaviour::PerSession {
+            base: 0.5,
+            per_minute: 0.25,
+        },
+        MetricKind::Counter => Behaviour::PerDay {
+            mean: 3.0,
+            failure: false,
+        },
+        MetricKind::LabeledCounter { .. } if failure => Behaviour::PerDay {
+            mean: 0.04,
+            failure: true,
+        },
+        MetricKind::LabeledCounter { .. } => Behaviour::PerDay {
+            mean: 18.0,
+            failure: false,
+        },
+        MetricKind::Boolean if failure => Behaviour::RareFlag { p: 0.01 },
+        MetricKind::Boolean if has_any(&id, &["battery", "saver", "power"]) => {
+            Behaviour::DailyState
+        }
+        MetricKind::Boolean => Behaviour::Setting { p_true: 0.35 },
+        MetricKind::Category { categories } => Behaviour::Choice {
+            cdf: cumulative(
+                categories
+                    .iter()
+                    .enumerate()
+                    .map(|(i, c)| category_weight(c).unwrap_or(0.5 * zipf(i))),
+            ),
+        },
+        MetricKind::Distribution { .. }
+            if has_any(
+                &id,
+                &["minute", "minutes", "session", "sessions", "duration"],
+            ) =>
+        {
+            Behaviour::SessionMinutes
+        }
+        MetricKind::Distribution { .. } if has_any(&id, &["ms", "load", "latency"]) => {
+            Behaviour::PageLoadMs
+        }
+        MetricKind::Distribution { buckets }
+            if has_any(&id, &["storage", "gb", "disk", "memory"]) =>
+        {
+            Behaviour::DailyLevel {
+                median: 0.7 * middle_bound(buckets),
+            }
+        }
+        MetricKind::Distribution { buckets } => Behaviour::Samples {
+            median: middle_bound(buckets),
+        },
+        MetricKind::DomainSet if has_any(&id, &["slow"]) => Behaviour::SlowDomains,
+        MetricKind::DomainSet => Behaviour::VisitedDomains,
+        _ => Behaviour::Unsupported,
+    }
+}
+
+/// The synthetic web: registrable domains, their popularity and slowness.
+#[derive(Debug, Clone)]
+pub(crate) struct Domains {
+    /// Registrable domains, most popular first (each is what the SDK's
+    /// sanitizer makes of its URLs).
+    pub(crate) names: Vec<String>,
+    cdf: Vec<f64>,
+    slowness: Vec<f64>,
+}
+
+impl Domains {
+    fn new(seed: u64) -> Self {
+        let candidates = POPULAR_DOMAINS
+            .iter()
+            .map(|d| (*d).to_owned())
+            .chain((1..).map(|n| format!("site{n}.{}", TAIL_SUFFIXES[n % TAIL_SUFFIXES.len()])))
+            .take(DOMAINS);
+        // Keep only names the SDK reduces to themselves, so the ground
+        // truth names exactly what a report carries.
+        let names: Vec<String> = candidates
+            .filter(|d| {
+                candor_sdk::sanitize::registrable_domain(&format!("https://www.{d}/")).as_deref()
+                    == Ok(d.as_str())
+            })
+            .collect();
+        let cdf = cumulative((0..names.len()).map(|i| 1.0 / (i as f64 + 1.0).powf(1.05)));
+        let mut rng = Rng::new(mix(seed, 0xd0_0a1e));
+        let slowness = (0..names.len()).map(|_| rng.lognormal(1.0, 0.5)).collect();
+        Domains {
+            names,
+            cdf,
+            slowness,
+        }
+    }
+
+    /// A page URL on domain `d` (varied hosts and paths; the SDK keeps only
+    /// the registrable domain).
+    pub(crate) fn url(&self, d: usize, variant: u64) -> String {
+        let name = &self.names[d];
+        match variant % 3 {
+            0 => format!("https://{name}/"),
+            1 => format!("https://www.{name}/article/{}", variant % 997),
+            _ => format!("https://m.{name}/p?id={}", variant % 9973),
+        }
+    }
+}
+
+/// Fleet-wide parameters of the profiles.
+#[derive(Debug, Clone)]
+pub(crate) struct Fleet {
+    /// Cumulative device share of each configured region.
+    pub(crate) region_cdf: Vec<f64>,
+    /// Grant rate of each purpose of [`Model::purposes`].
+    pub(crate) consent: Vec<f64>,
+    pub(crate) private_share: f64,
+    pub(crate) child_share: f64,
+}
+
+/// A device's per-metric state.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum State {
+    None,
+    /// A boolean setting.
+    Flag(bool),
+    /// Daily probability of a boolean state.
+    Propensity(f64),
+    /// A chosen category.
+    Choice(u32),
+    /// Favourite labels: weight per label.
+    Prefs(Vec<f64>),
+    /// A level that grows slowly (storage).
+    Level(f64),
+}
+
+/// A device: stable over the run.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Profile {
+    pub(crate) index: usize,
+    /// Index into the configured regions.
+    pub(crate) region: usize,
+    /// Raw dimension values, as the app would pass them to the SDK.
+    pub(crate) dims_raw: BTreeMap<String, String>,
+    /// Per metric: the interned canonical dimensions its rows carry.
+    pub(crate) dims: Vec<u32>,
+    /// Per purpose of [`Model::purposes`]: whether the user granted it.
+    pub(crate) granted: Vec<bool>,
+    pub(crate) child: bool,
+    pub(crate) activity: f64,
+    pub(crate) instability: f64,
+    pub(crate) network: f64,
+    /// Probability that a browsing session is private.
+    pub(crate) private_p: f64,
+    pub(crate) state: Vec<State>,
+}
+
+/// Canonical dimension strings, interned.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct Interner {
+    ids: HashMap<String, u32>,
+    pub(crate) names: Vec<String>,
+}
+
+impl Interner {
+    fn intern(&mut self, s: String) -> u32 {
+        if let Some(&i) = self.ids.get(&s) {
+            return i;
+        }
+        let i = self.names.len() as u32;
+        self.ids.insert(s.clone(), i);
+        self.names.push(s);
+        i
+    }
+}
+
+/// One simulated day.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct DayCtx {
+    /// 0 for the first simulated day.
+    pub(crate) index: u32,
+    pub(crate) day: Day,
+    pub(crate) weekend: bool,
+}
+
+impl DayCtx {
+    pub(crate) fn new(index: u32, day: Day) -> Self {
+        let epoch = Day::from_ymd(1970, 1, 1).expect("1970-01-01 exists");
+        // 1970-01-01 was a Thursday (3 with Monday = 0).
+        let weekday = (day.days_since(epoch) + 3).rem_euclid(7);
+        DayCtx {
+            index,
+            day,
+            weekend: weekday >= 5,
+        }
+    }
+}
+
+/// What a device's day came to (for the summary).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct DayOutcome {
+    pub(crate) active: bool,
+    pub(crate) sessions: u64,
+    pub(crate) private_sessions: u64,
+}
+
+/// Where a simulated day's actions go: the SDK, the ground truth, or both.
+pub(crate) trait Sink {
+    /// App-wide private mode on or off.
+    fn private_mode(&mut self, on: bool);
+    /// Adds `n` (> 0) to counter `m`.
+    fn counter(&mut self, m: usize, n: u64);
+    /// Adds `n` (> 0) to label `label` of labeled counter `m`.
+    fn labeled(&mut self, m: usize, label: usize, n: u64);
+    /// Sets boolean `m`.
+    fn boolean(&mut self, m: usize, value: bool);
+    /// Sets category `m` to its `category`-th value.
+    fn category(&mut self, m: usize, category: usize);
+    /// Counts one sample of distribution `m`.
+    fn sample(&mut self, m: usize, value: u64);
+    /// Visits domain `d` (index into [`Domains::names`]) for domain set `m`,
+    /// through a page URL of that domain.
+    fn domain(&mut self, m: usize, d: usize, url_variant: u64);
+}
+
+/// Both sinks, in order.
+pub(crate) struct Tee<'a, A: Sink, B: Sink>(pub(crate) &'a mut A, pub(crate) &'a mut B);
+
+impl<A: Sink, B: Sink> Sink for Tee<'_, A, B> {
+    fn private_mode(&mut self, on: bool) {
+        self.0.private_mode(on);
+        self.1.private_mode(on);
+    }
+    fn counter(&mut self, m: usize, n: u64) {
+        self.0.counter(m, n);
+        self.1.counter(m, n);
+    }
+    fn labeled(&mut self, m: usize, label: usize, n: u64) {
+        self.0.labeled(m, label, n);
+        self.1.labeled(m, label, n);
+    }
+    fn boolean(&mut self, m: usize, value: bool) {
+        self.0.boolean(m, value);
+        self.1.boolean(m, value);
+    }
+    fn category(&mut self, m: usize, category: usize) {
+        self.0.category(m, category);
+        self.1.category(m, category);
+    }
+    fn sample(&mut self, m: usize, value: u64) {
+        self.0.sample(m, value);
+        self.1.sample(m, value);
+    }
+    fn domain(&mut self, m: usize, d: usize, url_variant: u64) {
+        self.0.domain(m, d, url_variant);
+        self.1.domain(m, d, url_variant);
+    }
+}
+
+/// The usage model of one schema.
+#[derive(Debug, Clone)]
+pub(crate) struct Model {
+    pub(crate) metrics: Vec<MetricModel>,
+    pub(crate) purposes: Vec<PurposeModel>,
+    pub(crate) domains: Domains,
+    dims: Vec<DimModel>,
+    /// The schema's dimensions, for coarsening as the SDK does.
+    schema_dims: BTreeMap<String, candor_schema::Dimension>,
+    day_metrics: Vec<usize>,
+    session_metrics: Vec<usize>,
+    page_metrics: Vec<usize>,
+    seed: u64,
+}
+
+impl Model {
+    /// The model of `schema`; `seed` fixes the synthetic web.
+    pub(crate) fn new(schema: &Schema, seed: u64) -> Self {
+        let purposes: Vec<PurposeModel> = schema
+            .purposes
+            .values()
+            .map(|p| PurposeModel {
+                id: p.id.clone(),
+                private_ok: p.allowed_in_private_mode,
+            })
+            .collect();
+        let metrics: Vec<MetricModel> = schema
+            .metrics
+            .values()
+            .filter_map(|metric| {
+                let purpose = purposes.iter().position(|p| p.id == metric.purpose)?;
+                let labels = match &metric.kind {
+                    MetricKind::LabeledCounter { labels } => labels.as_slice(),
+                    _ => &[],
+                };
+                let all_known = labels.iter().all(|l| label_weight(l).is_some());
+                let label_weights = labels
+                    .iter()
+                    .enumerate()
+                    .map(|(i, l)| match label_weight(l) {
+                        Some(w) if all_known => w,
+                        _ => zipf(i),
+                    })
+                    .collect();
+                Some(MetricModel {
+                    behaviour: classify(metric),
+                    metric: metric.clone(),
+                    purpose,
+                    label_weights,
+                    label_weekend: labels.iter().map(|l| label_weekend(l)).collect(),
+                })
+            })
+            .collect();
+        let mut day_metrics = Vec::new();
+        let mut session_metrics = Vec::new();
+        let mut page_metrics = Vec::new();
+        for (m, mm) in metrics.iter().enumerate() {
+            match mm.behaviour {
+                Behaviour::PerSession { .. } | Behaviour::SessionMinutes => session_metrics.push(m),
+                Behaviour::PageLoadMs | Behaviour::SlowDomains | Behaviour::VisitedDomains => {
+                    page_metrics.push(m)
+                }
+                Behaviour::Unsupported => {}
+                _ => day_metrics.push(m),
+            }
+        }
+        let mut dims: Vec<DimModel> = Vec::new();
+        for d in schema.dimensions.values() {
+            let id = d.id.clone();
+            match &d.rule {
+                DimensionRule::Values(values) if !values.is_empty() => {
+                    let all_known = values.iter().all(|v| platform_weight(v).is_some());
+                    let cdf = cumulative(values.iter().enumerate().map(|(i, v)| {
+                        match platform_weight(v) {
+                            Some(w) if all_known => w,
+                            _ => zipf(i),
+                        }
+                    }));
+                    dims.push(DimModel::Values {
+                        id,
+                        values: values.clone(),
+                        cdf,
+                    });
+                }
+                DimensionRule::MajorMinor => dims.push(DimModel::AppVersion { id }),
+                DimensionRule::Major => dims.push(DimModel::OsVersion { id }),
+                _ => {}
+            }
+        }
+        // Closed sets first, so an OS version can follow the platform.
+        dims.sort_by_key(|d| !matches!(d, DimModel::Values { .. }));
+        Model {
+            metrics,
+            purposes,
+            domains: Domains::new(seed),
+            dims,
+            schema_dims: schema.dimensions.clone(),
+            day_metrics,
+            session_metrics,
+            page_metrics,
+            seed,
+        }
+    }
+
+    /// The canonical dimensions of metric `m`'s rows for a device with
+    /// these raw values: coarsened by the schema's rules (as the SDK does at
+    /// open), only those the metric declares, `id=value` sorted by id and
+    /// joined with `,` (as the collector keys its rows).
+    pub(crate) fn dims(&self, m: usize, raw: &BTreeMap<String, String>) -> String {
+        let metric = &self.metrics[m].metric;
+        raw.iter()
+            .filter(|(id, _)| metric.dimensions.contains(id))
+            .filter_map(|(id, v)| {
+                let coarse = self.schema_dims.get(id)?.coarsen(v)?;
+                Some(format!("{id}={coarse}"))
+            })
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
+    /// The profile of device `index`.
+    pub(crate) fn profile(&self, index: usize, fleet: &Fleet, interner: &mut Interner) -> Profile {
+        let mut rng = Rng::new(mix(mix(self.seed, index as u64), u64::MAX));
+        let region = rng.pick(&fleet.region_cdf);
+        let child = rng.chance(fleet.child_share);
+        // Consent decisions are correlated: a shared attitude decides 60 %
+        // of them, so people who allow the sensitive purpose mostly allow
+        // the others too. Each purpose's marginal rate stays as configured.
+        let attitude = rng.unit();
+        let granted = fleet
+            .consent
+            .iter()
+            .map(|&rate| {
+                let u = if rng.chance(0.6) {
+                    attitude
+                } else {
+                    rng.unit()
+                };
+                u < rate
+            })
+            .collect();
+        let activity = rng.lognormal(1.0, 0.7).clamp(0.05, 12.0);
+        let instability = rng.lognormal(1.0, 0.9).clamp(0.05, 30.0);
+        let network = rng.lognormal(1.0, 0.35);
+        // Most people rarely browse privately, a few mostly do: Beta with
+        // the configured mean and concentration 2.
+        let private_p = rng.beta_mean(fleet.private_share, 2.0);
+        let mut dims_raw = BTreeMap::new();
+        let mut platform: Option<String> = None;
+        for d in &self.dims {
+            match d {
+                DimModel::Values { id, values, cdf } => {
+                    let v = values[rng.pick(cdf)].clone();
+                    if platform.is_none() && platform_weight(&v).is_some() {
+                        platform = Some(v.clone());
+                    }
+                    dims_raw.insert(id.clone(), v);
+                }
+                DimModel::AppVersion { id } => {
+                    let table = cumulative(APP_VERSIONS.iter().map(|(_, w)| *w));
+                    dims_raw.insert(id.clone(), APP_VERSIONS[rng.pick(&table)].0.to_owned());
+                }
+                DimModel::OsVersion { id } => {
+                    let versions = os_versions(platform.as_deref());
+                    let table = cumulative(versions.iter().map(|(_, w)| *w));
+                    dims_raw.insert(id.clone(), versions[rng.pick(&table)].0.to_owned());
+                }
+            }
+        }
+        let state = self
+            .metrics
+            .iter()
+            .map(|mm| match &mm.behaviour {
+                Behaviour::Setting { p_true } => State::Flag(rng.chance(*p_true)),
+                // Most people rarely use battery saver, a fifth often.
+                Behaviour::DailyState => {
+                    State::Propensity(if rng.chance(0.2) { 0.5 } else { 0.04 })
+                }
+                Behaviour::Choice { cdf } => State::Choice(rng.pick(cdf) as u32),
+                Behaviour::PerDay { .. } if !mm.label_weights.is_empty() => State::Prefs(
+                    mm.label_weights
+                        .iter()
+                        .map(|w| w * rng.lognormal(1.0, 0.6))
+                        .collect(),
+                ),
+                Behaviour::DailyLevel { median } => State::Level(rng.lognormal(*median, 0.6)),
+                _ => State::None,
+            })
+            .collect();
+        let dims = (0..self.metrics.len())
+            .map(|m| interner.intern(self.dims(m, &dims_raw)))
+            .collect();
+        Profile {
+            index,
+            region,
+            dims_raw,
+            dims,
+            granted,
+            child,
+            activity,
+            instability,
+            network,
+            private_p,
+            state,
+        }
+    }
+
+    /// Plays device `p`'s day `ctx` into `sink`.
+    pub(crate) fn day(&self, p: &Profile, ctx: DayCtx, sink: &mut impl Sink) -> DayOutcome {
+        let mut rng = Rng::new(mix(mix(self.seed, p.index as u64), u64::from(ctx.index)));
+        let mut outcome = DayOutcome::default();
+        if !rng.chance(if ctx.weekend { 0.82 } else { 0.9 }) {
+            return outcome;
+        }
+        outcome.active = true;
+        let activity = p.activity * if ctx.weekend { 1.1 } else { 1.0 };
+        let mut weights = Vec::new();
+        for &m in &self.day_metrics {
+            let mm = &self.metrics[m];
+            match (&mm.behaviour, &p.state[m]) {
+                (Behaviour::Setting { .. }, State::Flag(on)) => sink.boolean(m, *on),
+                (Behaviour::DailyState, State::Propensity(q)) => sink.boolean(m, rng.chance(*q)),
+                (Behaviour::RareFlag { p: base }, _) => {
+                    sink.boolean(m, rng.chance(base * p.instability));
+                }
+                (Behaviour::Choice { .. }, State::Choice(c)) => sink.category(m, *c as usize),
+                (Behaviour::PerDay { mean, failure }, state) => {
+                    let scale = if *failure { p.instability } else { activity };
+                    let n = rng.poisson(mean * scale);
+                    match (&mm.metric.kind, state) {
+                        (MetricKind::LabeledCounter { .. }, State::Prefs(prefs)) => {
+                            weights.clear();
+                            weights.extend(
+                                prefs
+                                    .iter()
+                                    .zip(&mm.label_weekend)
+                                    .map(|(w, f)| if ctx.weekend { w * f } else { *w }),
+                            );
+                            let cdf = cumulative(weights.iter().copied());
+                            // One call per event, as an app would make them.
+                            for _ in 0..n {
+                                sink.labeled(m, rng.pick(&cdf), 1);
+                            }
+                        }
+                        (MetricKind::Counter, _) if n > 0 => sink.counter(m, n),
+                        _ => {}
+                    }
+                }
+                (Behaviour::DailyLevel { .. }, State::Level(level)) => {
+                    let grown = level * (1.0 + 0.003 * f64::from(ctx.index));
+                    sink.sample(m, grown.round().max(0.0) as u64);
+                }
+                (Behaviour::Samples { median }, _) => {
+                    for _ in 0..rng.poisson(3.0 * activity) {
+                        sink.sample(m, rng.lognormal(*median, 1.0).round().max(0.0) as u64);
+                    }
+                }
+                _ => {}
+            }
+        }
+        if self.session_metrics.is_empty() && self.page_metrics.is_empty() {
+            return outcome;
+        }
+        let sessions = rng.poisson(2.5 * activity * if ctx.weekend { 1.2 } else { 1.0 });
+        for _ in 0..sessions {
+            let private = rng.chance(p.private_p);
+            outcome.sessions += 1;
+            if private {
+                outcome.private_sessions += 1;
+                sink.private_mode(true);
+            }
+            let minutes = rng.lognormal(6.0, 1.0).clamp(1.0, 720.0).round();
+            for &m in &self.session_metrics {
+                match self.metrics[m].behaviour {
+                    Behaviour::SessionMinutes => sink.sample(m, minutes as u64),
+                    Behaviour::PerSession { base, per_minute } => {
+                        let n = rng.poisson(base + per_minute * minutes);
+                        if n > 0 {
+                            sink.counter(m, n);
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            if !self.page_metrics.is_empty() && !self.domains.names.is_empty() {
+                let pages = rng.poisson(1.0 + 0.6 * minutes).min(400);
+                for _ in 0..pages {
+                    let d = rng.pick(&self.domains.cdf);
+                    let median = 1_000.0 * p.network * self.domains.slowness[d];
+                    let ms = rng.lognormal(median, 0.9).round().clamp(1.0, 600_000.0) as u64;
+                    let variant = rng.below(1 << 20) as u64;
+                    for &m in &self.page_metrics {
+                        match self.metrics[m].behaviour {
+                            Behaviour::PageLoadMs => sink.sample(m, ms),
+                            Behaviour::SlowDomains if ms > SLOW_PAGE_MS => {
+                                sink.domain(m, d, variant)
+                            }
+                            Behaviour::VisitedDomains => sink.domain(m, d, variant),
+                            _ => {}
+                        }
+                    }
+                }
+            }
+            if private {
+                sink.private_mode(false);
+            }
+        }
+        outcome
+    }
+
+    /// The name of cell `cell` of metric `m`, as the collector keys its
+    /// rows: a label, a category, `true`/`false`, a bucket index, a domain,
+    /// or empty for a counter.
+    pub(crate) fn cell_name(&self, m: usize, cell: u32) -> String {
+        let i = cell as usize;
+        match &self.metrics[m].metric.kind {
+            MetricKind::LabeledCounter { labels } => labels.get(i).cloned().unwrap_or_default(),
+            MetricKind::Category { categories } => categories.get(i).cloned().unwrap_or_default(),
+            MetricKind::Boolean => (cell == 1).to_string(),
+            MetricKind::Distribution { .. } => cell.to_string(),
+            MetricKind::DomainSet => self.domains.names.get(i).cloned().unwrap_or_default(),
+            _ => String::new(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn browser() -> Schema {
+        let src = include_str!("../../../../examples/browser.toml");
+        candor_schema::parse(src, "browser.toml", time::macros::date!(2026 - 11 - 29))
+            .expect("the example schema is valid")
+            .schema
+    }
+
+    #[test]
+    fn every_metric_of_the_example_has_a_behaviour() {
+        let schema = browser();
+        let model = Model::new(&schema, 1);
+        assert_eq!(model.metrics.len(), schema.metrics.len());
+        let by_id: BTreeMap<&str, &Behaviour> = model
+            .metrics
+            .iter()
+            .map(|m| (m.metric.id.as_str(), &m.behaviour))
+            .collect();
+        assert!(by_id.values().all(|b| **b != Behaviour::Unsupported));
+        assert_eq!(by_id["browser.slow_domains"], &Behaviour::SlowDomains);
+        assert_eq!(by_id["browser.page_load_ms"], &Behaviour::PageLoadMs);
+        assert_eq!(by_id["browser.session_minutes"], &Behaviour::SessionMinutes);
+        assert!(matches!(
+            by_id["diagnostics.crashes"],
+            Behaviour::PerDay { failure: true, .. }
+        ));
+        assert!(matches!(
+            by_id["diagnostics.update_failed"],
+            Behaviour::RareFlag { .. }
+        ));
+        assert_eq!(by_id["system.battery_saver"], &Behaviour::DailyState);
+        assert!(matches!(
+            by_id["system.storage_used_gb"],
+            Behaviour::DailyLevel { .. }
+        ));
+    }
+
+    #[test]
+    fn flavours_come_from_whole_words_of_the_id() {
+        let mut m = browser().metrics["browser.tabs_opened"].clone();
+        for (id, want) in [
+            (
+                "browser.tabs_opened",
+                Behaviour::PerSession {
+                    base: 0.5,
+                    per_minute: 0.25,
+                },
+            ),
+            // "stable" and "changes" hold "tab" and "hang", not the words.
+            (
+                "app.stable_changes",
+                Behaviour::PerDay {
+                    mean: 3.0,
+                    failure: false,
+                },
+            ),
+            (
+                "app.not_responding",
+                Behaviour::PerDay {
+                    mean: 0.05,
+                    failure: true,
+                },
+            ),
+        ] {
+            m.id = id.to_owned();
+            assert_eq!(classify(&m), want, "{id}");
+        }
+    }
+
+    #[test]
+    fn synthetic_domains_survive_the_sanitizer() {
+        let d = Domains::new(1);
+        assert_eq!(d.names.len(), DOMAINS);
+        for (i, name) in d.names.iter().enumerate().step_by(97) {
+            for v in 0..3 {
+                assert_eq!(
+                    candor_sdk::sanitize::registrable_domain(&d.url(i, v)).as_deref(),
+                    Ok(name.as_str())
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn weekends_are_saturday_and_sunday() {
+        let day = |d| DayCtx::new(0, Day::from_ymd(2026, 11, d).expect("day"));
+        // 2026-11-28 is a Saturday.
+        assert!(!day(27).weekend);
+        assert!(day(28).weekend);
+        assert!(day(29).weekend);
+        assert!(!day(30).weekend);
+    }
+
+    #[test]
+    fn dimensions_are_coarsened_like_the_sdk_does() {
+        let schema = browser();
+        let model = Model::new(&schema, 1);
+        let raw: BTreeMap<String, String> = [
+            ("platform", "ios"),
+            ("app_version", "121.3.6167.101"),
+            ("os_major", "17.4.1"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+        let m = |id: &str| {
+            model
+                .metrics
+                .iter()
+                .position(|m| m.metric.id == id)
+                .expect("metric")
+        };
+        assert_eq!(
+            model.dims(m("diagnostics.crashes"), &raw),
+            "app_version=121.3,os_major=17,platform=ios"
+        );
+        assert_eq!(
+            model.dims(m("app.opened"), &raw),
+            "os_major=17,platform=ios"
+        );
+        assert_eq!(model.dims(m("system.storage_used_gb"), &raw), "os_major=17");
+    }
+}
