@@ -24,6 +24,10 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// The whole system in one command: a collector, keys, tokens, a
+    /// simulated fleet, a summary of what was released, and the dashboard
+    /// (until Ctrl-C).
+    Demo(cmd::demo::DemoArgs),
     /// Check a data dictionary or render its public privacy page.
     #[command(subcommand)]
     Schema(cmd::schema::SchemaCommand),
@@ -61,6 +65,7 @@ fn main() -> ExitCode {
         Command::Keygen(a) => cmd::keygen::run(a),
         Command::Serve(a) => cmd::serve::run(a),
         Command::Client(a) => cmd::client::run(a),
+        Command::Demo(a) => cmd::demo::run(a),
         Command::Load(a) => cmd::load::run(a),
         Command::Simulate(a) => cmd::simulate::run(a),
         Command::Token(c) => cmd::token::run(c),

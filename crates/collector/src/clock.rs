@@ -12,6 +12,13 @@ pub trait Clock: Send + Sync + 'static {
     fn now(&self) -> i64;
 }
 
+/// The wall-clock time of the audit log. The audit log records when people
+/// did things, so it always reads the operating system's clock, even when
+/// the data's clock is simulated (tests, `candor demo`).
+pub fn audit_now() -> i64 {
+    SystemClock.now()
+}
+
 /// The operating system's clock.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct SystemClock;

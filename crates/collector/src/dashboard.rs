@@ -364,13 +364,12 @@ fn overview_body(c: &Collector, scope: &Scope) -> String {
             .iter()
             .map(|(purpose, by_day)| html::Series {
                 label: purpose.clone(),
+                // Counts, not releases: a day without reports is a zero.
                 points: days
                     .iter()
                     .map(|d| {
-                        by_day.get(d).map(|&n| {
-                            let n = n as f64;
-                            (n, n, n)
-                        })
+                        let n = by_day.get(d).copied().unwrap_or(0) as f64;
+                        Some((n, n, n))
                     })
                     .collect(),
             })
@@ -489,7 +488,7 @@ fn explore_form_html(c: &Collector, s: &Session, q: &Query) -> String {
         "</select></label><label>From<input type=\"date\" name=\"from\" id=\"from\" value=\"{}\"></label>\
          <label>To<input type=\"date\" name=\"to\" id=\"to\" value=\"{}\"></label>\
          <label>ε per day (blank: the metric's own)<input name=\"epsilon\" id=\"epsilon\" inputmode=\"decimal\" value=\"{}\"></label>\
-         <label>Group by<span>",
+         <label>Group by<span class=\"choices\">",
         esc(&q.from),
         esc(&q.to),
         q.epsilon.map(|e| e.to_string()).unwrap_or_default()

@@ -47,7 +47,7 @@ pub async fn run_once(c: &Collector) -> Vec<(String, Result<JobReport, candor_st
             });
         if let Ok(report) = &result {
             let record = candor_store::AuditRecord {
-                at: c.clock.now(),
+                at: crate::clock::audit_now(),
                 actor: "collector".into(),
                 action: "retention".into(),
                 detail: serde_json::json!({

@@ -210,7 +210,7 @@ impl Collector {
                 let generated = keys::generate(&key_dir, &id, None).map_err(key_err)?;
                 control
                     .append_audit(&candor_store::AuditRecord {
-                        at: clock.now(),
+                        at: clock::audit_now(),
                         actor: "collector".into(),
                         action: "key.generate".into(),
                         detail: serde_json::json!({ "key_id": generated.key_id() }).to_string(),
@@ -395,7 +395,7 @@ impl Collector {
             store.as_mut(),
             scope,
             query,
-            self.clock.now(),
+            clock::audit_now(),
             &mut rng,
         )
     }

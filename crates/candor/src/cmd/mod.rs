@@ -4,6 +4,7 @@
 
 pub(crate) mod audit;
 pub(crate) mod client;
+pub(crate) mod demo;
 pub(crate) mod keygen;
 pub(crate) mod load;
 pub(crate) mod query;

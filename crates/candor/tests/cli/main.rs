@@ -9,9 +9,12 @@
 //! - `query`: `candor query` against a running `candor serve`;
 //! - `simulate`: `candor simulate` against a running `candor serve`, its
 //!   stored aggregates checked against the simulator's ground truth;
+//! - `browser`: `candor demo` end to end, then its dashboard in headless
+//!   chromium (via `webdriver`), with screenshots under target/screenshots;
 //! - `audit`: `candor audit show|verify`, and tampered logs.
 
 mod audit;
+mod browser;
 mod client;
 mod keygen;
 mod query;
@@ -19,6 +22,7 @@ mod schema;
 mod serve;
 mod simulate;
 mod token;
+mod webdriver;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -179,7 +179,9 @@ pub(crate) fn line_chart(title: &str, x_labels: &[String], series: &[Series]) ->
     }
     let step = n.div_ceil(8).max(1);
     for (i, label) in x_labels.iter().enumerate() {
-        if i % step == 0 || i + 1 == n {
+        // Every `step`-th label, and the last one unless it would touch
+        // the one before.
+        if i % step == 0 || (i + 1 == n && i % step >= step.div_ceil(2)) {
             let _ = write!(
                 out,
                 "<text x=\"{:.1}\" y=\"{}\" text-anchor=\"middle\" font-size=\"11\" fill=\"#4b5563\">{}</text>",
@@ -247,11 +249,20 @@ pub(crate) fn line_chart(title: &str, x_labels: &[String], series: &[Series]) ->
             esc(&s.label)
         );
     }
-    out.push_str(
-        "<span class=\"key\">shaded: 95% interval</span> \
-         <span class=\"key\"><svg width=\"12\" height=\"12\"><path d=\"M2 2 l8 8 m0 -8 l-8 8\" stroke=\"#dc2626\"/></svg> suppressed (fewer than k contributors) or no data</span>\
-         </figcaption></figure>",
-    );
+    let any_band = series
+        .iter()
+        .flat_map(|s| s.points.iter().flatten())
+        .any(|&(_, lo, hi)| hi > lo);
+    if any_band {
+        out.push_str("<span class=\"key\">shaded: 95% interval</span> ");
+    }
+    if series.iter().any(|s| s.points.iter().any(Option::is_none)) {
+        out.push_str(
+            "<span class=\"key\"><svg width=\"12\" height=\"12\"><path d=\"M2 2 l8 8 m0 -8 l-8 8\" stroke=\"#dc2626\"/></svg> \
+             suppressed (fewer than k contributors) or no data</span>",
+        );
+    }
+    out.push_str("</figcaption></figure>");
     out
 }
 
@@ -323,6 +334,8 @@ td.empty { color: #6b7280; font-style: italic; }
 .bad { color: #b91c1c; font-weight: 600; }
 form.query { display: grid; grid-template-columns: repeat(auto-fit, minmax(190px, 1fr)); gap: .6rem 1rem; background: #fff; border: 1px solid #e5e7eb; border-radius: 8px; padding: .9rem; }
 form.query label { display: flex; flex-direction: column; font-size: 13px; color: #374151; gap: .2rem; }
+form.query label.inline { flex-direction: row; align-items: center; gap: .35rem; font-size: 14px; }
+form.query .choices { display: flex; flex-wrap: wrap; gap: .2rem .9rem; }
 input, select, button { font: inherit; padding: .3rem .45rem; }
 button { background: #2563eb; color: #fff; border: 0; border-radius: 6px; padding: .4rem .9rem; cursor: pointer; }
 nav button { background: #374151; }

@@ -1,0 +1,328 @@
+//! `candor demo`: the whole system in one command.
+//!
+//! In a fresh directory: start an embedded collector for every region of
+//! the built-in example schema (keys are generated on first start), create
+//! an analyst and an admin token, simulate a fleet of devices with the real
+//! SDK uploading over HTTP (the collector's clock follows the simulated
+//! days), print what arrived and a few released statistics, then serve the
+//! dashboard until Ctrl-C.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+use candor_collector::access::{self, Role, TokenSpec};
+use candor_collector::clock::ManualClock;
+use candor_collector::release::{Answer, Query, Scope, format_day};
+use candor_collector::{Collector, Config};
+use candor_sim::simulate::{self, ProgressBarHooks, SimConfig, SimHooks};
+use clap::Args;
+
+/// The file that marks a directory as the demo's own, so that running the
+/// demo again may wipe it (and nothing else).
+const MARKER: &str = ".candor-demo";
+
+/// Arguments of `candor demo`.
+#[derive(Debug, Args)]
+pub(crate) struct DemoArgs {
+    /// The demo's directory: created fresh; a previous demo's is replaced,
+    /// any other non-empty directory is refused.
+    #[arg(long, default_value = "candor-demo")]
+    dir: PathBuf,
+    /// Where the collector and its dashboard listen.
+    #[arg(long, default_value = "127.0.0.1:8750")]
+    listen: SocketAddr,
+    /// Simulated devices.
+    #[arg(long, default_value_t = 2_000)]
+    devices: usize,
+    /// Simulated days, ending today.
+    #[arg(long, default_value_t = 14)]
+    days: u32,
+    /// Seed of the usage model.
+    #[arg(long, default_value_t = 2026)]
+    seed: u64,
+    /// Print the summary and stop instead of serving the dashboard.
+    #[arg(long)]
+    no_serve: bool,
+}
+
+/// Makes `dir` a fresh, empty demo directory.
+fn fresh_dir(dir: &Path) -> Result<()> {
+    if dir.exists() {
+        let empty = std::fs::read_dir(dir)
+            .with_context(|| format!("reading {}", dir.display()))?
+            .next()
+            .is_none();
+        if !empty {
+            if !dir.join(MARKER).exists() {
+                bail!(
+                    "{} exists and is not a Candor demo directory; choose another with --dir",
+                    dir.display()
+                );
+            }
+            std::fs::remove_dir_all(dir)
+                .with_context(|| format!("removing the previous demo in {}", dir.display()))?;
+        }
+    }
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    std::fs::write(
+        dir.join(MARKER),
+        "Created by `candor demo`; running it again replaces this directory.\n",
+    )?;
+    Ok(())
+}
+
+/// The simulator's hooks: the collector's clock follows the simulated
+/// days; progress goes to a bar on stderr.
+struct Hooks {
+    clock: ManualClock,
+    bar: ProgressBarHooks,
+}
+
+impl SimHooks for Hooks {
+    fn day_started(&self, unix_seconds: i64) {
+        self.clock.set(unix_seconds);
+        self.bar.day_started(unix_seconds);
+    }
+    fn progress(&self, done: u64, total: u64) {
+        self.bar.progress(done, total);
+    }
+}
+
+pub(crate) fn run(args: DemoArgs) -> Result<ExitCode> {
+    let started = Instant::now();
+    fresh_dir(&args.dir)?;
+    let config = Config {
+        listen: args.listen,
+        data_dir: args.dir.join("data"),
+        ..Config::default()
+    };
+    let schemas = super::serve::load_schemas(&config)?;
+    let schema = schemas[0].clone();
+    let (regions, purposes) = super::served(&config)?;
+    let today = super::today();
+    let first = today - time::Duration::days(i64::from(args.days.max(1)) - 1);
+    let noon = |d: time::Date| d.midnight().assume_utc().unix_timestamp() + 12 * 3600;
+    let clock = ManualClock::new(noon(first));
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    let running = runtime
+        .block_on(Collector::start(
+            config.clone(),
+            schemas,
+            Arc::new(clock.clone()),
+            super::serve::shutdown_signal(),
+        ))
+        .with_context(|| format!("starting the collector on {}", args.listen))?;
+    let url = format!("http://{}", running.addr);
+    eprintln!(
+        "Collector on {url} for regions {}; data in {}.",
+        regions.join(", "),
+        config.data_dir.display()
+    );
+
+    let now = super::now();
+    let mut tokens = Vec::new();
+    for (name, role) in [("demo-analyst", Role::Analyst), ("demo-admin", Role::Admin)] {
+        let spec = TokenSpec {
+            name: name.into(),
+            role,
+            regions: vec![],
+            purposes: vec![],
+        };
+        tokens.push(access::create_token(
+            &config, &spec, &regions, &purposes, now,
+        )?);
+    }
+
+    let sim = SimConfig {
+        devices: args.devices,
+        days: args.days,
+        seed: args.seed,
+        work_dir: args.dir.join("devices"),
+        regions: vec![("eu".into(), 0.5), ("us".into(), 0.3), ("in".into(), 0.2)],
+        ..SimConfig::new(url.clone(), schema, first)
+    };
+    let hooks = Hooks {
+        clock: clock.clone(),
+        bar: ProgressBarHooks::new(true),
+    };
+    eprintln!(
+        "Simulating {} devices for {} days ({first} to {today}) with the real SDK…",
+        args.devices, args.days
+    );
+    let sim_started = Instant::now();
+    let summary = simulate::run(&sim, &hooks).context("simulating the fleet")?;
+    hooks.bar.finish();
+    let truth = args.dir.join("truth.json");
+    summary
+        .truth
+        .write_json(&truth)
+        .with_context(|| format!("writing {}", truth.display()))?;
+    // The clock stays on the last simulated day (today), noon.
+    clock.set(noon(today));
+    let sim_seconds = sim_started.elapsed().as_secs_f64();
+
+    let collector = running.collector.clone();
+    let report = summary_text(&collector, &summary, first, today)?;
+    println!("{report}");
+    println!(
+        "Simulated {} devices × {} days in {sim_seconds:.1} s (demo ready after {:.1} s).",
+        args.devices,
+        args.days,
+        started.elapsed().as_secs_f64()
+    );
+    println!();
+    println!("Dashboard: {url}/dashboard");
+    println!("Analyst token: {}", tokens[0]);
+    println!("Admin token: {}", tokens[1]);
+    println!("Public privacy page: {url}/privacy");
+    println!(
+        "Ground truth (what the devices really did): {}",
+        truth.display()
+    );
+
+    if args.no_serve {
+        runtime.block_on(running.shutdown());
+        return Ok(ExitCode::SUCCESS);
+    }
+    eprintln!("Serving until Ctrl-C.");
+    runtime.block_on(running.wait());
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The demo's summary: reports per region and purpose, a few released
+/// statistics with their intervals, suppression and budget.
+fn summary_text(
+    c: &Collector,
+    summary: &simulate::SimSummary,
+    first: time::Date,
+    last: time::Date,
+) -> Result<String> {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    let _ = writeln!(out, "\nReports accepted, by region and purpose:");
+    let mut rows = Vec::new();
+    for region in c.region_ids() {
+        let counts = match c.open_store(region) {
+            Some(Ok(store)) => store.report_counts()?,
+            _ => continue,
+        };
+        let mut by_purpose: BTreeMap<String, i64> = BTreeMap::new();
+        for rc in counts {
+            *by_purpose.entry(rc.purpose).or_default() += rc.reports;
+        }
+        for (purpose, n) in by_purpose {
+            rows.push(vec![region.to_owned(), purpose, n.to_string()]);
+        }
+    }
+    out.push_str(&super::table(&["region", "purpose", "reports"], &rows));
+    let _ = writeln!(
+        out,
+        "({} reports uploaded by the fleet; {} refused.)",
+        summary.reports.accepted + summary.reports.rejected,
+        summary.reports.rejected
+    );
+
+    let scope = Scope {
+        name: "demo".into(),
+        admin: true,
+        regions: vec![],
+        purposes: vec![],
+    };
+    let ask = |metric: &str, group_by: &[&str]| -> Result<Answer> {
+        let q = Query {
+            region: "eu".into(),
+            metric: metric.into(),
+            schema: None,
+            from: format_day(day_number(first)),
+            to: format_day(day_number(last)),
+            group_by: group_by.iter().map(|s| (*s).to_owned()).collect(),
+            filters: BTreeMap::new(),
+            cells: vec![],
+            epsilon: None,
+        };
+        c.query(&scope, &q)
+            .with_context(|| format!("releasing {metric}"))
+    };
+    let _ = writeln!(
+        out,
+        "\nA few released statistics (region eu, {first} to {last}):"
+    );
+    let mut spent = 0.0;
+    let mut suppressed = 0;
+    for (metric, group_by) in [
+        ("app.opened", &[][..]),
+        ("settings.dark_mode", &[][..]),
+        ("browser.page_load_ms", &[][..]),
+        ("browser.slow_domains", &[][..]),
+    ] {
+        let a = ask(metric, group_by)?;
+        spent += a.epsilon_spent;
+        suppressed += a.suppressed.unwrap_or(0);
+        let mut top: Vec<&candor_collector::release::Group> = a.groups.iter().collect();
+        top.sort_by(|x, y| y.value.total_cmp(&x.value));
+        let rows: Vec<Vec<String>> = top
+            .iter()
+            .take(4)
+            .map(|g| {
+                vec![
+                    g.bucket
+                        .clone()
+                        .or_else(|| g.cell.clone())
+                        .unwrap_or_default(),
+                    format!("{:.0}", g.value),
+                    format!("{:.0} – {:.0}", g.ci95[0], g.ci95[1]),
+                ]
+            })
+            .collect();
+        let protection = match (a.noise_scale, a.threshold) {
+            (_, Some(t)) => format!("threshold τ = {t:.0}"),
+            (Some(s), None) => format!("noise scale {s}"),
+            _ => "devices randomized (local DP)".into(),
+        };
+        let _ = writeln!(
+            out,
+            "\n{metric} — {}, ε = {}, k = {}, {protection}; {} groups released, {}:",
+            a.mechanism,
+            a.epsilon,
+            a.k_min,
+            a.groups.len(),
+            a.suppressed
+                .map_or("suppressed groups not disclosed (open set)".into(), |n| {
+                    format!("{n} suppressed")
+                })
+        );
+        if a.groups.is_empty() {
+            if let Some(t) = a.threshold {
+                let _ = writeln!(
+                    out,
+                    "(No domain was named by enough reports to pass τ = {t:.0} at this fleet size: \
+                     rare domains never appear.)"
+                );
+            }
+        } else {
+            out.push_str(&super::table(&["cell", "value", "95% interval"], &rows));
+        }
+    }
+    let _ = writeln!(
+        out,
+        "\nThese releases spent ε {spent} in total over eu's metrics (each metric's days charged \
+         separately); {suppressed} groups were suppressed for having fewer than k contributors."
+    );
+    Ok(out)
+}
+
+fn day_number(d: time::Date) -> i32 {
+    d.to_julian_day()
+        - time::Date::from_calendar_date(1970, time::Month::January, 1)
+            .map(|e| e.to_julian_day())
+            .unwrap_or(2_440_588)
+}
