@@ -1,0 +1,469 @@
+//! Latency of a release over a year of aggregates.
+//!
+//! `cargo bench -p candor-collector --bench query`. Figures go to
+//! BENCHMARKS.md ("Query latency").
+//!
+//! Setup (timed and printed): a file-backed SQLite store (a temporary
+//! directory, default options: WAL, `synchronous=FULL`, since every release
+//! commits its ledger charge, cached answer and audit entry) holding 365
+//! days of region eu's aggregates for every metric of examples/browser.toml:
+//! each metric's cells × every combination of the dimensions it declares
+//! (platform × 6 app versions × 4 OS majors where declared), and for
+//! `browser.slow_domains` a Zipf-like long tail of a few thousand domains a
+//! day (1 500 / 1 000 / 500 per platform). Rows are written as
+//! `ReportDelta`s, 12 synthetic reports per purpose and day, each adding to
+//! every closed-set row (so those rows have 12 contributors, over the
+//! region's k = 10) and the domains split over 1–12 of them by popularity
+//! (so the tail falls under k). A synthetic report names far more rows than
+//! a real one may; the store does not care, and the rows are what a query
+//! reads.
+//!
+//! The registry is the example schema with region eu's
+//! `epsilon_per_metric_day` raised to 1 000 000 after parsing (the TOML
+//! validator caps it at 10), so that thousands of releases fit in the
+//! budget. Every measured iteration is a new query, not a cache hit: its ε
+//! is `0.5 + (i mod 1000)·0.001 + ⌊i/1000⌋·10⁻⁷` (distinct cache keys,
+//! noise scales between Δ/0.5 and Δ/1.5). The cached case repeats one query.
+//!
+//! `QUERY_BENCH_DIR=/some/dir` keeps the database there for inspection.
+//!
+//! Besides criterion's report (median of per-sample means), each case
+//! prints the p50/p90 of its individually timed iterations.
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use candor_collector::release::{self, Query, Scope};
+use candor_collector::validate::Registry;
+use candor_schema::{MetricKind, Schema};
+use candor_store::sqlite::SqliteStore;
+use candor_store::{
+    AggregateRow, AuditEntry, AuditRecord, BudgetFilter, BudgetSpent, CommitOutcome, Contribution,
+    DayNumber, Head, NewRelease, ReleaseOutcome, ReportCount, ReportDelta, RowFilter, RowKey,
+    Store, StoreError,
+};
+use criterion::{Criterion, SamplingMode, criterion_group, criterion_main};
+use rand_chacha::ChaCha20Rng;
+use rand_core::SeedableRng;
+
+const REGION: &str = "eu";
+const LAST_DAY: &str = "2026-11-28";
+const DAYS: i32 = 365;
+/// Synthetic reports per purpose and day (contributors of a closed-set row).
+const REPORTS: usize = 12;
+const PLATFORMS: [&str; 3] = ["android", "ios", "exampleos"];
+/// Distinct slow domains per day, per platform.
+const DOMAINS_PER_DAY: [usize; 3] = [1_500, 1_000, 500];
+const APP_VERSIONS: [&str; 6] = ["120.1", "121.0", "121.3", "122.0", "122.1", "123.0"];
+const OS_MAJORS: [&str; 4] = ["12", "13", "14", "15"];
+
+fn schema() -> Schema {
+    let src = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../examples/browser.toml"
+    ))
+    .expect("example schema");
+    let mut schema =
+        candor_schema::parse(&src, "browser.toml", time::macros::date!(2026 - 11 - 29))
+            .expect("valid")
+            .schema;
+    schema
+        .regions
+        .get_mut(REGION)
+        .expect("region eu")
+        .epsilon_per_metric_day = 1_000_000.0;
+    schema
+}
+
+/// Canonical dimension strings: every combination of the declared ones.
+fn combinations(dims: &[String]) -> Vec<String> {
+    let mut sorted = dims.to_vec();
+    sorted.sort();
+    let mut out = vec![Vec::<String>::new()];
+    for d in &sorted {
+        let values: &[&str] = match d.as_str() {
+            "platform" => &PLATFORMS,
+            "app_version" => &APP_VERSIONS,
+            "os_major" => &OS_MAJORS,
+            other => panic!("unknown dimension {other}"),
+        };
+        out = out
+            .into_iter()
+            .flat_map(|prefix| {
+                values.iter().map(move |v| {
+                    let mut p = prefix.clone();
+                    p.push(format!("{d}={v}"));
+                    p
+                })
+            })
+            .collect();
+    }
+    out.into_iter().map(|p| p.join(",")).collect()
+}
+
+/// Fills `store` with a year of aggregates; returns the rows written per day.
+fn fill(store: &mut SqliteStore, schema: &Schema, first: i32) -> usize {
+    let mut id = 0u128;
+    let mut rows_per_day = 0;
+    for day in first..first + DAYS {
+        let mut batch = Vec::new();
+        for (purpose, p) in &schema.purposes {
+            let mut reports: Vec<ReportDelta> = (0..REPORTS)
+                .map(|_| {
+                    id += 1;
+                    ReportDelta {
+                        report_id: id.to_le_bytes(),
+                        day,
+                        schema_id: schema.id.clone(),
+                        purpose: purpose.clone(),
+                        contributions: Vec::new(),
+                    }
+                })
+                .collect();
+            let row = |metric: &str, dimensions: &str, cell: &str| RowKey {
+                schema_id: schema.id.clone(),
+                day,
+                purpose: purpose.clone(),
+                consent_version: p.consent_version,
+                metric: metric.to_owned(),
+                dimensions: dimensions.to_owned(),
+                cell: cell.to_owned(),
+            };
+            for metric in schema.metrics.values().filter(|m| &m.purpose == purpose) {
+                let cells: Vec<String> = match &metric.kind {
+                    MetricKind::Counter => vec![String::new()],
+                    MetricKind::LabeledCounter { labels } => labels.clone(),
+                    MetricKind::Category { categories } => categories.clone(),
+                    MetricKind::Boolean => vec!["false".into(), "true".into()],
+                    MetricKind::Distribution { buckets } => {
+                        (0..=buckets.len()).map(|i| i.to_string()).collect()
+                    }
+                    MetricKind::DomainSet => {
+                        for (p, &n) in PLATFORMS.iter().zip(&DOMAINS_PER_DAY) {
+                            let dims = format!("platform={p}");
+                            for rank in 0..n {
+                                let count = (8 * n / (rank + 1)).max(1);
+                                let contributors = count.min(REPORTS);
+                                let key = row(&metric.id, &dims, &format!("site{rank}.example"));
+                                for (j, r) in reports.iter_mut().take(contributors).enumerate() {
+                                    let share = count / contributors
+                                        + usize::from(j < count % contributors);
+                                    r.contributions.push(Contribution {
+                                        key: key.clone(),
+                                        value: share as i64,
+                                    });
+                                }
+                                rows_per_day += usize::from(day == first);
+                            }
+                        }
+                        continue;
+                    }
+                    _ => panic!("unknown metric type"),
+                };
+                for dims in combinations(&metric.dimensions) {
+                    for (c, cell) in cells.iter().enumerate() {
+                        let key = row(&metric.id, &dims, cell);
+                        for (j, r) in reports.iter_mut().enumerate() {
+                            r.contributions.push(Contribution {
+                                key: key.clone(),
+                                value: ((j + 3 * c + day as usize) % 7 + 1) as i64,
+                            });
+                        }
+                        rows_per_day += usize::from(day == first);
+                    }
+                }
+            }
+            batch.extend(reports);
+        }
+        store.commit(&batch).expect("commit");
+    }
+    rows_per_day
+}
+
+/// A diagnostic store: rows of one metric served from memory (as an ideal
+/// index would find them), everything else (budget, cache, audit: the
+/// release's transaction) from the SQLite store. It shows what a release
+/// costs besides `Store::rows`.
+struct MemRows<'a> {
+    inner: &'a mut SqliteStore,
+    rows: &'a [AggregateRow],
+}
+
+impl Store for MemRows<'_> {
+    fn commit(&mut self, batch: &[ReportDelta]) -> Result<Vec<CommitOutcome>, StoreError> {
+        self.inner.commit(batch)
+    }
+    fn prune_seen(&mut self, before: DayNumber) -> Result<u64, StoreError> {
+        self.inner.prune_seen(before)
+    }
+    fn delete_before(&mut self, before: DayNumber) -> Result<u64, StoreError> {
+        self.inner.delete_before(before)
+    }
+    fn rows(&self, f: &RowFilter) -> Result<Vec<AggregateRow>, StoreError> {
+        Ok(self
+            .rows
+            .iter()
+            .filter(|r| f.metric.as_ref().is_none_or(|m| &r.key.metric == m))
+            .filter(|r| f.from_day.is_none_or(|d| r.key.day >= d))
+            .filter(|r| f.to_day.is_none_or(|d| r.key.day <= d))
+            .cloned()
+            .collect())
+    }
+    fn report_counts(&self) -> Result<Vec<ReportCount>, StoreError> {
+        self.inner.report_counts()
+    }
+    fn cached_release(&self, cache_key: &str) -> Result<Option<String>, StoreError> {
+        self.inner.cached_release(cache_key)
+    }
+    fn budget(&self, filter: &BudgetFilter) -> Result<Vec<BudgetSpent>, StoreError> {
+        self.inner.budget(filter)
+    }
+    fn record_release(&mut self, release: &NewRelease) -> Result<ReleaseOutcome, StoreError> {
+        self.inner.record_release(release)
+    }
+    fn append_audit(&mut self, record: &AuditRecord) -> Result<AuditEntry, StoreError> {
+        self.inner.append_audit(record)
+    }
+    fn audit_log(&self) -> Result<(Vec<AuditEntry>, Option<Head>), StoreError> {
+        self.inner.audit_log()
+    }
+}
+
+fn scope() -> Scope {
+    Scope {
+        name: "bench".into(),
+        admin: true,
+        regions: Vec::new(),
+        purposes: Vec::new(),
+    }
+}
+
+fn query(metric: &str, from: &str, to: &str, by_day: bool, epsilon: f64) -> Query {
+    Query {
+        region: REGION.into(),
+        metric: metric.into(),
+        schema: None,
+        from: from.into(),
+        to: to.into(),
+        group_by: if by_day {
+            vec![release::DAY.into()]
+        } else {
+            Vec::new()
+        },
+        filters: BTreeMap::new(),
+        cells: Vec::new(),
+        epsilon: Some(epsilon),
+    }
+}
+
+/// A fresh ε for every call: distinct cache keys, scales in [Δ/1.5, Δ/0.5].
+fn fresh_epsilon(i: &mut u64) -> f64 {
+    let e = 0.5 + (*i % 1000) as f64 * 1e-3 + (*i / 1000) as f64 * 1e-7;
+    *i += 1;
+    e
+}
+
+fn percentile(sorted: &[Duration], q: f64) -> Duration {
+    sorted[((sorted.len() - 1) as f64 * q).round() as usize]
+}
+
+fn bench(c: &mut Criterion) {
+    let schema = schema();
+    let registry = Registry::new([schema.clone()]);
+    let last = release::parse_day(LAST_DAY).expect("day");
+    let first = last - (DAYS - 1);
+    let (from, to) = (release::format_day(first), release::format_day(last));
+    let week = release::format_day(last - 6);
+
+    // QUERY_BENCH_DIR keeps the database for inspection (a fresh file
+    // is written there each run); by default it lives in a temporary
+    // directory under the target directory (on disk, not tmpfs).
+    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).expect("tempdir");
+    let path = match std::env::var_os("QUERY_BENCH_DIR") {
+        Some(keep) => {
+            let path = std::path::PathBuf::from(keep).join("eu.sqlite");
+            for suffix in ["", "-wal", "-shm"] {
+                let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+            }
+            path
+        }
+        None => dir.path().join("eu.sqlite"),
+    };
+    let mut store = SqliteStore::open(&path).expect("store");
+    let started = Instant::now();
+    let rows_per_day = fill(&mut store, &schema, first);
+    let filled = started.elapsed();
+    let rows = store.rows(&RowFilter::default()).expect("rows").len();
+    let size = |suffix: &str| {
+        std::fs::metadata(format!("{}{suffix}", path.display()))
+            .map(|m| m.len())
+            .unwrap_or(0)
+    };
+    eprintln!(
+        "setup: {rows} aggregate rows ({rows_per_day} a day) over {DAYS} days ({from} … {to}) \
+         in {:.1} s; database {:.1} MiB + WAL {:.1} MiB",
+        filled.as_secs_f64(),
+        size("") as f64 / (1 << 20) as f64,
+        size("-wal") as f64 / (1 << 20) as f64,
+    );
+
+    let store = RefCell::new(store);
+    let mut rng = ChaCha20Rng::seed_from_u64(7);
+    let mut i = 0u64;
+    let tabs = "browser.tabs_opened";
+    // The cached case's query, released once here (outside the timing).
+    release::release(
+        &registry,
+        &mut *store.borrow_mut(),
+        &scope(),
+        &query(tabs, &from, &to, false, 0.25),
+        0,
+        &mut rng,
+    )
+    .expect("released");
+    let timings: RefCell<BTreeMap<&str, Vec<Duration>>> = RefCell::new(BTreeMap::new());
+    let mut group = c.benchmark_group("query");
+    group
+        .sampling_mode(SamplingMode::Flat)
+        .sample_size(20)
+        .warm_up_time(Duration::from_secs(2))
+        .measurement_time(Duration::from_secs(10));
+
+    // Rows of the two metrics the diagnostic cases read from memory.
+    let mem_rows: Vec<AggregateRow> = ["browser.tabs_opened", "app.opened"]
+        .iter()
+        .flat_map(|m| {
+            store
+                .borrow()
+                .rows(&RowFilter {
+                    metric: Some((*m).into()),
+                    ..RowFilter::default()
+                })
+                .expect("rows")
+        })
+        .collect();
+    let mut case = |name: &'static str, make: &dyn Fn(f64) -> Query, fresh: bool, mem: bool| {
+        let fixed = make(0.25);
+        group.bench_function(name, |b| {
+            b.iter_custom(|iters| {
+                let mut total = Duration::ZERO;
+                for _ in 0..iters {
+                    let q = if fresh {
+                        make(fresh_epsilon(&mut i))
+                    } else {
+                        fixed.clone()
+                    };
+                    let mut s = store.borrow_mut();
+                    let mut diag = MemRows {
+                        inner: &mut s,
+                        rows: &mem_rows,
+                    };
+                    let target: &mut dyn Store = if mem { &mut diag } else { &mut *diag.inner };
+                    let t = Instant::now();
+                    let answer = release::release(&registry, target, &scope(), &q, 0, &mut rng)
+                        .expect("released");
+                    let elapsed = t.elapsed();
+                    assert_eq!(answer.cached, !fresh, "{name}");
+                    std::hint::black_box(answer);
+                    total += elapsed;
+                    timings.borrow_mut().entry(name).or_default().push(elapsed);
+                }
+                total
+            })
+        });
+    };
+
+    case(
+        "counter, 365 days",
+        &|e| query(tabs, &from, &to, false, e),
+        true,
+        false,
+    );
+    case(
+        "labeled counter, 365 days by day",
+        &|e| query("app.opened", &from, &to, true, e),
+        true,
+        false,
+    );
+    case(
+        "domain set, 365 days",
+        &|e| query("browser.slow_domains", &from, &to, false, e),
+        true,
+        false,
+    );
+    case(
+        "counter, 7 days",
+        &|e| query(tabs, &week, &to, false, e),
+        true,
+        false,
+    );
+    // Cached repeat: the query released once below.
+    case(
+        "cached repeat (counter, 365 days)",
+        &|e| query(tabs, &from, &to, false, e),
+        false,
+        false,
+    );
+    // Where the time goes: the release without the row read ...
+    case(
+        "rows from memory: counter, 365 days",
+        &|e| query(tabs, &from, &to, false, e),
+        true,
+        true,
+    );
+    case(
+        "rows from memory: labeled counter, 365 days by day",
+        &|e| query("app.opened", &from, &to, true, e),
+        true,
+        true,
+    );
+    // ... and the store's row read alone.
+    let filter = |metric: &str, from: i32| RowFilter {
+        schema_id: Some(schema.id.clone()),
+        metric: Some(metric.into()),
+        purpose: Some(schema.metric(metric).expect("metric").purpose.clone()),
+        from_day: Some(from),
+        to_day: Some(last),
+    };
+    for (name, f) in [
+        ("Store::rows only: counter, 365 days", filter(tabs, first)),
+        ("Store::rows only: counter, 7 days", filter(tabs, last - 6)),
+        (
+            "Store::rows only: domain set, 365 days",
+            filter("browser.slow_domains", first),
+        ),
+    ] {
+        group.bench_function(name, |b| {
+            b.iter_custom(|iters| {
+                let mut total = Duration::ZERO;
+                for _ in 0..iters {
+                    let s = store.borrow();
+                    let t = Instant::now();
+                    let rows = s.rows(&f).expect("rows");
+                    let elapsed = t.elapsed();
+                    std::hint::black_box(rows);
+                    total += elapsed;
+                    timings.borrow_mut().entry(name).or_default().push(elapsed);
+                }
+                total
+            })
+        });
+    }
+    group.finish();
+
+    eprintln!("\nper-iteration latency (every timed call, warm-up included):");
+    for (name, mut t) in timings.into_inner() {
+        t.sort();
+        eprintln!(
+            "  {name}: n = {}, p50 = {:.2} ms, p90 = {:.2} ms, max = {:.2} ms",
+            t.len(),
+            percentile(&t, 0.5).as_secs_f64() * 1e3,
+            percentile(&t, 0.9).as_secs_f64() * 1e3,
+            t.last().expect("timed").as_secs_f64() * 1e3,
+        );
+    }
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
