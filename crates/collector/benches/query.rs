@@ -41,7 +41,7 @@ use candor_store::sqlite::SqliteStore;
 use candor_store::{
     AggregateRow, AuditEntry, AuditRecord, BudgetFilter, BudgetSpent, CommitOutcome, Contribution,
     DayNumber, Head, NewRelease, ReleaseOutcome, ReportCount, ReportDelta, RowFilter, RowKey,
-    Store, StoreError,
+    RowView, Store, StoreError,
 };
 use criterion::{Criterion, SamplingMode, criterion_group, criterion_main};
 use rand_chacha::ChaCha20Rng;
@@ -209,6 +209,26 @@ impl Store for MemRows<'_> {
             .filter(|r| f.to_day.is_none_or(|d| r.key.day <= d))
             .cloned()
             .collect())
+    }
+    fn visit_rows(
+        &self,
+        f: &RowFilter,
+        visit: &mut dyn FnMut(&RowView<'_>),
+    ) -> Result<(), StoreError> {
+        for r in self.rows(f)? {
+            visit(&RowView {
+                schema_id: &r.key.schema_id,
+                day: r.key.day,
+                purpose: &r.key.purpose,
+                consent_version: r.key.consent_version,
+                metric: &r.key.metric,
+                dimensions: &r.key.dimensions,
+                cell: &r.key.cell,
+                sum: r.sum,
+                contributors: r.contributors,
+            });
+        }
+        Ok(())
     }
     fn report_counts(&self) -> Result<Vec<ReportCount>, StoreError> {
         self.inner.report_counts()

@@ -44,7 +44,7 @@
 //! ([`candor_privacy::ldp::RandomizedResponse::estimate`]), which is
 //! post-processing of already-private data, and applies k.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use candor_privacy::budget::{self, BudgetKey, Ledger};
 use candor_privacy::dp::DiscreteLaplace;
@@ -479,10 +479,13 @@ fn bucket_label(buckets: &[u64], index: usize) -> String {
 /// A group's key: (day if grouped, grouped dimension values).
 type GroupKey = (Option<DayNumber>, BTreeMap<String, String>);
 
+/// One cell's (contributors, sum).
+type CellSum = (i64, i64);
+
 /// Summed rows of one group: contributors and sum per cell.
 #[derive(Default)]
 struct Cells {
-    by_cell: BTreeMap<String, (i64, i64)>,
+    by_cell: BTreeMap<String, CellSum>,
 }
 
 /// The per-day budget keys of a plan.
@@ -660,56 +663,59 @@ fn compute<R: Rng + ?Sized>(
     store: &dyn Store,
     rng: &mut R,
 ) -> Result<Answer, QueryError> {
-    let rows = store.rows(&RowFilter {
+    let wanted_cell =
+        |c: &str| plan.query.cells.is_empty() || plan.query.cells.iter().any(|w| w == c);
+    let central = matches!(plan.metric.release, Release::CentralDp { .. });
+    // Rows are visited without copying; each distinct dimensions string is
+    // parsed once (does it pass the filters, and which group values it
+    // has), and groups are numbered, so a row costs two hash lookups.
+    let mut dims_group: HashMap<String, Option<usize>> = HashMap::new();
+    let mut group_dims: Vec<BTreeMap<String, String>> = Vec::new();
+    let mut group_ids: HashMap<BTreeMap<String, String>, usize> = HashMap::new();
+    let mut sums: HashMap<(Option<DayNumber>, usize), HashMap<String, CellSum>> = HashMap::new();
+    let filter = RowFilter {
         schema_id: Some(plan.schema.id.clone()),
         metric: Some(plan.metric.id.clone()),
         purpose: Some(plan.metric.purpose.clone()),
         from_day: Some(plan.from),
         to_day: Some(plan.to),
-    })?;
-    let wanted_cell =
-        |c: &str| plan.query.cells.is_empty() || plan.query.cells.iter().any(|w| w == c);
-    let central = matches!(plan.metric.release, Release::CentralDp { .. });
-    let mut groups: BTreeMap<GroupKey, Cells> = BTreeMap::new();
-    'rows: for row in rows {
-        let dims: BTreeMap<&str, &str> = row
-            .key
-            .dimensions
-            .split(',')
-            .filter_map(|kv| kv.split_once('='))
-            .collect();
-        for (dim, allowed) in &plan.query.filters {
-            match dims.get(dim.as_str()) {
-                Some(v) if allowed.iter().any(|a| a == v) => {}
-                _ => continue 'rows,
-            }
-        }
+    };
+    store.visit_rows(&filter, &mut |row| {
         // A local-DP group's size counts the reports of every cell, shown
         // or not, so only central metrics drop unwanted cells here.
-        if central && !wanted_cell(&row.key.cell) {
-            continue;
+        if central && !wanted_cell(row.cell) {
+            return;
         }
-        let key: GroupKey = (
-            plan.by_day.then_some(row.key.day),
-            plan.group_dims
-                .iter()
-                .map(|d| {
-                    (
-                        d.clone(),
-                        dims.get(d.as_str()).copied().unwrap_or("").to_owned(),
-                    )
-                })
-                .collect(),
-        );
-        let cell = groups
-            .entry(key)
-            .or_default()
-            .by_cell
-            .entry(row.key.cell)
+        let group = match dims_group.get(row.dimensions) {
+            Some(g) => *g,
+            None => {
+                let g = group_of(row.dimensions, plan, &mut group_dims, &mut group_ids);
+                dims_group.insert(row.dimensions.to_owned(), g);
+                g
+            }
+        };
+        let Some(group) = group else { return };
+        let cells = sums
+            .entry((plan.by_day.then_some(row.day), group))
             .or_default();
+        let cell = match cells.get_mut(row.cell) {
+            Some(c) => c,
+            None => cells.entry(row.cell.to_owned()).or_default(),
+        };
         cell.0 = cell.0.saturating_add(row.contributors);
         cell.1 = cell.1.saturating_add(row.sum);
-    }
+    })?;
+    let groups: BTreeMap<GroupKey, Cells> = sums
+        .into_iter()
+        .map(|((day, g), cells)| {
+            (
+                (day, group_dims[g].clone()),
+                Cells {
+                    by_cell: cells.into_iter().collect(),
+                },
+            )
+        })
+        .collect();
     let k_min = plan.region.k_min;
     let metric = plan.metric;
     let mut answer = Answer {
@@ -851,6 +857,43 @@ fn compute<R: Rng + ?Sized>(
         answer.suppressed = Some(suppressed);
     }
     Ok(answer)
+}
+
+/// The group of a row's canonical dimensions (`k=v,k2=v2`): `None` when a
+/// filter excludes it; otherwise the number of its grouped values in
+/// `group_dims`, added there if new.
+fn group_of(
+    dimensions: &str,
+    plan: &Plan<'_>,
+    group_dims: &mut Vec<BTreeMap<String, String>>,
+    group_ids: &mut HashMap<BTreeMap<String, String>, usize>,
+) -> Option<usize> {
+    let dims: BTreeMap<&str, &str> = dimensions
+        .split(',')
+        .filter_map(|kv| kv.split_once('='))
+        .collect();
+    for (dim, allowed) in &plan.query.filters {
+        match dims.get(dim.as_str()) {
+            Some(v) if allowed.iter().any(|a| a == v) => {}
+            _ => return None,
+        }
+    }
+    let grouped: BTreeMap<String, String> = plan
+        .group_dims
+        .iter()
+        .map(|d| {
+            (
+                d.clone(),
+                dims.get(d.as_str()).copied().unwrap_or("").to_owned(),
+            )
+        })
+        .collect();
+    let next = group_dims.len();
+    let id = *group_ids.entry(grouped.clone()).or_insert(next);
+    if id == next {
+        group_dims.push(grouped);
+    }
+    Some(id)
 }
 
 /// Δ: the most one report adds to one group's cells, in L1.

@@ -75,6 +75,10 @@ pub const CASES: &[(&str, Case)] = &[
     ),
     ("rows_filter_and_order", rows_filter_and_order),
     (
+        "visit_rows_sees_the_same_rows",
+        visit_rows_sees_the_same_rows,
+    ),
+    (
         "report_counts_per_schema_day_purpose",
         report_counts_per_schema_day_purpose,
     ),
@@ -132,6 +136,7 @@ macro_rules! store_conformance_tests {
             prune_seen_forgets_only_older_days,
             delete_before_removes_old_rows_and_counts,
             rows_filter_and_order,
+            visit_rows_sees_the_same_rows,
             report_counts_per_schema_day_purpose,
             large_batch,
             randomized_against_model,
@@ -1226,4 +1231,86 @@ pub fn retention_keeps_the_audit_log(store: &mut dyn Store) {
     assert!(store.cached_release("new").expect("cache").is_some());
     let (entries, head) = store.audit_log().expect("log");
     assert_eq!(audit::verify(&entries, head, None), Ok(2));
+}
+
+/// [`Store::visit_rows`] lends exactly the rows [`Store::rows`] returns
+/// (in any order), for every filter.
+pub fn visit_rows_sees_the_same_rows(store: &mut dyn Store) {
+    let mut batch = Vec::new();
+    for (i, (day, metric, dims, cell)) in [
+        (1, "m.a", "p=x", ""),
+        (1, "m.a", "p=y", ""),
+        (2, "m.a", "p=x", ""),
+        (2, "m.b", "", "red"),
+        (3, "m.b", "", "blue"),
+        (3, "m.b", "", "red"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let key = RowKey {
+            schema_id: "s".into(),
+            day,
+            purpose: "usage".into(),
+            consent_version: 1,
+            metric: metric.into(),
+            dimensions: dims.into(),
+            cell: cell.into(),
+        };
+        batch.push(ReportDelta {
+            report_id: [i as u8 + 1; 16],
+            day,
+            schema_id: "s".into(),
+            purpose: "usage".into(),
+            contributions: vec![Contribution {
+                key,
+                value: i as i64 + 1,
+            }],
+        });
+    }
+    store.commit(&batch).expect("commit");
+    let filters = [
+        RowFilter::default(),
+        RowFilter {
+            metric: Some("m.a".into()),
+            ..RowFilter::default()
+        },
+        RowFilter {
+            metric: Some("m.b".into()),
+            from_day: Some(3),
+            to_day: Some(3),
+            schema_id: Some("s".into()),
+            purpose: Some("usage".into()),
+        },
+        RowFilter {
+            from_day: Some(2),
+            ..RowFilter::default()
+        },
+    ];
+    for filter in filters {
+        let mut seen = Vec::new();
+        store
+            .visit_rows(&filter, &mut |v| {
+                seen.push(AggregateRow {
+                    key: RowKey {
+                        schema_id: v.schema_id.into(),
+                        day: v.day,
+                        purpose: v.purpose.into(),
+                        consent_version: v.consent_version,
+                        metric: v.metric.into(),
+                        dimensions: v.dimensions.into(),
+                        cell: v.cell.into(),
+                    },
+                    sum: v.sum,
+                    contributors: v.contributors,
+                });
+            })
+            .expect("visit");
+        seen.sort_by(|a, b| a.key.cmp(&b.key));
+        assert_eq!(
+            seen,
+            store.rows(&filter).expect("rows"),
+            "filter {filter:?}"
+        );
+    }
 }

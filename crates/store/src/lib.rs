@@ -187,6 +187,30 @@ pub struct AggregateRow {
     pub contributors: i64,
 }
 
+/// A stored row as [`Store::visit_rows`] lends it: the key's text borrowed
+/// from the backend, so visiting a million rows allocates nothing per row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RowView<'a> {
+    /// The data dictionary's id.
+    pub schema_id: &'a str,
+    /// The UTC day.
+    pub day: DayNumber,
+    /// The purpose.
+    pub purpose: &'a str,
+    /// The consent version.
+    pub consent_version: u32,
+    /// The metric id.
+    pub metric: &'a str,
+    /// Canonical dimensions.
+    pub dimensions: &'a str,
+    /// The cell.
+    pub cell: &'a str,
+    /// Sum of the contributions.
+    pub sum: i64,
+    /// Number of reports that contributed.
+    pub contributors: i64,
+}
+
 /// Which rows to read: everything matching the given fields.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RowFilter {
@@ -317,6 +341,16 @@ pub trait Store: Send {
     /// [`RowKey`]: schema id, day, purpose, consent version, metric,
     /// dimensions, cell; strings compare byte-wise).
     fn rows(&self, filter: &RowFilter) -> Result<Vec<AggregateRow>, StoreError>;
+
+    /// Calls `visit` once for every row matching `filter`, in no particular
+    /// order: the release engine's read path, which aggregates as it goes
+    /// and needs neither order nor owned rows. The same rows as
+    /// [`Store::rows`].
+    fn visit_rows(
+        &self,
+        filter: &RowFilter,
+        visit: &mut dyn FnMut(&RowView<'_>),
+    ) -> Result<(), StoreError>;
 
     /// Accepted reports per (schema, day, purpose), ordered by schema id,
     /// day, purpose.

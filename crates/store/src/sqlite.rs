@@ -39,7 +39,7 @@ use crate::audit::{self, AuditEntry, AuditRecord, Head};
 use crate::merge::Merge;
 use crate::{
     AggregateRow, BudgetFilter, BudgetSpent, CommitOutcome, DayNumber, NewRelease, ReleaseOutcome,
-    ReportCount, ReportDelta, RowFilter, RowKey, Store, StoreError, validate_batch,
+    ReportCount, ReportDelta, RowFilter, RowKey, RowView, Store, StoreError, validate_batch,
 };
 
 /// The schema version this build creates and reads (`PRAGMA user_version`).
@@ -296,6 +296,83 @@ impl SqliteStore {
         Ok(())
     }
 
+    /// Runs the row query for `filter`, in key order if `ordered`.
+    fn for_each_row(
+        &self,
+        filter: &RowFilter,
+        ordered: bool,
+        visit: &mut dyn FnMut(&RowView<'_>),
+    ) -> Result<(), StoreError> {
+        // Only the conditions given, so SQLite can use an index for a day
+        // range ("col = ?1 OR ?1 IS NULL" would defeat the planner). With a
+        // metric, the series are few and `aggregates_by_series` serves each
+        // one's days (migration 3). Values are always bound; the SQL text
+        // has one form per combination of fields, which the statement cache
+        // keeps.
+        let mut conditions: Vec<&str> = Vec::new();
+        let mut values: Vec<&dyn rusqlite::ToSql> = Vec::new();
+        if let Some(schema_id) = &filter.schema_id {
+            conditions.push("s.schema_id = ?");
+            values.push(schema_id);
+        }
+        if let Some(metric) = &filter.metric {
+            conditions.push("s.metric = ?");
+            values.push(metric);
+        }
+        if let Some(purpose) = &filter.purpose {
+            conditions.push("s.purpose = ?");
+            values.push(purpose);
+        }
+        if let Some(from_day) = &filter.from_day {
+            conditions.push("a.day >= ?");
+            values.push(from_day);
+        }
+        if let Some(to_day) = &filter.to_day {
+            conditions.push("a.day <= ?");
+            values.push(to_day);
+        }
+        let mut sql = String::from(ROW_COLUMNS);
+        if !conditions.is_empty() {
+            sql.push_str(" WHERE ");
+            sql.push_str(&conditions.join(" AND "));
+        }
+        if ordered {
+            sql.push_str(ROW_ORDER);
+        }
+        let mut stmt = self
+            .conn
+            .prepare_cached(&sql)
+            .map_err(backend("prepare the row query"))?;
+        let mut rows = stmt
+            .query(values.as_slice())
+            .map_err(backend("read rows"))?;
+        while let Some(row) = rows.next().map_err(backend("read rows"))? {
+            let borrowed = |i: usize| -> Result<&str, StoreError> {
+                row.get_ref(i)
+                    .ok()
+                    .and_then(|v| v.as_str().ok())
+                    .ok_or_else(|| {
+                        StoreError::Backend(format!("read rows: column {i} is not text"))
+                    })
+            };
+            let number = |i: usize| -> Result<i64, StoreError> {
+                row.get::<_, i64>(i).map_err(backend("read rows"))
+            };
+            visit(&RowView {
+                schema_id: borrowed(0)?,
+                day: i32::try_from(number(1)?).unwrap_or(i32::MAX),
+                purpose: borrowed(2)?,
+                consent_version: u32::try_from(number(3)?).unwrap_or(u32::MAX),
+                metric: borrowed(4)?,
+                dimensions: borrowed(5)?,
+                cell: borrowed(6)?,
+                sum: number(7)?,
+                contributors: number(8)?,
+            });
+        }
+        Ok(())
+    }
+
     /// Whether this is a reading handle.
     #[must_use]
     pub fn is_read_only(&self) -> bool {
@@ -468,61 +545,31 @@ impl Store for SqliteStore {
     }
 
     fn rows(&self, filter: &RowFilter) -> Result<Vec<AggregateRow>, StoreError> {
-        // Only the conditions given, so SQLite can use the primary key for a
-        // day range ("col = ?1 OR ?1 IS NULL" would defeat the planner).
-        // Values are always bound; the SQL text has one form per
-        // combination of fields, which the statement cache keeps.
-        let mut conditions: Vec<&str> = Vec::new();
-        let mut values: Vec<&dyn rusqlite::ToSql> = Vec::new();
-        if let Some(schema_id) = &filter.schema_id {
-            conditions.push("s.schema_id = ?");
-            values.push(schema_id);
-        }
-        if let Some(metric) = &filter.metric {
-            conditions.push("s.metric = ?");
-            values.push(metric);
-        }
-        if let Some(purpose) = &filter.purpose {
-            conditions.push("s.purpose = ?");
-            values.push(purpose);
-        }
-        if let Some(from_day) = &filter.from_day {
-            conditions.push("a.day >= ?");
-            values.push(from_day);
-        }
-        if let Some(to_day) = &filter.to_day {
-            conditions.push("a.day <= ?");
-            values.push(to_day);
-        }
-        let mut sql = String::from(ROW_COLUMNS);
-        if !conditions.is_empty() {
-            sql.push_str(" WHERE ");
-            sql.push_str(&conditions.join(" AND "));
-        }
-        sql.push_str(ROW_ORDER);
-        let mut stmt = self
-            .conn
-            .prepare_cached(&sql)
-            .map_err(backend("prepare the row query"))?;
-        let rows = stmt
-            .query_map(values.as_slice(), |row| {
-                Ok(AggregateRow {
-                    key: RowKey {
-                        schema_id: row.get(0)?,
-                        day: row.get(1)?,
-                        purpose: row.get(2)?,
-                        consent_version: row.get(3)?,
-                        metric: row.get(4)?,
-                        dimensions: row.get(5)?,
-                        cell: row.get(6)?,
-                    },
-                    sum: row.get(7)?,
-                    contributors: row.get(8)?,
-                })
-            })
-            .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
-            .map_err(backend("read rows"))?;
+        let mut rows = Vec::new();
+        self.for_each_row(filter, true, &mut |v| {
+            rows.push(AggregateRow {
+                key: RowKey {
+                    schema_id: v.schema_id.to_owned(),
+                    day: v.day,
+                    purpose: v.purpose.to_owned(),
+                    consent_version: v.consent_version,
+                    metric: v.metric.to_owned(),
+                    dimensions: v.dimensions.to_owned(),
+                    cell: v.cell.to_owned(),
+                },
+                sum: v.sum,
+                contributors: v.contributors,
+            });
+        })?;
         Ok(rows)
+    }
+
+    fn visit_rows(
+        &self,
+        filter: &RowFilter,
+        visit: &mut dyn FnMut(&RowView<'_>),
+    ) -> Result<(), StoreError> {
+        self.for_each_row(filter, false, visit)
     }
 
     fn report_counts(&self) -> Result<Vec<ReportCount>, StoreError> {

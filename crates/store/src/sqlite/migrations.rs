@@ -28,6 +28,10 @@ pub(super) const MIGRATIONS: &[Migration] = &[
         version: 2,
         sql: V2,
     },
+    Migration {
+        version: 3,
+        sql: V3,
+    },
 ];
 
 /// The version this build writes and reads.
@@ -143,6 +147,18 @@ CREATE TABLE audit_head (
     seq  INTEGER NOT NULL,
     hash BLOB    NOT NULL
 ) STRICT;
+";
+
+// Version 3: releases read one metric's series over a range of days. With
+// the key (day, series, cell) alone, SQLite walks every row of every metric
+// in the range once per series of the metric (measured: 1.3 s for a
+// counter over a year of the example schema, 1.4 M rows). An index on
+// (series, day, cell) makes that a range scan per series (about 10 ms).
+// Writes pay for it only when a new row is created: an upsert of an
+// existing row changes `sum` and `contributors`, which the index does not
+// hold.
+const V3: &str = "
+CREATE INDEX aggregates_by_series ON aggregates (series, day, cell);
 ";
 
 #[cfg(test)]

@@ -3,7 +3,8 @@
 use candor_store::sqlite::SqliteStore;
 use candor_store::{
     AggregateRow, AuditEntry, AuditRecord, BudgetFilter, BudgetSpent, CommitOutcome, DayNumber,
-    Head, NewRelease, ReleaseOutcome, ReportCount, ReportDelta, RowFilter, Store, StoreError,
+    Head, NewRelease, ReleaseOutcome, ReportCount, ReportDelta, RowFilter, RowView, Store,
+    StoreError,
 };
 
 mod sqlite_in_memory {
@@ -56,6 +57,13 @@ impl Store for FileStore {
     }
     fn report_counts(&self) -> Result<Vec<ReportCount>, StoreError> {
         self.store.report_counts()
+    }
+    fn visit_rows(
+        &self,
+        filter: &RowFilter,
+        visit: &mut dyn FnMut(&RowView<'_>),
+    ) -> Result<(), StoreError> {
+        self.store.visit_rows(filter, visit)
     }
     fn cached_release(&self, cache_key: &str) -> Result<Option<String>, StoreError> {
         self.store.cached_release(cache_key)

@@ -162,8 +162,18 @@ fn retention_and_pruning_use_an_index() {
         "SELECT * FROM aggregates WHERE day >= 3 AND day <= 4 AND series = 1",
     );
     assert!(
-        day.contains("USING PRIMARY KEY"),
-        "a day's rows are a key range: {day}"
+        day.contains("aggregates_by_series (series=? AND day>? AND day<?)"),
+        "a series' days are an index range: {day}"
+    );
+    // A release's read: the metric's series, then each one's days.
+    let release = plan(
+        &conn,
+        "SELECT a.cell FROM aggregates a JOIN series s ON s.id = a.series \
+         WHERE s.schema_id = 'x' AND s.metric = 'm' AND s.purpose = 'p' AND a.day >= 3 AND a.day <= 400",
+    );
+    assert!(
+        release.contains("aggregates_by_series"),
+        "a release reads its series by index: {release}"
     );
 }
 
