@@ -39,7 +39,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .map_err(|e| e.to_string())?
         .schema;
     let registry = Registry::new([schema.clone()]);
-    let start = truth["start"].as_str().ok_or("truth without start")?.to_owned();
+    let start = truth["start"]
+        .as_str()
+        .ok_or("truth without start")?
+        .to_owned();
     let days = truth["days"].as_u64().ok_or("truth without days")? as i32;
     let first = release::parse_day(&start).ok_or("bad start")?;
     let last = release::format_day(first + days - 1);
@@ -52,10 +55,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut seed = [0u8; 32];
     getrandom::fill(&mut seed)?;
     let mut rng = rand_chacha::ChaCha20Rng::from_seed(seed);
-    println!(
-        "Demo of {} devices, {start} to {last}.\n",
-        truth["devices"]
-    );
+    println!("Demo of {} devices, {start} to {last}.\n", truth["devices"]);
     println!(
         "| region | metric | type | mechanism | ε | cells released / used | median rel. error | p90 rel. error | 95% interval covers | clamped device-days |"
     );
@@ -68,7 +68,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             let mut want: BTreeMap<String, f64> = BTreeMap::new();
             let mut clamped = 0u64;
             for day in by_day.as_object().into_iter().flat_map(|d| d.values()) {
-                for dims in day[&metric.id].as_object().into_iter().flat_map(|m| m.values()) {
+                for dims in day[&metric.id]
+                    .as_object()
+                    .into_iter()
+                    .flat_map(|m| m.values())
+                {
                     for (cell, v) in dims["eligible"].as_object().into_iter().flatten() {
                         *want.entry(cell.clone()).or_default() += v[0].as_f64().unwrap_or(0.0);
                     }

@@ -226,6 +226,71 @@ fn csv_field(s: &str) -> String {
     }
 }
 
+/// The outcome of reading a region's control store on a blocking thread, or
+/// the problem to answer: 404 for a region not served, 503 otherwise.
+// The error is the handler's final answer, returned once per request.
+#[allow(clippy::result_large_err)]
+fn region_read<T>(
+    read: Result<Option<Result<T, candor_store::StoreError>>, tokio::task::JoinError>,
+    region: &str,
+    what: &str,
+) -> Result<T, Response> {
+    match read {
+        Ok(Some(Ok(value))) => Ok(value),
+        Ok(None) => Err(problem(
+            StatusCode::NOT_FOUND,
+            "unknown_region",
+            &format!("this collector does not serve region {region:?}"),
+        )),
+        _ => Err(problem(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "store_unavailable",
+            &format!("the {what} could not be read"),
+        )),
+    }
+}
+
+/// A region's audit log as JSON (the API's and `candor audit show
+/// --json`'s shape): entries, the recorded head, and whether the chain
+/// verifies.
+pub fn audit_log_json(
+    region: &str,
+    entries: &[candor_store::AuditEntry],
+    head: Option<candor_store::Head>,
+) -> serde_json::Value {
+    let verified = audit::verify(entries, head, None);
+    json!({
+        "region": region,
+        "head": head.map(|h| audit::format_head(&h)),
+        "verified": verified.is_ok(),
+        "break": verified.err().map(|b| json!({"seq": b.seq, "reason": b.reason})),
+        "entries": entries.iter().map(|e| json!({
+            "seq": e.seq,
+            "at": e.record.at,
+            "actor": e.record.actor,
+            "action": e.record.action,
+            "detail": serde_json::from_str::<serde_json::Value>(&e.record.detail)
+                .unwrap_or_else(|_| json!(e.record.detail)),
+            "hash": audit::to_hex(&e.hash),
+        })).collect::<Vec<_>>(),
+    })
+}
+
+/// Tokens as JSON (the API's and `candor token list --json`'s shape):
+/// names, roles, scopes and times, never a hash.
+pub fn tokens_json(tokens: &[candor_store::tokens::TokenRecord]) -> serde_json::Value {
+    json!({
+        "tokens": tokens.iter().map(|t| json!({
+            "name": t.name,
+            "role": t.role,
+            "regions": t.regions,
+            "purposes": t.purposes,
+            "created_at": t.created_at,
+            "revoked_at": t.revoked_at,
+        })).collect::<Vec<_>>(),
+    })
+}
+
 /// `GET /v1/regions/{region}/budget`: ε spent per purpose, metric and day,
 /// for the purposes in the token's scope.
 pub(crate) async fn budget(
@@ -250,22 +315,9 @@ pub(crate) async fn budget(
         worker.with_control_store(&r, |s| s.budget(&BudgetFilter::default()))
     })
     .await;
-    let entries = match read {
-        Ok(Some(Ok(entries))) => entries,
-        Ok(None) => {
-            return problem(
-                StatusCode::NOT_FOUND,
-                "unknown_region",
-                &format!("this collector does not serve region {region:?}"),
-            );
-        }
-        _ => {
-            return problem(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "store_unavailable",
-                "the budget could not be read",
-            );
-        }
+    let entries = match region_read(read, &region, "budget") {
+        Ok(entries) => entries,
+        Err(r) => return r,
     };
     let limit = c
         .registry()
@@ -317,40 +369,10 @@ pub(crate) async fn audit(
     let r = region.clone();
     let read =
         tokio::task::spawn_blocking(move || worker.with_control_store(&r, |s| s.audit_log())).await;
-    let (entries, head) = match read {
-        Ok(Some(Ok(log))) => log,
-        Ok(None) => {
-            return problem(
-                StatusCode::NOT_FOUND,
-                "unknown_region",
-                &format!("this collector does not serve region {region:?}"),
-            );
-        }
-        _ => {
-            return problem(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "store_unavailable",
-                "the audit log could not be read",
-            );
-        }
-    };
-    let verified = audit::verify(&entries, head, None);
-    axum::Json(json!({
-        "region": region,
-        "head": head.map(|h| audit::format_head(&h)),
-        "verified": verified.is_ok(),
-        "break": verified.err().map(|b| json!({"seq": b.seq, "reason": b.reason})),
-        "entries": entries.iter().map(|e| json!({
-            "seq": e.seq,
-            "at": e.record.at,
-            "actor": e.record.actor,
-            "action": e.record.action,
-            "detail": serde_json::from_str::<serde_json::Value>(&e.record.detail)
-                .unwrap_or_else(|_| json!(e.record.detail)),
-            "hash": audit::to_hex(&e.hash),
-        })).collect::<Vec<_>>(),
-    }))
-    .into_response()
+    match region_read(read, &region, "audit log") {
+        Ok((entries, head)) => axum::Json(audit_log_json(&region, &entries, head)).into_response(),
+        Err(r) => r,
+    }
 }
 
 /// `GET /v1/tokens` (admin): names, roles and scopes; never a hash.
@@ -369,17 +391,7 @@ pub(crate) async fn tokens(State(c): State<Arc<Collector>>, headers: HeaderMap) 
     let config = c.config.clone();
     let list = tokio::task::spawn_blocking(move || crate::access::list_tokens(&config)).await;
     match list {
-        Ok(Ok(tokens)) => axum::Json(json!({
-            "tokens": tokens.iter().map(|t| json!({
-                "name": t.name,
-                "role": t.role,
-                "regions": t.regions,
-                "purposes": t.purposes,
-                "created_at": t.created_at,
-                "revoked_at": t.revoked_at,
-            })).collect::<Vec<_>>(),
-        }))
-        .into_response(),
+        Ok(Ok(tokens)) => axum::Json(tokens_json(&tokens)).into_response(),
         _ => problem(
             StatusCode::SERVICE_UNAVAILABLE,
             "store_unavailable",

@@ -16,7 +16,6 @@ use candor_store::Store;
 use candor_store::audit::{self, AuditEntry, Head};
 use candor_store::sqlite::SqliteStore;
 use clap::{Args, Subcommand};
-use serde_json::json;
 
 use super::ConfigArgs;
 
@@ -104,21 +103,7 @@ fn show(args: ShowArgs) -> Result<ExitCode> {
     let (entries, head) = read_log(&config, &args.region)?;
     let checked = audit::verify(&entries, head, None);
     if args.json {
-        let body = json!({
-            "region": args.region,
-            "head": head.map(|h| audit::format_head(&h)),
-            "verified": checked.is_ok(),
-            "break": checked.as_ref().err().map(|b| json!({"seq": b.seq, "reason": b.reason})),
-            "entries": entries.iter().map(|e| json!({
-                "seq": e.seq,
-                "at": e.record.at,
-                "actor": e.record.actor,
-                "action": e.record.action,
-                "detail": serde_json::from_str::<serde_json::Value>(&e.record.detail)
-                    .unwrap_or_else(|_| json!(e.record.detail)),
-                "hash": audit::to_hex(&e.hash),
-            })).collect::<Vec<_>>(),
-        });
+        let body = candor_collector::api::audit_log_json(&args.region, &entries, head);
         println!("{body:#}");
         return Ok(ExitCode::SUCCESS);
     }

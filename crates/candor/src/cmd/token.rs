@@ -13,7 +13,6 @@ use std::process::ExitCode;
 use anyhow::{Context, Result, bail};
 use candor_collector::access::{self, Role, TokenSpec};
 use clap::{Args, Subcommand};
-use serde_json::json;
 
 use super::ConfigArgs;
 
@@ -117,16 +116,7 @@ fn list(args: ListArgs) -> Result<ExitCode> {
     let tokens = access::list_tokens(&config).context("cannot read the token database")?;
     if args.json {
         // The same fields as the API's `GET /v1/tokens`: never a hash.
-        let body = json!({
-            "tokens": tokens.iter().map(|t| json!({
-                "name": t.name,
-                "role": t.role,
-                "regions": t.regions,
-                "purposes": t.purposes,
-                "created_at": t.created_at,
-                "revoked_at": t.revoked_at,
-            })).collect::<Vec<_>>(),
-        });
+        let body = candor_collector::api::tokens_json(&tokens);
         println!("{body:#}");
         return Ok(ExitCode::SUCCESS);
     }
