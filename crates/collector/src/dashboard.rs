@@ -773,11 +773,55 @@ async fn budget(State(c): State<Arc<Collector>>, headers: HeaderMap) -> Response
                 esc(region),
                 limit
             );
-            let rows: Vec<Vec<String>> = entries
+            let entries: Vec<_> = entries
                 .iter()
                 .filter(|e| scope.allows_purpose(&e.purpose))
+                .collect();
+            // At a glance: per metric, the days charged and the most spent
+            // on any of them; the per-day ledger below, folded.
+            let mut per_metric: BTreeMap<(&str, &str), (usize, i32, i32, u64)> = BTreeMap::new();
+            for e in &entries {
+                let m = per_metric
+                    .entry((e.purpose.as_str(), e.metric.as_str()))
+                    .or_insert((0, e.day, e.day, 0));
+                m.0 += 1;
+                m.1 = m.1.min(e.day);
+                m.2 = m.2.max(e.day);
+                m.3 = m.3.max(e.micros);
+            }
+            let eps = candor_privacy::budget::micros_to_epsilon;
+            let summary: Vec<Vec<String>> = per_metric
+                .iter()
+                .map(|((purpose, metric), (days, first, last, most))| {
+                    let used = (eps(*most) / limit).clamp(0.0, 1.0);
+                    vec![
+                        td(purpose),
+                        td(metric),
+                        td_num(&days.to_string()),
+                        td(&format!("{} – {}", release::format_day(*first), release::format_day(*last))),
+                        td_num(&format!("{}", eps(*most))),
+                        td_num(&format!("{:.3}", (limit - eps(*most)).max(0.0))),
+                        format!(
+                            "<td><svg width=\"120\" height=\"12\" role=\"img\" aria-label=\"{:.0}% used\">\
+                             <rect width=\"120\" height=\"12\" fill=\"#e5e7eb\"/>\
+                             <rect width=\"{:.1}\" height=\"12\" fill=\"{}\"/></svg> {:.0}%</td>",
+                            used * 100.0,
+                            used * 120.0,
+                            if used >= 1.0 { "#dc2626" } else { "#2563eb" },
+                            used * 100.0
+                        ),
+                    ]
+                })
+                .collect();
+            out.push_str(&table(
+                &format!("budget-{region}"),
+                &["purpose", "metric", "days charged", "range", "most ε spent on a day", "least ε left", "budget used"],
+                &summary,
+            ));
+            let rows: Vec<Vec<String>> = entries
+                .iter()
                 .map(|e| {
-                    let spent = candor_privacy::budget::micros_to_epsilon(e.micros);
+                    let spent = eps(e.micros);
                     vec![
                         td(&e.purpose),
                         td(&e.metric),
@@ -787,11 +831,15 @@ async fn budget(State(c): State<Arc<Collector>>, headers: HeaderMap) -> Response
                     ]
                 })
                 .collect();
-            out.push_str(&table(
-                &format!("budget-{region}"),
-                &["purpose", "metric", "day", "ε spent", "ε left"],
-                &rows,
-            ));
+            if !rows.is_empty() {
+                out.push_str("<details><summary>The ledger, day by day</summary>");
+                out.push_str(&table(
+                    &format!("ledger-{region}"),
+                    &["purpose", "metric", "day", "ε spent", "ε left"],
+                    &rows,
+                ));
+                out.push_str("</details>");
+            }
         }
         out
     })

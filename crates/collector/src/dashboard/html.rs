@@ -344,6 +344,7 @@ figcaption { font-size: 12px; color: #4b5563; }
 figcaption .key { margin-right: .9rem; }
 .login { max-width: 460px; margin: 3rem auto; background: #fff; border: 1px solid #e5e7eb; border-radius: 8px; padding: 1.2rem 1.4rem; }
 .login input { width: 100%; box-sizing: border-box; margin: .4rem 0 .8rem; }
+details summary { cursor: pointer; color: #1d4ed8; margin: .2rem 0 .6rem; }
 code { background: #f3f4f6; padding: 0 .25rem; border-radius: 3px; }
 footer { text-align: center; color: #6b7280; font-size: 12px; padding: 1rem; }
 ";

@@ -263,3 +263,34 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+#[test]
+fn the_ledger_and_the_cache_survive_a_restart() {
+    let server = Server::start();
+    upload(&server, 20);
+    let ana = token(&server, "ana", Role::Analyst, &["eu"], &["usage"]);
+    let first = query_api(&server, &ana, &tabs("eu"));
+    let dir = server.stop();
+    // A new collector process on the same data directory.
+    let again = Server::start_with(|c| c.data_dir = dir.path().to_owned());
+    let repeat = query_api(&again, &ana, &tabs("eu"));
+    assert_eq!(repeat["cached"], true);
+    assert_eq!(
+        repeat["groups"], first["groups"],
+        "the same numbers after a restart"
+    );
+    assert_eq!(repeat["budget_remaining"], first["budget_remaining"]);
+    // The ledger kept the first spend: 2.0 − 0.5 left, so ε 1.6 more is refused.
+    let mut greedy = tabs("eu");
+    greedy["epsilon"] = json!(1.6);
+    let refused = query(&again, Some(&ana), &greedy, "/v1/query");
+    assert_eq!(refused.status, 409, "{}", refused.text);
+    assert!(
+        refused.json()["title"]
+            .as_str()
+            .unwrap_or("")
+            .contains("browser.tabs_opened")
+    );
+    again.stop();
+    drop(dir);
+}
