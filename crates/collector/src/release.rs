@@ -795,7 +795,12 @@ fn compute<R: Rng + ?Sized>(
                 None
             };
             let all = closed_cells(metric);
+            // Released cells of one group are pushed together: their range
+            // in `answer.groups`, for the totals.
+            let mut ranges: Vec<std::ops::Range<usize>> = Vec::with_capacity(groups.len());
             for (key, cells) in &groups {
+                let (day, dimensions) = label(key);
+                let start = answer.groups.len();
                 let names: Vec<String> = match &all {
                     Some(all) => all.iter().filter(|c| wanted_cell(c)).cloned().collect(),
                     None => cells.by_cell.keys().cloned().collect(),
@@ -815,7 +820,6 @@ fn compute<R: Rng + ?Sized>(
                         },
                         None => lap.add_noise(sum, rng),
                     };
-                    let (day, dimensions) = label(key);
                     let (cell, bucket) = match &metric.kind {
                         MetricKind::Counter => (None, None),
                         MetricKind::Distribution { buckets } => {
@@ -826,8 +830,8 @@ fn compute<R: Rng + ?Sized>(
                     };
                     let value = noisy as f64;
                     answer.groups.push(Group {
-                        day,
-                        dimensions,
+                        day: day.clone(),
+                        dimensions: dimensions.clone(),
                         cell,
                         bucket,
                         value,
@@ -838,9 +842,12 @@ fn compute<R: Rng + ?Sized>(
                         mechanism: answer.mechanism.clone(),
                     });
                 }
+                if answer.groups.len() > start {
+                    ranges.push(start..answer.groups.len());
+                }
             }
             if all.is_some() {
-                add_totals(&mut answer, lap.variance());
+                add_totals(&mut answer, &ranges, lap.variance());
             }
         }
         _ => {
@@ -904,38 +911,27 @@ fn contribution_bound(metric: &Metric) -> u64 {
     }
 }
 
-/// A released group's day label and dimensions, which a total sums over.
-type TotalKey = (Option<String>, BTreeMap<String, String>);
-
-/// Per-group totals and shares over the released cells (post-processing).
-fn add_totals(answer: &mut Answer, variance: f64) {
-    let mut totals: BTreeMap<TotalKey, (f64, usize)> = BTreeMap::new();
-    for g in &answer.groups {
-        let t = totals
-            .entry((g.day.clone(), g.dimensions.clone()))
-            .or_insert((0.0, 0));
-        t.0 += g.value;
-        t.1 += 1;
-    }
-    for g in &mut answer.groups {
-        if let Some((total, _)) = totals.get(&(g.day.clone(), g.dimensions.clone()))
-            && *total > 0.0
-        {
-            g.share = Some((g.value / total).clamp(0.0, 1.0));
-        }
-    }
-    answer.totals = totals
-        .into_iter()
-        .map(|((day, dimensions), (value, n))| {
-            let half = 1.959_963_984_540_054 * (variance * n as f64).sqrt();
-            Total {
-                day,
-                dimensions,
-                value,
-                ci95: [value - half, value + half],
+/// Per-group totals and shares over the released cells (post-processing);
+/// `ranges` are the runs of `answer.groups` that belong to one group.
+fn add_totals(answer: &mut Answer, ranges: &[std::ops::Range<usize>], variance: f64) {
+    let mut totals = Vec::with_capacity(ranges.len());
+    for range in ranges {
+        let cells = &mut answer.groups[range.clone()];
+        let value: f64 = cells.iter().map(|g| g.value).sum();
+        if value > 0.0 {
+            for g in cells.iter_mut() {
+                g.share = Some((g.value / value).clamp(0.0, 1.0));
             }
-        })
-        .collect();
+        }
+        let half = 1.959_963_984_540_054 * (variance * cells.len() as f64).sqrt();
+        totals.push(Total {
+            day: cells[0].day.clone(),
+            dimensions: cells[0].dimensions.clone(),
+            value,
+            ci95: [value - half, value + half],
+        });
+    }
+    answer.totals = totals;
 }
 
 #[cfg(test)]
