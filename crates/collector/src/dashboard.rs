@@ -436,7 +436,13 @@ fn query_from_pairs(c: &Collector, scope: &Scope, pairs: &[(String, String)]) ->
         .filter(|(n, _)| n == "group")
         .map(|(_, v)| v.clone())
         .collect();
-    let epsilon = get("epsilon").and_then(|e| e.trim().parse::<f64>().ok());
+    // Blank means the metric's own ε; anything unreadable becomes NaN, which
+    // the release engine refuses (invalid_epsilon) instead of silently
+    // spending the default.
+    let epsilon = get("epsilon")
+        .map(|e| e.trim().to_owned())
+        .filter(|e| !e.is_empty())
+        .map(|e| e.parse::<f64>().unwrap_or(f64::NAN));
     Query {
         region,
         metric,

@@ -181,6 +181,14 @@ fn the_dashboard_shows_the_query_apis_numbers_to_signed_in_users_only() {
         ("group", "day"),
         ("group", "platform"),
     ];
+    // A typo in ε is refused, not replaced by the default (which would
+    // spend budget the analyst did not ask to spend).
+    let mut typo = fields.to_vec();
+    typo.push(("csrf", &csrf));
+    typo.push(("epsilon", "0,5"));
+    let refused = post_form(&server, "/dashboard/explore", &session, &typo);
+    assert_eq!(refused.status, 400);
+    assert!(refused.body.contains("invalid_epsilon"));
     let forged = post_form(&server, "/dashboard/explore", &session, &fields);
     assert_eq!(forged.status, 403);
     let mut with_csrf = fields.to_vec();
