@@ -15,10 +15,14 @@
 //!    transaction ([`candor_store::Store::record_release`]).
 //! 4. **Aggregate.** Rows are summed into groups: (day if grouped by day)
 //!    × (the grouped dimensions) × cell. Rows of different days or
-//!    dimension values come from different reports, so contributor counts
-//!    add up exactly.
+//!    dimension values come from different reports, so report counts add
+//!    up exactly. Reports are not devices, though: a device sends one
+//!    report per purpose and day, so over several days the distinct devices
+//!    of a group are only known to be at least its largest *daily* report
+//!    count, and that lower bound is what k is checked against (one device
+//!    reporting every day of a fortnight is one device, not fourteen).
 //! 5. **Release each group** (see the table below): suppressed when it has
-//!    fewer than the region's `k_min` contributors; otherwise noised once
+//!    fewer than the region's `k_min` distinct devices; otherwise noised once
 //!    with exact discrete Laplace noise of scale `Δ/ε`, where `Δ` is the
 //!    most one report can add to the group's cells (the metric's
 //!    `max_per_report`, 1 for booleans and categories). Each report is in
@@ -479,13 +483,28 @@ fn bucket_label(buckets: &[u64], index: usize) -> String {
 /// A group's key: (day if grouped, grouped dimension values).
 type GroupKey = (Option<DayNumber>, BTreeMap<String, String>);
 
-/// One cell's (contributors, sum).
+/// One cell's (reports, sum) while reading.
 type CellSum = (i64, i64);
 
-/// Summed rows of one group: contributors and sum per cell.
+/// One cell of a group, summed over its rows.
+#[derive(Debug, Clone, Copy, Default)]
+struct CellAgg {
+    /// Reports that contributed (a device counts once a day).
+    reports: i64,
+    /// Sum of their values.
+    sum: i64,
+    /// A lower bound of the distinct devices among them: the largest
+    /// number of reports on any one day of the range.
+    devices: i64,
+}
+
+/// Summed rows of one group.
 #[derive(Default)]
 struct Cells {
-    by_cell: BTreeMap<String, CellSum>,
+    by_cell: BTreeMap<String, CellAgg>,
+    /// The group's distinct devices, at least (as [`CellAgg::devices`],
+    /// over all its cells): what k is checked against for local DP.
+    devices: i64,
 }
 
 /// The per-day budget keys of a plan.
@@ -672,7 +691,15 @@ fn compute<R: Rng + ?Sized>(
     let mut dims_group: HashMap<String, Option<usize>> = HashMap::new();
     let mut group_dims: Vec<BTreeMap<String, String>> = Vec::new();
     let mut group_ids: HashMap<BTreeMap<String, String>, usize> = HashMap::new();
-    let mut sums: HashMap<(Option<DayNumber>, usize), HashMap<String, CellSum>> = HashMap::new();
+    let mut cell_ids: HashMap<String, u32> = HashMap::new();
+    let mut cell_names: Vec<String> = Vec::new();
+    // (day if grouped by day, group, cell) → (reports, sum).
+    let mut sums: HashMap<(Option<DayNumber>, usize, u32), CellSum> = HashMap::new();
+    // Over several days, reports are not people: one device reports once a
+    // day, so a group's distinct devices are at least its largest daily
+    // count of reports, and that is what k is checked against.
+    let mut daily_cell: HashMap<(usize, DayNumber, u32), i64> = HashMap::new();
+    let mut daily_group: HashMap<(usize, DayNumber), i64> = HashMap::new();
     let filter = RowFilter {
         schema_id: Some(plan.schema.id.clone()),
         metric: Some(plan.metric.id.clone()),
@@ -695,27 +722,59 @@ fn compute<R: Rng + ?Sized>(
             }
         };
         let Some(group) = group else { return };
-        let cells = sums
-            .entry((plan.by_day.then_some(row.day), group))
-            .or_default();
-        let cell = match cells.get_mut(row.cell) {
-            Some(c) => c,
-            None => cells.entry(row.cell.to_owned()).or_default(),
+        let cell = match cell_ids.get(row.cell) {
+            Some(c) => *c,
+            None => {
+                let id = cell_names.len() as u32;
+                cell_names.push(row.cell.to_owned());
+                cell_ids.insert(row.cell.to_owned(), id);
+                id
+            }
         };
-        cell.0 = cell.0.saturating_add(row.contributors);
-        cell.1 = cell.1.saturating_add(row.sum);
+        let total = sums
+            .entry((plan.by_day.then_some(row.day), group, cell))
+            .or_default();
+        total.0 = total.0.saturating_add(row.contributors);
+        total.1 = total.1.saturating_add(row.sum);
+        if !plan.by_day {
+            let d = daily_cell.entry((group, row.day, cell)).or_default();
+            *d = d.saturating_add(row.contributors);
+            let d = daily_group.entry((group, row.day)).or_default();
+            *d = d.saturating_add(row.contributors);
+        }
     })?;
-    let groups: BTreeMap<GroupKey, Cells> = sums
-        .into_iter()
-        .map(|((day, g), cells)| {
-            (
-                (day, group_dims[g].clone()),
-                Cells {
-                    by_cell: cells.into_iter().collect(),
-                },
-            )
-        })
-        .collect();
+    let mut devices_cell: HashMap<(usize, u32), i64> = HashMap::new();
+    for ((group, _, cell), n) in daily_cell {
+        let m = devices_cell.entry((group, cell)).or_default();
+        *m = (*m).max(n);
+    }
+    let mut devices_group: HashMap<usize, i64> = HashMap::new();
+    for ((group, _), n) in daily_group {
+        let m = devices_group.entry(group).or_default();
+        *m = (*m).max(n);
+    }
+    let mut groups: BTreeMap<GroupKey, Cells> = BTreeMap::new();
+    for ((day, group, cell), (reports, sum)) in sums {
+        let entry = groups.entry((day, group_dims[group].clone())).or_default();
+        let devices = if plan.by_day {
+            reports
+        } else {
+            devices_cell.get(&(group, cell)).copied().unwrap_or(0)
+        };
+        entry.by_cell.insert(
+            cell_names[cell as usize].clone(),
+            CellAgg {
+                reports,
+                sum,
+                devices,
+            },
+        );
+        entry.devices = if plan.by_day {
+            entry.devices + reports
+        } else {
+            devices_group.get(&group).copied().unwrap_or(0)
+        };
+    }
     let k_min = plan.region.k_min;
     let metric = plan.metric;
     let mut answer = Answer {
@@ -749,14 +808,14 @@ fn compute<R: Rng + ?Sized>(
                 // Every report holds exactly one (randomized) cell, so the
                 // group's reports are the sum over cells — of all cells,
                 // also those the query does not show.
-                let n: i64 = cells.by_cell.values().map(|c| c.0).sum();
+                let n: i64 = cells.by_cell.values().map(|c| c.reports).sum();
                 let shown: Vec<&String> = all.iter().filter(|c| wanted_cell(c)).collect();
-                if !threshold::k_anonymous(n.max(0) as u64, k_min) {
+                if !threshold::k_anonymous(cells.devices.max(0) as u64, k_min) {
                     suppressed += shown.len() as u64;
                     continue;
                 }
                 for cell in shown {
-                    let observed = cells.by_cell.get(cell).map_or(0, |c| c.1);
+                    let observed = cells.by_cell.get(cell).map_or(0, |c| c.sum);
                     let e = rr.estimate(observed.max(0) as u64, n as u64);
                     let (day, dimensions) = label(key);
                     answer.groups.push(Group {
@@ -806,8 +865,9 @@ fn compute<R: Rng + ?Sized>(
                     None => cells.by_cell.keys().cloned().collect(),
                 };
                 for cell in names {
-                    let (contributors, sum) = cells.by_cell.get(&cell).copied().unwrap_or((0, 0));
-                    if !threshold::k_anonymous(contributors.max(0) as u64, k_min) {
+                    let agg = cells.by_cell.get(&cell).copied().unwrap_or_default();
+                    let sum = agg.sum;
+                    if !threshold::k_anonymous(agg.devices.max(0) as u64, k_min) {
                         suppressed += 1;
                         continue;
                     }

@@ -90,8 +90,10 @@ const PLATFORMS: [&str; 3] = ["android", "ios", "exampleos"];
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(24))]
 
-    /// No released group has fewer than k_min contributors, for any data
-    /// and any grouping; every group is released or counted as suppressed.
+    /// No released group has fewer than k_min distinct devices (its largest
+    /// daily report count), for any data and any grouping, even when one
+    /// device's daily reports add up over the range; every group is
+    /// released or counted as suppressed.
     #[test]
     fn no_released_group_is_below_k(
         sizes in proptest::collection::vec(0usize..25, 9),
@@ -115,17 +117,24 @@ proptest! {
         if by_platform { group_by.push("platform"); }
         let q = query("browser.bookmarks_added", DAY0, DAY0 + 2, &group_by);
         let a = release(&registry(), &mut store, &admin(), &q, 0, &mut rng(seed)).unwrap();
-        // The true contributors of each possible group.
-        let mut groups: BTreeMap<(Option<String>, Option<String>), i64> = BTreeMap::new();
+        // Each possible group's distinct devices, as far as they can be
+        // known: its largest daily report count (one report per device
+        // and day).
+        let mut daily: BTreeMap<(Option<String>, Option<String>), BTreeMap<DayNumber, i64>> =
+            BTreeMap::new();
         for ((day, platform), n) in &truth {
             if *n == 0 { continue; }
             let key = (by_day.then(|| format_day(*day)), by_platform.then(|| (*platform).to_owned()));
-            *groups.entry(key).or_default() += n;
+            *daily.entry(key).or_default().entry(*day).or_default() += n;
         }
+        let groups: BTreeMap<_, i64> = daily
+            .into_iter()
+            .map(|(k, days)| (k, days.values().copied().max().unwrap_or(0)))
+            .collect();
         for g in &a.groups {
             let key = (g.day.clone(), g.dimensions.get("platform").cloned());
             let n = groups.get(&key).copied().unwrap_or(0);
-            prop_assert!(n >= 10, "group {key:?} released with {n} contributors");
+            prop_assert!(n >= 10, "group {key:?} released with {n} devices at most");
             prop_assert_eq!(g.k, 10);
         }
         let below = groups.values().filter(|&&n| n < 10).count() as u64;
@@ -509,4 +518,39 @@ fn labeled_counters_release_cells_with_totals_and_shares() {
     assert!((shares - 1.0).abs() < 1e-9);
     // Values are near the truth (scale 100/0.5 = 200).
     assert!((a.groups[0].value - 5_000.0).abs() < 3_000.0);
+}
+
+/// A device reporting every day is one device: nine days of the same five
+/// reports a day do not make a group of 45.
+#[test]
+fn k_counts_devices_not_reports_across_days() {
+    let registry = registry();
+    let mut store = SqliteStore::open_in_memory().unwrap();
+    for day in DAY0..DAY0 + 9 {
+        reports(
+            &mut store,
+            row("usage", "browser.bookmarks_added", day, "platform=ios", ""),
+            std::iter::repeat_n(1, 5),
+        );
+    }
+    let q = query("browser.bookmarks_added", DAY0, DAY0 + 8, &[]);
+    let a = release(&registry, &mut store, &admin(), &q, 0, &mut rng(2)).unwrap();
+    assert!(a.groups.is_empty(), "5 devices a day is below k = 10");
+    assert_eq!(a.suppressed, Some(1));
+    // Ten on one day of the range is enough: at least ten devices.
+    reports(
+        &mut store,
+        row(
+            "usage",
+            "browser.bookmarks_added",
+            DAY0 + 4,
+            "platform=ios",
+            "",
+        ),
+        std::iter::repeat_n(1, 5),
+    );
+    let mut q = q;
+    q.epsilon = Some(0.25);
+    let a = release(&registry, &mut store, &admin(), &q, 0, &mut rng(2)).unwrap();
+    assert_eq!(a.groups.len(), 1);
 }
