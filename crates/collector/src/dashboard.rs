@@ -464,7 +464,7 @@ fn explore_form_html(c: &Collector, s: &Session, q: &Query) -> String {
     let metrics = metrics_in_scope(c, &s.scope);
     let mut out = String::from(
         "<p class=\"note\">Each new question spends privacy budget (ε) on every day it covers; asking the \
-         same question again shows the saved answer and spends nothing. Groups with fewer contributors \
+         same question again shows the saved answer and spends nothing. Groups with fewer devices \
          than the region's k are never shown.</p>\
          <form class=\"query\" method=\"post\" action=\"/dashboard/explore\" id=\"explore-form\">",
     );
@@ -652,7 +652,7 @@ fn answer_html(c: &Collector, a: &Answer) -> String {
          <div class=\"card\"><div class=\"big\">ε {}</div><div class=\"small\">{}</div></div>\
          <div class=\"card\"><div class=\"big\" id=\"epsilon-spent\">{}</div><div class=\"small\">ε spent by this view{}</div></div>\
          <div class=\"card\"><div class=\"big\" id=\"budget-remaining\">{}</div><div class=\"small\">ε left per day (least over the range)</div></div>\
-         <div class=\"card\"><div class=\"big\">k = {}</div><div class=\"small\">minimum contributors per group</div></div>\
+         <div class=\"card\"><div class=\"big\">k = {}</div><div class=\"small\">minimum devices per group</div></div>\
          <div class=\"card\"><div class=\"big\" id=\"suppressed\">{}</div><div class=\"small\">groups suppressed</div></div></div>",
         esc(&a.mechanism.replace('_', " ")),
         esc(&protection),

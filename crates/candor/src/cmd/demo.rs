@@ -315,7 +315,7 @@ fn summary_text(
     let _ = writeln!(
         out,
         "\nThese releases spent ε {spent} in total over eu's metrics (each metric's days charged \
-         separately); {suppressed} groups were suppressed for having fewer than k contributors."
+         separately); {suppressed} groups were suppressed for having fewer than k devices."
     );
     Ok(out)
 }

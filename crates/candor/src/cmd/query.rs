@@ -323,7 +323,7 @@ fn render(a: &Answer) -> String {
     out.push('\n');
     match a.suppressed {
         Some(n) => out.push_str(&format!(
-            "{n} {} suppressed (fewer than k = {} contributors)\n",
+            "{n} {} suppressed (fewer than k = {} devices)\n",
             if n == 1 { "group" } else { "groups" },
             a.k_min
         )),

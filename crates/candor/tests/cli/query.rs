@@ -126,7 +126,7 @@ fn queries_end_to_end_with_cache_scope_budget_and_revocation() {
         "least remaining on a day of the range 1.5",
         "cached     no",
         "95% interval",
-        "1 group suppressed (fewer than k = 10 contributors)",
+        "1 group suppressed (fewer than k = 10 devices)",
     ] {
         assert!(table.contains(expected), "{expected:?} in\n{table}");
     }
