@@ -28,6 +28,18 @@ pub struct Config {
     pub keys: KeysConfig,
     /// Background jobs.
     pub jobs: JobsConfig,
+    /// The dashboard.
+    pub dashboard: DashboardConfig,
+}
+
+/// The dashboard's settings.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DashboardConfig {
+    /// Mark the dashboard's cookies `Secure`, so browsers send them only
+    /// over HTTPS. Off by default because the collector itself speaks plain
+    /// HTTP (on loopback); turn it on behind a TLS terminator.
+    pub secure_cookies: bool,
 }
 
 fn default_listen() -> SocketAddr {
@@ -44,6 +56,7 @@ impl Default for Config {
             ingest: IngestConfig::default(),
             keys: KeysConfig::default(),
             jobs: JobsConfig::default(),
+            dashboard: DashboardConfig::default(),
         }
     }
 }

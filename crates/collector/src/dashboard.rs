@@ -7,7 +7,8 @@
 //! hold no user data (reports accepted per day, rejections by code).
 //!
 //! Sign-in takes a token (the same bearer tokens as the API) and keeps it
-//! in an `HttpOnly`, `SameSite=Strict` cookie. Forms carry a CSRF token:
+//! in an `HttpOnly`, `SameSite=Strict` cookie (also `Secure` with
+//! `[dashboard] secure_cookies`, for deployments behind TLS). Forms carry a CSRF token:
 //! on the sign-in form a random value also set as a cookie (double submit);
 //! after sign-in, `SHA-256("candor csrf v1" ‖ token)`, which only a page
 //! served to the holder of the cookie can know. Every page is sent with a
@@ -183,7 +184,7 @@ async fn style() -> Response {
 // Sign in and out
 // ---------------------------------------------------------------------------
 
-fn login_page(status: StatusCode, message: Option<&str>) -> Response {
+fn login_page(c: &Collector, status: StatusCode, message: Option<&str>) -> Response {
     let mut nonce = [0u8; 16];
     if getrandom::fill(&mut nonce).is_err() {
         return html_response(
@@ -208,15 +209,27 @@ fn login_page(status: StatusCode, message: Option<&str>) -> Response {
         SESSION_SECONDS / 3600
     );
     let mut response = html_response(status, page("Sign in", "", None, &body));
-    let set = format!("{CSRF_COOKIE}={csrf}; Path=/dashboard; HttpOnly; SameSite=Strict");
+    let set = format!(
+        "{CSRF_COOKIE}={csrf}; Path=/dashboard; HttpOnly; SameSite=Strict{}",
+        secure(c)
+    );
     if let Ok(v) = HeaderValue::from_str(&set) {
         response.headers_mut().append(header::SET_COOKIE, v);
     }
     response
 }
 
-async fn login_form() -> Response {
-    login_page(StatusCode::OK, None)
+async fn login_form(State(c): State<Arc<Collector>>) -> Response {
+    login_page(&c, StatusCode::OK, None)
+}
+
+/// `; Secure` when the configuration asks for it.
+fn secure(c: &Collector) -> &'static str {
+    if c.config.dashboard.secure_cookies {
+        "; Secure"
+    } else {
+        ""
+    }
 }
 
 #[derive(serde::Deserialize)]
@@ -233,6 +246,7 @@ async fn login(
     let expected = cookie(&headers, CSRF_COOKIE).unwrap_or("");
     if expected.is_empty() || !same(expected, &form.csrf) {
         return login_page(
+            &c,
             StatusCode::FORBIDDEN,
             Some("The form expired; please sign in again."),
         );
@@ -245,6 +259,7 @@ async fn login(
         .unwrap_or(Err(AuthError::Unavailable));
     if result.is_err() {
         return login_page(
+            &c,
             StatusCode::UNAUTHORIZED,
             Some("That token is unknown or revoked."),
         );
@@ -252,9 +267,13 @@ async fn login(
     let mut response = Redirect::to("/dashboard").into_response();
     let cookies = [
         format!(
-            "{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age={SESSION_SECONDS}"
+            "{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age={SESSION_SECONDS}{}",
+            secure(&c)
         ),
-        format!("{CSRF_COOKIE}=; Path=/dashboard; HttpOnly; SameSite=Strict; Max-Age=0"),
+        format!(
+            "{CSRF_COOKIE}=; Path=/dashboard; HttpOnly; SameSite=Strict; Max-Age=0{}",
+            secure(&c)
+        ),
     ];
     for c in cookies {
         if let Ok(v) = HeaderValue::from_str(&c) {
@@ -290,7 +309,10 @@ async fn logout(
         );
     }
     let mut response = Redirect::to("/dashboard/login").into_response();
-    let clear = format!("{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0");
+    let clear = format!(
+        "{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0{}",
+        secure(&c)
+    );
     if let Ok(v) = HeaderValue::from_str(&clear) {
         response.headers_mut().append(header::SET_COOKIE, v);
     }

@@ -252,3 +252,15 @@ fn the_dashboard_shows_the_query_apis_numbers_to_signed_in_users_only() {
             .any(|c| c.starts_with("candor_session=;"))
     );
 }
+
+#[test]
+fn cookies_are_secure_when_configured() {
+    let plain = Server::start();
+    let form = get(&plain, "/dashboard/login", "");
+    assert!(!form.cookies[0].contains("Secure"), "{}", form.cookies[0]);
+    plain.stop();
+    let behind_tls = Server::start_with(|c| c.dashboard.secure_cookies = true);
+    let form = get(&behind_tls, "/dashboard/login", "");
+    assert!(form.cookies[0].ends_with("; Secure"), "{}", form.cookies[0]);
+    behind_tls.stop();
+}
