@@ -209,8 +209,9 @@ pub fn answer_csv(a: &Answer) -> String {
     out
 }
 
-/// Integers print without a fraction, estimates with two decimals.
-fn number(v: f64) -> String {
+/// A released value as text: integers (noisy counts) without a fraction,
+/// estimates with two decimals. Used by the CSV answer and `candor query`.
+pub fn number(v: f64) -> String {
     if v.fract() == 0.0 && v.abs() < 1e15 {
         format!("{v:.0}")
     } else {

@@ -323,17 +323,27 @@ async fn logout(
 // Overview
 // ---------------------------------------------------------------------------
 
-async fn overview(State(c): State<Arc<Collector>>, headers: HeaderMap) -> Response {
-    let s = match session(&c, &headers).await {
+/// A signed-in page whose body is built on a blocking thread (it reads
+/// SQLite) from the collector and the user's scope.
+async fn blocking_page(
+    c: Arc<Collector>,
+    headers: &HeaderMap,
+    (title, path): (&str, &str),
+    body: impl FnOnce(&Collector, &Scope) -> String + Send + 'static,
+) -> Response {
+    let s = match session(&c, headers).await {
         Ok(s) => s,
         Err(r) => return r,
     };
-    let worker = c.clone();
     let scope = s.scope.clone();
-    let body = tokio::task::spawn_blocking(move || overview_body(&worker, &scope))
+    let body = tokio::task::spawn_blocking(move || body(&c, &scope))
         .await
-        .unwrap_or_else(|_| "<p class=\"warn\">The overview failed.</p>".into());
-    ok_page(page("Overview", "/dashboard", s.user(), &body))
+        .unwrap_or_else(|_| format!("<p class=\"warn\">The {title} page failed.</p>"));
+    ok_page(page(title, path, s.user(), &body))
+}
+
+async fn overview(State(c): State<Arc<Collector>>, headers: HeaderMap) -> Response {
+    blocking_page(c, &headers, ("Overview", "/dashboard"), overview_body).await
 }
 
 fn overview_body(c: &Collector, scope: &Scope) -> String {
@@ -772,53 +782,56 @@ fn answer_html(c: &Collector, a: &Answer) -> String {
 // ---------------------------------------------------------------------------
 
 async fn budget(State(c): State<Arc<Collector>>, headers: HeaderMap) -> Response {
-    let s = match session(&c, &headers).await {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
-    let worker = c.clone();
-    let scope = s.scope.clone();
-    let body = tokio::task::spawn_blocking(move || {
-        let mut out = String::from(
-            "<p class=\"note\">Each region allows a fixed ε per metric and day. Every new release spends on \
+    blocking_page(
+        c,
+        &headers,
+        ("Privacy budget", "/dashboard/budget"),
+        budget_body,
+    )
+    .await
+}
+
+fn budget_body(worker: &Collector, scope: &Scope) -> String {
+    let mut out = String::from(
+        "<p class=\"note\">Each region allows a fixed ε per metric and day. Every new release spends on \
              each day it covers; once a day's budget is spent, no new question about that day is answered. \
              Saved answers stay available at no cost.</p>",
+    );
+    for region in worker.region_ids().filter(|r| scope.allows_region(r)) {
+        let limit = worker
+            .registry()
+            .all()
+            .filter_map(|s| s.region(region))
+            .map(|r| r.epsilon_per_metric_day)
+            .fold(f64::INFINITY, f64::min);
+        let entries = worker
+            .with_control_store(region, |s| s.budget(&BudgetFilter::default()))
+            .and_then(Result::ok)
+            .unwrap_or_default();
+        let _ = write!(
+            out,
+            "<h2>Region {}: ε {} per metric and day</h2>",
+            esc(region),
+            limit
         );
-        for region in worker.region_ids().filter(|r| scope.allows_region(r)) {
-            let limit = worker
-                .registry()
-                .all()
-                .filter_map(|s| s.region(region))
-                .map(|r| r.epsilon_per_metric_day)
-                .fold(f64::INFINITY, f64::min);
-            let entries = worker
-                .with_control_store(region, |s| s.budget(&BudgetFilter::default()))
-                .and_then(Result::ok)
-                .unwrap_or_default();
-            let _ = write!(
-                out,
-                "<h2>Region {}: ε {} per metric and day</h2>",
-                esc(region),
-                limit
-            );
-            let entries: Vec<_> = entries
-                .iter()
-                .filter(|e| scope.allows_purpose(&e.purpose))
-                .collect();
-            // At a glance: per metric, the days charged and the most spent
-            // on any of them; the per-day ledger below, folded.
-            let mut per_metric: BTreeMap<(&str, &str), (usize, i32, i32, u64)> = BTreeMap::new();
-            for e in &entries {
-                let m = per_metric
-                    .entry((e.purpose.as_str(), e.metric.as_str()))
-                    .or_insert((0, e.day, e.day, 0));
-                m.0 += 1;
-                m.1 = m.1.min(e.day);
-                m.2 = m.2.max(e.day);
-                m.3 = m.3.max(e.micros);
-            }
-            let eps = candor_privacy::budget::micros_to_epsilon;
-            let summary: Vec<Vec<String>> = per_metric
+        let entries: Vec<_> = entries
+            .iter()
+            .filter(|e| scope.allows_purpose(&e.purpose))
+            .collect();
+        // At a glance: per metric, the days charged and the most spent
+        // on any of them; the per-day ledger below, folded.
+        let mut per_metric: BTreeMap<(&str, &str), (usize, i32, i32, u64)> = BTreeMap::new();
+        for e in &entries {
+            let m = per_metric
+                .entry((e.purpose.as_str(), e.metric.as_str()))
+                .or_insert((0, e.day, e.day, 0));
+            m.0 += 1;
+            m.1 = m.1.min(e.day);
+            m.2 = m.2.max(e.day);
+            m.3 = m.3.max(e.micros);
+        }
+        let eps = candor_privacy::budget::micros_to_epsilon;
+        let summary: Vec<Vec<String>> = per_metric
                 .iter()
                 .map(|((purpose, metric), (days, first, last, most))| {
                     let used = (eps(*most) / limit).clamp(0.0, 1.0);
@@ -841,39 +854,43 @@ async fn budget(State(c): State<Arc<Collector>>, headers: HeaderMap) -> Response
                     ]
                 })
                 .collect();
+        out.push_str(&table(
+            &format!("budget-{region}"),
+            &[
+                "purpose",
+                "metric",
+                "days charged",
+                "range",
+                "most ε spent on a day",
+                "least ε left",
+                "budget used",
+            ],
+            &summary,
+        ));
+        let rows: Vec<Vec<String>> = entries
+            .iter()
+            .map(|e| {
+                let spent = eps(e.micros);
+                vec![
+                    td(&e.purpose),
+                    td(&e.metric),
+                    td(&release::format_day(e.day)),
+                    td_num(&format!("{spent}")),
+                    td_num(&format!("{:.3}", (limit - spent).max(0.0))),
+                ]
+            })
+            .collect();
+        if !rows.is_empty() {
+            out.push_str("<details><summary>The ledger, day by day</summary>");
             out.push_str(&table(
-                &format!("budget-{region}"),
-                &["purpose", "metric", "days charged", "range", "most ε spent on a day", "least ε left", "budget used"],
-                &summary,
+                &format!("ledger-{region}"),
+                &["purpose", "metric", "day", "ε spent", "ε left"],
+                &rows,
             ));
-            let rows: Vec<Vec<String>> = entries
-                .iter()
-                .map(|e| {
-                    let spent = eps(e.micros);
-                    vec![
-                        td(&e.purpose),
-                        td(&e.metric),
-                        td(&release::format_day(e.day)),
-                        td_num(&format!("{spent}")),
-                        td_num(&format!("{:.3}", (limit - spent).max(0.0))),
-                    ]
-                })
-                .collect();
-            if !rows.is_empty() {
-                out.push_str("<details><summary>The ledger, day by day</summary>");
-                out.push_str(&table(
-                    &format!("ledger-{region}"),
-                    &["purpose", "metric", "day", "ε spent", "ε left"],
-                    &rows,
-                ));
-                out.push_str("</details>");
-            }
+            out.push_str("</details>");
         }
-        out
-    })
-    .await
-    .unwrap_or_default();
-    ok_page(page("Privacy budget", "/dashboard/budget", s.user(), &body))
+    }
+    out
 }
 
 async fn audit_page(State(c): State<Arc<Collector>>, headers: HeaderMap) -> Response {

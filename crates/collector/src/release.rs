@@ -553,6 +553,10 @@ pub fn release<R: Rng + ?Sized>(
     }
     let central = matches!(plan.metric.release, Release::CentralDp { .. });
     let mut charges = Vec::new();
+    // What the range has left once this release is recorded: the ledger's
+    // answer for a central release; the whole budget for local DP, which
+    // never charges.
+    let mut left_after = budget::limit_micros(plan.region.epsilon_per_metric_day).unwrap_or(0);
     let limit = plan.region.epsilon_per_metric_day;
     if central {
         let spent = store.budget(&BudgetFilter {
@@ -574,6 +578,7 @@ pub fn release<R: Rng + ?Sized>(
         let spend = ledger
             .try_spend(&budget_keys(&plan), plan.epsilon, limit)
             .map_err(|e| exhausted(&plan, e))?;
+        left_after = spend.remaining.iter().map(|(_, m)| *m).min().unwrap_or(0);
         charges = (plan.from..=plan.to)
             .map(|day| BudgetCharge {
                 purpose: plan.metric.purpose.clone(),
@@ -596,7 +601,7 @@ pub fn release<R: Rng + ?Sized>(
     });
     match outcome {
         Ok(ReleaseOutcome::Recorded) => {
-            answer.budget_remaining = remaining(&plan, store)?;
+            answer.budget_remaining = budget::micros_to_epsilon(left_after);
             Ok(answer)
         }
         Ok(ReleaseOutcome::AlreadyCached(earlier)) => cached(&earlier, &plan, store),

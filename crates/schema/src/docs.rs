@@ -671,7 +671,9 @@ fn html_line(line: &Line) -> String {
         .collect()
 }
 
-fn html_escape(s: &str) -> String {
+/// Escapes text for HTML content and attribute values (`&`, `<`, `>`, `"`,
+/// `'`): the privacy page's escaping, shared with the collector's dashboard.
+pub fn html_escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for ch in s.chars() {
         match ch {

@@ -15,6 +15,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
+use candor_collector::api::number;
 use candor_collector::release::{Answer, Query};
 use clap::Args;
 
@@ -211,15 +212,6 @@ fn report_refusal(status: u16, text: &str) {
                 shown.trim()
             );
         }
-    }
-}
-
-/// Integers without a fraction, estimates with two decimals.
-fn number(v: f64) -> String {
-    if v.fract() == 0.0 && v.abs() < 1e15 {
-        format!("{v:.0}")
-    } else {
-        format!("{v:.2}")
     }
 }
 

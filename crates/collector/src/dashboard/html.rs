@@ -6,21 +6,7 @@
 
 use std::fmt::Write as _;
 
-/// Escapes text for HTML content and attribute values.
-pub(crate) fn esc(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
+pub(crate) use candor_schema::docs::html_escape as esc;
 
 /// The navigation entries: (path, label, admin only).
 const NAV: [(&str, &str, bool); 6] = [
