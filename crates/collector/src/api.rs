@@ -77,6 +77,22 @@ async fn authenticate(c: &Arc<Collector>, headers: &HeaderMap) -> Result<(Scope,
     })
 }
 
+/// Lets only an admin token whose scope covers every region through: the
+/// operational views (`/metrics`) hold exact counts of every region, which
+/// are not differentially private and are not for analysts.
+pub(crate) async fn require_operator(c: &Arc<Collector>, headers: &HeaderMap) -> Result<(), Response> {
+    let (scope, role) = authenticate(c, headers).await?;
+    if role == Role::Admin && c.region_ids().all(|r| scope.allows_region(r)) {
+        Ok(())
+    } else {
+        Err(problem(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "exact operational counts are for admin tokens of every region",
+        ))
+    }
+}
+
 fn query_error(e: &QueryError) -> Response {
     let status = match e {
         QueryError::Invalid {
@@ -85,7 +101,9 @@ fn query_error(e: &QueryError) -> Response {
         } => StatusCode::NOT_FOUND,
         QueryError::Invalid { .. } => StatusCode::BAD_REQUEST,
         QueryError::Forbidden(_) => StatusCode::FORBIDDEN,
-        QueryError::BudgetExhausted { .. } => StatusCode::CONFLICT,
+        QueryError::BudgetExhausted { .. } | QueryError::DayNotClosed { .. } => {
+            StatusCode::CONFLICT
+        }
         _ => StatusCode::SERVICE_UNAVAILABLE,
     };
     problem(status, e.code(), &e.to_string())

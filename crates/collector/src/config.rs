@@ -67,8 +67,12 @@ impl Default for Config {
 pub struct IngestConfig {
     /// Largest request body, bytes (at most the wire format's batch limit).
     pub max_body_bytes: usize,
-    /// Oldest accepted report day, in days before the server's today.
-    pub day_window_past: u32,
+    /// Oldest accepted report day, in days before the server's today. Unset
+    /// (the default): each region's `report_window_days` from the schema,
+    /// the window the SDK knows too. Set, it can only widen that window
+    /// (to simulate past days against a live collector), and days are then
+    /// released only after this wider window has passed.
+    pub day_window_past: Option<u32>,
     /// Newest accepted report day, in days after the server's today.
     pub day_window_future: u32,
     /// Most reports merged into one transaction.
@@ -106,7 +110,7 @@ impl Default for IngestConfig {
     fn default() -> Self {
         IngestConfig {
             max_body_bytes: candor_protocol::limits::MAX_BATCH_BYTES,
-            day_window_past: 7,
+            day_window_past: None,
             day_window_future: 1,
             batch_max_reports: 4096,
             batch_max_wait_ms: 2,

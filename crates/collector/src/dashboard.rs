@@ -329,14 +329,14 @@ async fn blocking_page(
     c: Arc<Collector>,
     headers: &HeaderMap,
     (title, path): (&str, &str),
-    body: impl FnOnce(&Collector, &Scope) -> String + Send + 'static,
+    body: impl FnOnce(&Collector, &Scope, Role) -> String + Send + 'static,
 ) -> Response {
     let s = match session(&c, headers).await {
         Ok(s) => s,
         Err(r) => return r,
     };
-    let scope = s.scope.clone();
-    let body = tokio::task::spawn_blocking(move || body(&c, &scope))
+    let (scope, role) = (s.scope.clone(), s.role);
+    let body = tokio::task::spawn_blocking(move || body(&c, &scope, role))
         .await
         .unwrap_or_else(|_| format!("<p class=\"warn\">The {title} page failed.</p>"));
     ok_page(page(title, path, s.user(), &body))
@@ -346,8 +346,9 @@ async fn overview(State(c): State<Arc<Collector>>, headers: HeaderMap) -> Respon
     blocking_page(c, &headers, ("Overview", "/dashboard"), overview_body).await
 }
 
-fn overview_body(c: &Collector, scope: &Scope) -> String {
-    let today = crate::validate::day_number(crate::clock::today(c.clock.as_ref()));
+fn overview_body(c: &Collector, scope: &Scope, role: Role) -> String {
+    let (window, _) = c.window();
+    let today = window.today;
     let first = today - 29;
     let days: Vec<i32> = (first..=today).collect();
     let labels: Vec<String> = days
@@ -356,8 +357,39 @@ fn overview_body(c: &Collector, scope: &Scope) -> String {
         .collect();
     let mut out = String::from(
         "<p class=\"note\">Reports arrive sealed to each region's key, are opened, checked against the \
-         data dictionary and added to aggregates at once; no report is stored. Below: how many \
-         reports each region accepted per purpose, and what it refused.</p>",
+         data dictionary and added to aggregates at once; no report is stored. Statistics are released \
+         only for closed days (no report for them can still arrive), through the metric explorer, with \
+         differential privacy.</p>",
+    );
+    let mut closed: Vec<Vec<String>> = Vec::new();
+    for region in c.region_ids().filter(|r| scope.allows_region(r)) {
+        for schema in c.registry().all() {
+            if let Some(reg) = schema.region(region) {
+                closed.push(vec![
+                    td(region),
+                    td(&schema.id),
+                    td(&release::format_day(window.last_closed(reg))),
+                ]);
+            }
+        }
+    }
+    out.push_str("<h2>Days open for release</h2>");
+    out.push_str(&table(
+        "closed-days",
+        &["region", "schema", "last closed day"],
+        &closed,
+    ));
+    if role != Role::Admin {
+        out.push_str(
+            "<p class=\"note\" id=\"exact-counts-admin-only\">How many reports each region accepted is an \
+             exact operational count, not differentially private, so it is shown to administrators only.</p>",
+        );
+        return out;
+    }
+    out.push_str(
+        "<p class=\"warn\" id=\"exact-counts\"><b>Exact, not differentially private.</b> The counts below \
+         are operational: how many reports each region accepted per purpose and day, and what it refused. \
+         They are shown to administrators only and must not be published.</p>",
     );
     for region in c.region_ids().filter(|r| scope.allows_region(r)) {
         let counts = c
@@ -378,7 +410,7 @@ fn overview_body(c: &Collector, scope: &Scope) -> String {
         let _ = write!(
             out,
             "<h2>Region {}</h2><div class=\"cards\"><div class=\"card\"><div class=\"big\" id=\"reports-{}\">{}</div>\
-             <div class=\"small\">reports accepted (purposes in your scope)</div></div>",
+             <div class=\"small\">reports accepted (exact; purposes in your scope)</div></div>",
             esc(region),
             esc(region),
             fmt_num(total as f64)
@@ -408,7 +440,7 @@ fn overview_body(c: &Collector, scope: &Scope) -> String {
             .collect();
         if !series.is_empty() {
             out.push_str(&html::line_chart(
-                &format!("Reports per day in {region}"),
+                &format!("Reports per day in {region} (exact, not differentially private)"),
                 &labels,
                 &series,
             ));
@@ -420,7 +452,7 @@ fn overview_body(c: &Collector, scope: &Scope) -> String {
             *rejected.entry((region, code)).or_default() += n;
         }
     }
-    out.push_str("<h2>Refused since the collector started</h2>");
+    out.push_str("<h2>Refused since the collector started (exact)</h2>");
     let rows: Vec<Vec<String>> = rejected
         .iter()
         .map(|((region, code), n)| vec![td(region), td(code), td_num(&fmt_num(*n as f64))])
@@ -452,7 +484,6 @@ fn metrics_in_scope<'a>(c: &'a Collector, scope: &Scope) -> Vec<&'a Metric> {
 /// The explorer's form fields, parsed from pairs (checkboxes repeat `group`).
 fn query_from_pairs(c: &Collector, scope: &Scope, pairs: &[(String, String)]) -> Query {
     let get = |k: &str| pairs.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
-    let today = crate::validate::day_number(crate::clock::today(c.clock.as_ref()));
     let metric = get("metric")
         .or_else(|| metrics_in_scope(c, scope).first().map(|m| m.id.clone()))
         .unwrap_or_default();
@@ -475,12 +506,14 @@ fn query_from_pairs(c: &Collector, scope: &Scope, pairs: &[(String, String)]) ->
         .map(|e| e.trim().to_owned())
         .filter(|e| !e.is_empty())
         .map(|e| e.parse::<f64>().unwrap_or(f64::NAN));
+    // The default range is the last two weeks that are closed (released).
+    let last = c.last_closed_day(&region);
     Query {
         region,
         metric,
         schema: None,
-        from: get("from").unwrap_or_else(|| release::format_day(today - 13)),
-        to: get("to").unwrap_or_else(|| release::format_day(today)),
+        from: get("from").unwrap_or_else(|| release::format_day(last - 13)),
+        to: get("to").unwrap_or_else(|| release::format_day(last)),
         group_by: if pairs.is_empty() {
             vec![release::DAY.into()]
         } else {
@@ -621,7 +654,9 @@ async fn explore(
             );
             match e {
                 QueryError::Forbidden(_) => StatusCode::FORBIDDEN,
-                QueryError::BudgetExhausted { .. } => StatusCode::CONFLICT,
+                QueryError::BudgetExhausted { .. } | QueryError::DayNotClosed { .. } => {
+            StatusCode::CONFLICT
+        }
                 QueryError::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
                 _ => StatusCode::BAD_REQUEST,
             }
@@ -650,6 +685,13 @@ fn series_label(g: &release::Group) -> String {
     }
 }
 
+/// A released count as shown to people: clamped at its lower bound 0
+/// (post-processing; the raw noisy value stays in `data-value`, the API's
+/// JSON and CSV, where sums over groups stay unbiased).
+fn shown(value: f64) -> f64 {
+    value.max(0.0)
+}
+
 fn answer_html(c: &Collector, a: &Answer) -> String {
     let metric = c
         .registry()
@@ -665,12 +707,18 @@ fn answer_html(c: &Collector, a: &Answer) -> String {
     if let Some(m) = metric {
         let _ = write!(out, "<p>{}</p>", esc(&m.description));
     }
-    let protection = match (a.noise_scale, a.threshold) {
-        (_, Some(t)) => format!(
-            "noise scale {} and threshold τ = {t:.0}",
-            fmt_num(a.noise_scale.unwrap_or(0.0))
+    let protection = match (a.noise_scale, a.threshold, a.selection_noise_scale) {
+        (Some(s), Some(t), Some(sel)) => format!(
+            "noise scale {}; a group is shown when its device count plus noise of scale {} reaches {}",
+            fmt_num(s),
+            fmt_num(sel),
+            fmt_num(t.ceil())
         ),
-        (Some(s), None) => format!("noise scale {}", fmt_num(s)),
+        (Some(s), Some(t), None) => format!(
+            "noise scale {}; a value is shown when its noisy count reaches τ = {}",
+            fmt_num(s),
+            fmt_num(t.ceil())
+        ),
         _ => "estimated from randomized reports".into(),
     };
     let suppressed = a
@@ -684,7 +732,7 @@ fn answer_html(c: &Collector, a: &Answer) -> String {
          <div class=\"card\"><div class=\"big\">ε {}</div><div class=\"small\">{}</div></div>\
          <div class=\"card\"><div class=\"big\" id=\"epsilon-spent\">{}</div><div class=\"small\">ε spent by this view{}</div></div>\
          <div class=\"card\"><div class=\"big\" id=\"budget-remaining\">{}</div><div class=\"small\">ε left per day (least over the range)</div></div>\
-         <div class=\"card\"><div class=\"big\">k = {}</div><div class=\"small\">minimum devices per group</div></div>\
+         <div class=\"card\"><div class=\"big\">k = {}</div><div class=\"small\">minimum devices per group (noisy count)</div></div>\
          <div class=\"card\"><div class=\"big\" id=\"suppressed\">{}</div><div class=\"small\">groups suppressed</div></div></div>",
         esc(&a.mechanism.replace('_', " ")),
         esc(&protection),
@@ -711,7 +759,7 @@ fn answer_html(c: &Collector, a: &Answer) -> String {
         for g in &a.groups {
             by_series.entry(series_label(g)).or_default().insert(
                 g.day.clone().unwrap_or_default(),
-                (g.value, g.ci95[0], g.ci95[1]),
+                (shown(g.value), shown(g.ci95[0]), shown(g.ci95[1])),
             );
         }
         // The six largest series keep the chart readable; the table has all.
@@ -738,7 +786,14 @@ fn answer_html(c: &Collector, a: &Answer) -> String {
             .groups
             .iter()
             .take(40)
-            .map(|g| (series_label(g), g.value, g.ci95[0], g.ci95[1]))
+            .map(|g| {
+                (
+                    series_label(g),
+                    shown(g.value),
+                    shown(g.ci95[0]),
+                    shown(g.ci95[1]),
+                )
+            })
             .collect();
         out.push_str(&html::bar_chart(&a.query.metric, &bars));
     }
@@ -752,14 +807,14 @@ fn answer_html(c: &Collector, a: &Answer) -> String {
                 format!(
                     "<td class=\"num value\" data-value=\"{}\">{}</td>",
                     g.value,
-                    esc(&fmt_num(g.value))
+                    esc(&fmt_num(shown(g.value)))
                 ),
                 format!(
                     "<td class=\"num\" data-low=\"{}\" data-high=\"{}\">{} – {}</td>",
                     g.ci95[0],
                     g.ci95[1],
-                    esc(&fmt_num(g.ci95[0])),
-                    esc(&fmt_num(g.ci95[1]))
+                    esc(&fmt_num(shown(g.ci95[0]))),
+                    esc(&fmt_num(shown(g.ci95[1])))
                 ),
                 td_num(
                     &g.share
@@ -791,11 +846,12 @@ async fn budget(State(c): State<Arc<Collector>>, headers: HeaderMap) -> Response
     .await
 }
 
-fn budget_body(worker: &Collector, scope: &Scope) -> String {
+fn budget_body(worker: &Collector, scope: &Scope, _role: Role) -> String {
     let mut out = String::from(
-        "<p class=\"note\">Each region allows a fixed ε per metric and day. Every new release spends on \
-             each day it covers; once a day's budget is spent, no new question about that day is answered. \
-             Saved answers stay available at no cost.</p>",
+        "<p class=\"note\">Each region allows a fixed ε per metric and day, and per purpose and day over \
+             all its metrics (what one device's report of a day can lose), and a δ per purpose and day. Every \
+             new release spends on each day it covers; once a day's budget is spent, no new question about \
+             that day is answered. Saved answers stay available at no cost.</p>",
     );
     for region in worker.region_ids().filter(|r| scope.allows_region(r)) {
         let limit = worker

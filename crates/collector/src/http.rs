@@ -188,7 +188,13 @@ async fn readyz(State(c): State<Arc<Collector>>) -> Response {
     }
 }
 
-async fn metrics(State(c): State<Arc<Collector>>) -> Response {
+/// `GET /metrics`: exact operational counts (not differentially private),
+/// so only for admin tokens of every region; Prometheus sends one with
+/// `authorization: { credentials_file: ... }`.
+async fn metrics(State(c): State<Arc<Collector>>, headers: HeaderMap) -> Response {
+    if let Err(refused) = crate::api::require_operator(&c, &headers).await {
+        return refused;
+    }
     let writers: Vec<(String, &crate::writer::Writer)> = c
         .regions
         .values()

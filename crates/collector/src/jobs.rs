@@ -35,8 +35,15 @@ pub async fn run_once(c: &Collector) -> Vec<(String, Result<JobReport, candor_st
             .unwrap_or(u32::MAX);
         let cutoff = today.saturating_sub(i32::try_from(retention).unwrap_or(i32::MAX));
         // Reports older than the window are refused anyway, so their ids
-        // can be forgotten.
-        let first = today - c.config.ingest.day_window_past as i32;
+        // can be forgotten (the widest window of the region's schemas).
+        let (window, _) = c.window();
+        let widest = c
+            .registry
+            .all()
+            .map(|s| window.past_days(s.region(&r.id)))
+            .max()
+            .unwrap_or(0);
+        let first = today - widest as i32;
         let result = r
             .writer
             .maintain(cutoff, first)

@@ -389,6 +389,7 @@ impl Collector {
             ))
         })?;
         let mut rng = <rand_chacha::ChaCha20Rng as rand_core::SeedableRng>::from_seed(seed);
+        let (window, _) = self.window();
         let mut store = state.control.lock().unwrap_or_else(|p| p.into_inner());
         release::release(
             &self.registry,
@@ -396,6 +397,7 @@ impl Collector {
             scope,
             query,
             clock::audit_now(),
+            &window,
             &mut rng,
         )
     }
@@ -427,14 +429,28 @@ impl Collector {
         &self.registry
     }
 
+    /// The last closed day of `region` now: the last day a release may
+    /// read (the earliest over the served schemas that declare the region;
+    /// yesterday's predecessor when none does).
+    pub fn last_closed_day(&self, region: &str) -> i32 {
+        let (window, _) = self.window();
+        self.registry
+            .all()
+            .filter_map(|s| s.region(region))
+            .map(|r| window.last_closed(r))
+            .min()
+            .unwrap_or(window.today - 1)
+    }
+
     /// The accepted day window as of now.
-    fn window(&self) -> (DayWindow, time::Date) {
+    pub fn window(&self) -> (DayWindow, time::Date) {
         let today = clock::today(self.clock.as_ref());
         let n = validate::day_number(today);
         (
             DayWindow {
-                first: n - self.config.ingest.day_window_past as i32,
-                last: n + self.config.ingest.day_window_future as i32,
+                today: n,
+                past_override: self.config.ingest.day_window_past,
+                future: self.config.ingest.day_window_future,
             },
             today.date(),
         )

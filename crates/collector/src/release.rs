@@ -2,67 +2,97 @@
 //!
 //! A [`Query`] names a metric, a day range, group-by keys (`day` and the
 //! metric's dimensions), dimension filters and, optionally, which cells
-//! (labels, categories, buckets) to show. [`release`] answers it:
+//! (labels, categories, buckets) to show. [`release`] answers it.
+//!
+//! # What is protected
+//!
+//! The unit of privacy is **one device's report for one purpose and day**:
+//! two datasets are neighbours when they differ by adding or removing one
+//! such report (it carries every metric of the purpose that the device
+//! recorded that day). Every number a release shows, and every decision to
+//! show or hide a group, is computed from noisy values whose noise is
+//! charged to the region's budget; nothing exact reaches the analyst.
+//!
+//! # Steps
 //!
 //! 1. **Scope.** The analyst's token must cover the region and the metric's
 //!    purpose (purpose limitation).
-//! 2. **Cache.** The normalized query is the cache key: the same question
+//! 2. **Closed days only.** Every day of the range must be *closed*: its
+//!    region's report window (`report_window_days` after the day) has
+//!    passed, so no report for it can still be accepted. Otherwise the
+//!    query is refused (`day_not_closed`, naming the last closed day) and
+//!    nothing is spent or cached: an answer cached while reports still
+//!    arrive would hide them for good.
+//! 3. **Cache.** The normalized query is the cache key: the same question
 //!    returns the same numbers and spends nothing.
-//! 3. **Budget.** A central-DP release charges ε to every (purpose, metric,
-//!    day) of its range; one that would take any day over the region's
-//!    `epsilon_per_metric_day` is refused, naming the metric, the days and
-//!    what they have left. Charge, cache and audit entry are written in one
-//!    transaction ([`candor_store::Store::record_release`]).
-//! 4. **Aggregate.** Rows are summed into groups: (day if grouped by day)
-//!    × (the grouped dimensions) × cell. Rows of different days or
-//!    dimension values come from different reports, so report counts add
-//!    up exactly. Reports are not devices, though: a device sends one
-//!    report per purpose and day, so over several days the distinct devices
-//!    of a group are only known to be at least its largest *daily* report
-//!    count, and that lower bound is what k is checked against (one device
-//!    reporting every day of a fortnight is one device, not fourteen).
-//! 5. **Release each group** (see the table below): suppressed when it has
-//!    fewer than the region's `k_min` distinct devices; otherwise noised once
-//!    with exact discrete Laplace noise of scale `Δ/ε`, where `Δ` is the
-//!    most one report can add to the group's cells (the metric's
-//!    `max_per_report`, 1 for booleans and categories). Each report is in
-//!    exactly one day and one dimension value, so every group is a disjoint
-//!    set of reports (parallel composition), and within a group the cells'
-//!    L1 sensitivity is `Δ`. Domains (open set) are released only when the
-//!    noisy count passes the threshold `τ(Δ, ε, δ)` of
-//!    [`candor_privacy::threshold`], so a domain only one report named
-//!    appears with probability at most `δ/Δ`.
-//! 6. **Post-processing**: per-group totals over cells and each cell's
+//! 4. **Budget.** A release charges its ε (and δ, when it selects from an
+//!    open set) to every (purpose, metric, day) of its range, under three
+//!    caps of the region: ε per metric and day, ε per purpose and day (over
+//!    all its metrics: what one device-day report can lose), δ per purpose
+//!    and day ([`candor_privacy::budget`]). A release that would pass any
+//!    cap on any day is refused, naming the cap, the days and what they have
+//!    left. Charge, cache and audit entry are written in one transaction
+//!    ([`candor_store::Store::record_release`]).
+//! 5. **Groups.** Rows are summed into groups: (day if grouped by day) ×
+//!    (the grouped dimensions). The possible groups are enumerated *before*
+//!    looking at the data where the schema or the query fixes them (declared
+//!    dimension values, filter values, the days of the range): absent groups
+//!    are candidates like the others. Values of an open dimension (a
+//!    coarsening rule such as `app_version`) grouped without a filter come
+//!    from the data, so such a release is an **open-set selection**.
+//! 6. **Selection on noisy counts.** Each candidate group's report count
+//!    (over several days, its largest daily count: one report per device and
+//!    day, so that a device reporting every day of a fortnight is one
+//!    device, not fourteen) gets discrete Laplace noise of scale `1/ε_s`,
+//!    `ε_s = ε/4` ([`SELECTION_SHARE`]), and the group is shown when the
+//!    noisy count reaches `k_min`, or `max(k_min, τ)` for an open-set
+//!    selection (`τ` from [`candor_privacy::threshold`] with `Δ = 1` and the
+//!    metric's δ). The number of suppressed groups is returned only when the
+//!    candidates were enumerated without the data; it is then computed
+//!    from noisy counts too.
+//! 7. **Values.** Each cell of a shown group gets fresh discrete Laplace
+//!    noise of scale `Δ/ε_v`, `ε_v = ε − ε_s`, where `Δ` is the most one
+//!    report adds to a group's cells (the metric's `max_per_report`, 1 for
+//!    booleans and categories). Each report is in exactly one day and one
+//!    dimension value, so the groups are disjoint (parallel composition) and
+//!    a group's cells have L1 sensitivity `Δ`; the counts of step 6 have
+//!    sensitivity 1. Domain sets (open cells) skip step 6: each (group,
+//!    domain) is shown only when its own noisy count (at the full ε) passes
+//!    `max(k_min, τ(Δ, ε, δ))`.
+//! 8. **Local DP.** Boolean and category metrics randomized on the device
+//!    arrive as randomized counts. Those counts would still disclose the
+//!    number of reports exactly (they sum to it), so each cell's count gets
+//!    discrete Laplace noise of scale `1/ε_v` (sensitivity 1: a report is in
+//!    one cell), the noisy counts' sum is the group's `ñ`, and the estimate
+//!    and its score interval come from them
+//!    ([`candor_privacy::ldp::RandomizedResponse::estimate_noisy`]). The
+//!    query's ε (default: the metric's `count_epsilon`) is charged.
+//! 9. **Post-processing**: per-group totals over cells and each cell's
 //!    share of its total are computed from released values only; they
 //!    spend nothing.
 //!
-//! | metric | mechanism | Δ | budget |
+//! | metric | values | selection | charged per day |
 //! |---|---|---|---|
-//! | counter, labeled counter, distribution | discrete Laplace | max_per_report | ε per day |
-//! | boolean, category (central) | discrete Laplace | 1 | ε per day |
-//! | domain set | discrete Laplace + threshold τ | max_per_report | ε per day |
-//! | boolean, category (local DP) | randomized-response estimator | — | none: the device spent it |
-//!
-//! Local-DP metrics arrive randomized; the release debiases them with the
-//! estimator that matches the SDK's encoder
-//! ([`candor_privacy::ldp::RandomizedResponse::estimate`]), which is
-//! post-processing of already-private data, and applies k.
+//! | counter, labeled counter, distribution, central boolean/category | discrete Laplace `Δ/(¾ε)` | noisy count `1/(¼ε)` ≥ k (open: ≥ max(k, τ)) | ε (+ δ if open) |
+//! | domain set | discrete Laplace `Δ/ε` | the same noisy value ≥ max(k, τ(Δ)) | ε + δ |
+//! | boolean, category (local DP) | noisy randomized counts `1/(¾ε)`, debiased | noisy count `1/(¼ε)` ≥ k (open: ≥ max(k, τ)) | ε (+ δ if open) |
+
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use candor_privacy::budget::{self, BudgetKey, Ledger};
+use candor_privacy::budget::{self, Amount, BudgetKey, Caps, Ledger};
 use candor_privacy::dp::DiscreteLaplace;
 use candor_privacy::ldp::RandomizedResponse;
 use candor_privacy::threshold::{self, OpenSetRule};
 use candor_schema::{Metric, MetricKind, Region, Release, Schema};
 use candor_store::{
-    AuditRecord, BudgetCharge, BudgetFilter, DayNumber, NewRelease, ReleaseOutcome, RowFilter,
-    Store, StoreError,
+    AuditRecord, BudgetCharge, BudgetFilter, BudgetLimits, DayNumber, NewRelease, REPORTS_CELL,
+    ReleaseOutcome, RowFilter, Store, StoreError,
 };
 use rand_core::Rng;
 use serde::{Deserialize, Serialize};
 
-use crate::validate::Registry;
+use crate::validate::{DayWindow, Registry};
 
 /// The longest day range one query may cover.
 pub const MAX_QUERY_DAYS: i32 = 400;
@@ -185,33 +215,43 @@ pub struct Answer {
     pub purpose: String,
     /// The mechanism of every group.
     pub mechanism: String,
-    /// ε per day of this release (local DP: the devices' ε).
+    /// ε of this release per day: what it charged (local DP: the noise on
+    /// the randomized counts; the devices' own ε is in each group).
     pub epsilon: f64,
-    /// δ of the open-set threshold, for domain sets.
+    /// δ of this release per day, when it selected from an open set.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delta: Option<f64>,
-    /// The region's minimum group size.
+    /// The region's minimum group size, compared with noisy counts.
     pub k_min: u32,
     /// Δ, the most one report adds to a group's cells.
     pub contribution_bound: u64,
-    /// The discrete Laplace scale Δ/ε (central DP).
+    /// The discrete Laplace scale of the released values (central DP:
+    /// `Δ/ε_v`; local DP: the scale on the randomized counts).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub noise_scale: Option<f64>,
-    /// The open-set threshold τ (domain sets).
+    /// The threshold a group's (or a domain's) noisy count had to reach:
+    /// `k_min`, or `max(k_min, τ)` for an open-set selection.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub threshold: Option<f64>,
+    /// The discrete Laplace scale of the noisy group counts compared with
+    /// the threshold (absent for domain sets, which compare their values).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub selection_noise_scale: Option<f64>,
     /// The released groups, ordered by day, dimensions, cell.
     pub groups: Vec<Group>,
     /// Per-group totals over released cells (multi-cell metrics).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub totals: Vec<Total>,
-    /// How many groups were suppressed (fewer than k contributors). For
-    /// domain sets it is not given: the number of rare domains is itself
-    /// sensitive.
+    /// How many candidate groups were not shown (their noisy count was
+    /// below the threshold). Given only when the candidates were known
+    /// without looking at the data; absent for open-set selections, where
+    /// the number of rare values is itself sensitive.
     pub suppressed: Option<u64>,
-    /// ε this call spent per day (0 for a cached or local-DP answer).
+    /// ε this call spent per day (0 for a cached answer).
     pub epsilon_spent: f64,
-    /// The least budget left on any day of the range after this answer.
+    /// The least ε a further release of this metric could still spend on
+    /// any day of the range (the lesser of the metric's and the purpose's
+    /// budget left).
     pub budget_remaining: f64,
     /// Whether this is the cached answer of an earlier identical query.
     pub cached: bool,
@@ -233,10 +273,20 @@ pub enum QueryError {
     /// The token does not cover the region or the purpose.
     #[error("{0}")]
     Forbidden(String),
+    /// Some day of the range is not closed: reports for it may still
+    /// arrive (or it has not happened yet).
+    #[error("{message}")]
+    DayNotClosed {
+        /// The last closed day, `YYYY-MM-DD`.
+        last_closed: String,
+        /// The whole explanation.
+        message: String,
+    },
     /// Some day of the range has too little budget left.
     #[error("{message}")]
     BudgetExhausted {
-        /// The whole explanation: metric, days, what is left, what was asked.
+        /// The whole explanation: metric, cap, days, what is left, what was
+        /// asked.
         message: String,
     },
     /// The store failed.
@@ -250,6 +300,7 @@ impl QueryError {
         match self {
             QueryError::Invalid { code, .. } => code,
             QueryError::Forbidden(_) => "forbidden",
+            QueryError::DayNotClosed { .. } => "day_not_closed",
             QueryError::BudgetExhausted { .. } => "budget_exhausted",
             QueryError::Store(_) => "store_unavailable",
         }
@@ -282,6 +333,16 @@ pub fn parse_day(text: &str) -> Option<DayNumber> {
     candor_protocol::Day::parse(text).map(|d| d.date().to_julian_day() - EPOCH_JULIAN)
 }
 
+/// The share of a release's ε spent on the noisy group counts that decide
+/// which groups are shown (the rest goes to the values). A quarter keeps
+/// the decision near `k_min` sharp enough (at ε = 0.5 the counts' noise has
+/// scale 8) while costing the values a third more noise.
+pub const SELECTION_SHARE: f64 = 0.25;
+
+/// The smallest ε a query may ask for: both shares must be at least the
+/// samplers' resolution of 0.001.
+pub const MIN_QUERY_EPSILON: f64 = 0.004;
+
 /// The query's schema, metric and region policy, checked.
 struct Plan<'a> {
     schema: &'a Schema,
@@ -289,14 +350,33 @@ struct Plan<'a> {
     region: &'a Region,
     from: DayNumber,
     to: DayNumber,
-    group_dims: Vec<String>,
+    /// The grouped dimensions, each with its candidate values: declared
+    /// (or filtered) values, or `None` when they come from the data.
+    group_dims: Vec<(String, Option<Vec<String>>)>,
     by_day: bool,
+    /// ε charged per day.
     epsilon: f64,
+    /// δ charged per day: the metric's δ when the release selects from an
+    /// open set, else 0.
+    delta: f64,
     query: Query,
 }
 
-/// Checks a query against the schemas and the scope and normalizes it.
-fn plan<'a>(registry: &'a Registry, scope: &Scope, query: &Query) -> Result<Plan<'a>, QueryError> {
+impl Plan<'_> {
+    /// Whether some group key comes from the data.
+    fn open_groups(&self) -> bool {
+        self.group_dims.iter().any(|(_, values)| values.is_none())
+    }
+}
+
+/// Checks a query against the schemas, the scope and the closed days, and
+/// normalizes it.
+fn plan<'a>(
+    registry: &'a Registry,
+    scope: &Scope,
+    query: &Query,
+    window: &DayWindow,
+) -> Result<Plan<'a>, QueryError> {
     if !scope.allows_region(&query.region) {
         return Err(QueryError::Forbidden(format!(
             "this token does not cover region {:?}",
@@ -357,13 +437,28 @@ fn plan<'a>(registry: &'a Registry, scope: &Scope, query: &Query) -> Result<Plan
             format!("a query covers at most {MAX_QUERY_DAYS} days"),
         ));
     }
+    let last_closed = window.last_closed(region);
+    if to > last_closed {
+        let last = format_day(last_closed);
+        return Err(QueryError::DayNotClosed {
+            message: format!(
+                "{} is not closed yet: reports for a day are accepted until {} days after it, so \
+                 region {} releases days up to {last} only (today is {})",
+                format_day(to.max(last_closed + 1)),
+                window.past_days(Some(region)),
+                region.id,
+                format_day(window.today)
+            ),
+            last_closed: last,
+        });
+    }
     let mut by_day = false;
-    let mut group_dims = BTreeSet::new();
+    let mut grouped = BTreeSet::new();
     for g in &query.group_by {
         if g == DAY {
             by_day = true;
         } else if metric.dimensions.contains(g) {
-            group_dims.insert(g.clone());
+            grouped.insert(g.clone());
         } else {
             return Err(invalid(
                 "unknown_dimension",
@@ -388,9 +483,29 @@ fn plan<'a>(registry: &'a Registry, scope: &Scope, query: &Query) -> Result<Plan
                 format!("{bad:?} is not a value of dimension {dim}"),
             ));
         }
+        if values.is_empty() {
+            return Err(invalid(
+                "invalid_query",
+                format!("the filter on {dim} lists no value"),
+            ));
+        }
         let set: BTreeSet<String> = values.iter().cloned().collect();
         filters.insert(dim.clone(), set.into_iter().collect::<Vec<_>>());
     }
+    // Candidate values of each grouped dimension: the filter's, else the
+    // declared ones, else (an open dimension) whatever the data holds.
+    let group_dims: Vec<(String, Option<Vec<String>>)> = grouped
+        .iter()
+        .map(|g| {
+            let values = filters.get(g).cloned().or_else(|| {
+                schema
+                    .dimension(g)
+                    .and_then(|d| d.values())
+                    .map(<[String]>::to_vec)
+            });
+            (g.clone(), values)
+        })
+        .collect();
     let all_cells = closed_cells(metric);
     let mut cells: Vec<String> = query.cells.clone();
     cells.sort();
@@ -409,15 +524,14 @@ fn plan<'a>(registry: &'a Registry, scope: &Scope, query: &Query) -> Result<Plan
             ));
         }
     }
-    let epsilon = match (metric.release, query.epsilon) {
-        (Release::LocalDp { epsilon }, _) => epsilon,
-        (_, None) => metric.release.epsilon(),
-        (_, Some(e)) => {
-            if !(e.is_finite() && e >= 0.001 && e <= region.epsilon_per_metric_day) {
+    let epsilon = match query.epsilon {
+        None => metric.release.release_epsilon(),
+        Some(e) => {
+            if !(e.is_finite() && e >= MIN_QUERY_EPSILON && e <= region.epsilon_per_metric_day) {
                 return Err(invalid(
                     "invalid_epsilon",
                     format!(
-                        "ε must be between 0.001 and the region's daily budget {}",
+                        "ε must be between {MIN_QUERY_EPSILON} and the region's daily budget per metric {}",
                         region.epsilon_per_metric_day
                     ),
                 ));
@@ -425,7 +539,22 @@ fn plan<'a>(registry: &'a Registry, scope: &Scope, query: &Query) -> Result<Plan
             e
         }
     };
-    let mut group_by: Vec<String> = group_dims.iter().cloned().collect();
+    let open_selection = matches!(metric.kind, MetricKind::DomainSet)
+        || group_dims.iter().any(|(_, v)| v.is_none());
+    let delta = if open_selection {
+        metric.release.delta().ok_or_else(|| {
+            invalid(
+                "invalid_query",
+                format!(
+                    "{} declares no delta, so it cannot be grouped by an open dimension",
+                    metric.id
+                ),
+            )
+        })?
+    } else {
+        0.0
+    };
+    let mut group_by: Vec<String> = grouped.iter().cloned().collect();
     if by_day {
         group_by.insert(0, DAY.into());
     }
@@ -438,7 +567,7 @@ fn plan<'a>(registry: &'a Registry, scope: &Scope, query: &Query) -> Result<Plan
         group_by,
         filters,
         cells,
-        epsilon: matches!(metric.release, Release::CentralDp { .. }).then_some(epsilon),
+        epsilon: Some(epsilon),
     };
     Ok(Plan {
         schema,
@@ -446,9 +575,10 @@ fn plan<'a>(registry: &'a Registry, scope: &Scope, query: &Query) -> Result<Plan
         region,
         from,
         to,
-        group_dims: group_dims.into_iter().collect(),
+        group_dims,
         by_day,
         epsilon,
+        delta,
         query: normalized,
     })
 }
@@ -480,33 +610,6 @@ fn bucket_label(buckets: &[u64], index: usize) -> String {
     }
 }
 
-/// A group's key: (day if grouped, grouped dimension values).
-type GroupKey = (Option<DayNumber>, BTreeMap<String, String>);
-
-/// One cell's (reports, sum) while reading.
-type CellSum = (i64, i64);
-
-/// One cell of a group, summed over its rows.
-#[derive(Debug, Clone, Copy, Default)]
-struct CellAgg {
-    /// Reports that contributed (a device counts once a day).
-    reports: i64,
-    /// Sum of their values.
-    sum: i64,
-    /// A lower bound of the distinct devices among them: the largest
-    /// number of reports on any one day of the range.
-    devices: i64,
-}
-
-/// Summed rows of one group.
-#[derive(Default)]
-struct Cells {
-    by_cell: BTreeMap<String, CellAgg>,
-    /// The group's distinct devices, at least (as [`CellAgg::devices`],
-    /// over all its cells): what k is checked against for local DP.
-    devices: i64,
-}
-
 /// The per-day budget keys of a plan.
 fn budget_keys(plan: &Plan<'_>) -> Vec<BudgetKey> {
     (plan.from..=plan.to)
@@ -519,9 +622,44 @@ fn budget_keys(plan: &Plan<'_>) -> Vec<BudgetKey> {
         .collect()
 }
 
+/// The region's three caps.
+fn caps(region: &Region) -> Result<Caps, QueryError> {
+    Caps::new(
+        region.epsilon_per_metric_day,
+        region.epsilon_per_purpose_day,
+        region.delta_per_purpose_day,
+    )
+    .map_err(|e| StoreError::Backend(format!("region {} has invalid budget caps: {e}", region.id)).into())
+}
+
+/// The ledger of the plan's purpose over the plan's days (every metric of
+/// the purpose: the purpose caps add them up).
+fn ledger(plan: &Plan<'_>, store: &dyn Store) -> Result<Ledger, QueryError> {
+    let spent = store.budget(&BudgetFilter {
+        purpose: Some(plan.metric.purpose.clone()),
+        metric: None,
+        from_day: Some(plan.from),
+        to_day: Some(plan.to),
+    })?;
+    Ledger::from_entries(spent.iter().map(|s| budget::LedgerEntry {
+        key: BudgetKey {
+            region: plan.query.region.clone(),
+            purpose: s.purpose.clone(),
+            metric: s.metric.clone(),
+            day: s.day,
+        },
+        spent: Amount {
+            micros: s.micros,
+            femtos: s.femtos,
+        },
+    }))
+    .map_err(|e| StoreError::Backend(format!("the budget ledger is inconsistent: {e}")).into())
+}
+
 /// Answers `query` for `scope` from `store` (the query's region's store),
 /// spending budget and writing the audit log (see the module docs).
-/// `now` is Unix seconds for the audit record.
+/// `now` is Unix seconds for the audit record; `window` is the collector's
+/// day and accepted window, which decide the closed days.
 ///
 /// # Errors
 /// [`QueryError`]; in every case nothing was spent or cached (the audit
@@ -532,9 +670,10 @@ pub fn release<R: Rng + ?Sized>(
     scope: &Scope,
     query: &Query,
     now: i64,
+    window: &DayWindow,
     rng: &mut R,
 ) -> Result<Answer, QueryError> {
-    let plan = plan(registry, scope, query)?;
+    let plan = plan(registry, scope, query, window)?;
     let cache_key = serde_json::to_string(&plan.query).expect("a query serializes");
     let audit = |spent: f64, cached: bool| AuditRecord {
         at: now,
@@ -543,6 +682,7 @@ pub fn release<R: Rng + ?Sized>(
         detail: serde_json::json!({
             "query": plan.query,
             "epsilon_spent": spent,
+            "delta_spent": if cached { 0.0 } else { plan.delta },
             "cached": cached,
         })
         .to_string(),
@@ -551,52 +691,40 @@ pub fn release<R: Rng + ?Sized>(
         store.append_audit(&audit(0.0, true))?;
         return cached(&answer, &plan, store);
     }
-    let central = matches!(plan.metric.release, Release::CentralDp { .. });
-    let mut charges = Vec::new();
-    // What the range has left once this release is recorded: the ledger's
-    // answer for a central release; the whole budget for local DP, which
-    // never charges.
-    let mut left_after = budget::limit_micros(plan.region.epsilon_per_metric_day).unwrap_or(0);
-    let limit = plan.region.epsilon_per_metric_day;
-    if central {
-        let spent = store.budget(&BudgetFilter {
-            purpose: Some(plan.metric.purpose.clone()),
-            metric: Some(plan.metric.id.clone()),
-            from_day: Some(plan.from),
-            to_day: Some(plan.to),
-        })?;
-        let mut ledger = Ledger::from_entries(spent.iter().map(|s| budget::LedgerEntry {
-            key: BudgetKey {
-                region: plan.query.region.clone(),
-                purpose: s.purpose.clone(),
-                metric: s.metric.clone(),
-                day: s.day,
-            },
-            spent_micros: s.micros,
-        }))
-        .map_err(|e| StoreError::Backend(format!("the budget ledger is inconsistent: {e}")))?;
-        let spend = ledger
-            .try_spend(&budget_keys(&plan), plan.epsilon, limit)
-            .map_err(|e| exhausted(&plan, e))?;
-        left_after = spend.remaining.iter().map(|(_, m)| *m).min().unwrap_or(0);
-        charges = (plan.from..=plan.to)
-            .map(|day| BudgetCharge {
-                purpose: plan.metric.purpose.clone(),
-                metric: plan.metric.id.clone(),
-                day,
-                micros: spend.charged_micros,
-            })
-            .collect();
-    }
+    let caps = caps(plan.region)?;
+    let cost = Amount::charge(plan.epsilon, plan.delta)
+        .map_err(|e| invalid("invalid_epsilon", e.to_string()))?;
+    let spend = ledger(&plan, store)?
+        .try_spend(&budget_keys(&plan), cost, &caps)
+        .map_err(|e| exhausted(&plan, e))?;
+    let left_after = spend
+        .remaining
+        .iter()
+        .map(|(_, r)| r.epsilon_micros())
+        .min()
+        .unwrap_or(0);
+    let charges = (plan.from..=plan.to)
+        .map(|day| BudgetCharge {
+            purpose: plan.metric.purpose.clone(),
+            metric: plan.metric.id.clone(),
+            day,
+            micros: cost.micros,
+            femtos: cost.femtos,
+        })
+        .collect();
     let mut answer = compute(&plan, store, rng)?;
-    answer.epsilon_spent = if central { plan.epsilon } else { 0.0 };
+    answer.epsilon_spent = plan.epsilon;
     let json = serde_json::to_string(&answer).expect("an answer serializes");
     let outcome = store.record_release(&NewRelease {
         cache_key,
         answer: json,
         last_day: plan.to,
         charges,
-        limit_micros: budget::limit_micros(limit).unwrap_or(0),
+        limits: BudgetLimits {
+            metric_micros: caps.metric_micros,
+            purpose_micros: caps.purpose_micros,
+            purpose_femtos: caps.purpose_femtos,
+        },
         audit: audit(answer.epsilon_spent, false),
     });
     match outcome {
@@ -608,16 +736,25 @@ pub fn release<R: Rng + ?Sized>(
         Err(StoreError::BudgetExceeded {
             metric,
             day,
-            remaining_micros,
-        }) => Err(QueryError::BudgetExhausted {
-            message: format!(
-                "the privacy budget of {metric} in region {} is spent on {}: {} left, {} asked",
-                plan.query.region,
-                format_day(day),
-                budget::micros_to_epsilon(remaining_micros),
-                plan.epsilon
-            ),
-        }),
+            cap,
+            remaining,
+        }) => {
+            let left = if cap == "purpose_delta" {
+                budget::femtos_to_delta(remaining)
+            } else {
+                budget::micros_to_epsilon(remaining)
+            };
+            Err(QueryError::BudgetExhausted {
+                message: format!(
+                    "the privacy budget ({cap}) of {metric} in region {} is spent on {}: {left} left, \
+                     ε = {} and δ = {} asked",
+                    plan.query.region,
+                    format_day(day),
+                    plan.epsilon,
+                    plan.delta
+                ),
+            })
+        }
         Err(e) => Err(e.into()),
     }
 }
@@ -632,79 +769,136 @@ fn cached(json: &str, plan: &Plan<'_>, store: &dyn Store) -> Result<Answer, Quer
     Ok(answer)
 }
 
-/// The least budget left on any day of the plan's range.
+/// The least ε a further release of the plan's metric could spend on any
+/// day of the plan's range.
 fn remaining(plan: &Plan<'_>, store: &dyn Store) -> Result<f64, QueryError> {
-    let limit = plan.region.epsilon_per_metric_day;
-    let spent = store.budget(&BudgetFilter {
-        purpose: Some(plan.metric.purpose.clone()),
-        metric: Some(plan.metric.id.clone()),
-        from_day: Some(plan.from),
-        to_day: Some(plan.to),
-    })?;
-    let most = spent.iter().map(|s| s.micros).max().unwrap_or(0);
-    let limit = budget::limit_micros(limit).unwrap_or(0);
-    Ok(budget::micros_to_epsilon(limit.saturating_sub(most)))
+    let caps = caps(plan.region)?;
+    let ledger = ledger(plan, store)?;
+    let least = budget_keys(plan)
+        .iter()
+        .map(|k| ledger.remaining(k, &caps).epsilon_micros())
+        .min()
+        .unwrap_or(0);
+    Ok(budget::micros_to_epsilon(least))
 }
 
-/// The refusal message: metric, days (as ranges of dates), what is left.
+/// The refusal message: metric, cap, days (as ranges of dates), what is
+/// left.
 fn exhausted(plan: &Plan<'_>, e: budget::BudgetError) -> QueryError {
     let budget::BudgetError::Exhausted { overspent, .. } = &e else {
         return invalid("invalid_epsilon", e.to_string());
     };
-    let least = overspent
-        .iter()
-        .map(|o| o.remaining_micros)
-        .min()
-        .unwrap_or(0);
-    let days: Vec<String> = overspent.iter().map(|o| format_day(o.key.day)).collect();
-    let shown = if days.len() > 6 {
-        format!(
-            "{} … {} ({} days)",
-            days[0],
-            days[days.len() - 1],
-            days.len()
-        )
-    } else {
-        days.join(", ")
-    };
+    let mut parts = Vec::new();
+    for cap in [
+        budget::Cap::MetricEpsilon,
+        budget::Cap::PurposeEpsilon,
+        budget::Cap::PurposeDelta,
+    ] {
+        let hit: Vec<&budget::Overspend> = overspent.iter().filter(|o| o.cap == cap).collect();
+        let Some(least) = hit.iter().map(|o| o.remaining).min() else {
+            continue;
+        };
+        let days: Vec<String> = hit.iter().map(|o| format_day(o.key.day)).collect();
+        let shown = if days.len() > 6 {
+            format!(
+                "{} … {} ({} days)",
+                days[0],
+                days[days.len() - 1],
+                days.len()
+            )
+        } else {
+            days.join(", ")
+        };
+        let (what, limit) = match cap {
+            budget::Cap::MetricEpsilon => (
+                format!("ε of {} per day", plan.metric.id),
+                plan.region.epsilon_per_metric_day,
+            ),
+            budget::Cap::PurposeEpsilon => (
+                format!("ε of purpose {} per day (all its metrics)", plan.metric.purpose),
+                plan.region.epsilon_per_purpose_day,
+            ),
+            budget::Cap::PurposeDelta => (
+                format!("δ of purpose {} per day", plan.metric.purpose),
+                plan.region.delta_per_purpose_day,
+            ),
+        };
+        parts.push(format!(
+            "the {what} (budget {limit}) has {} left at most on {shown}",
+            cap.to_decimal(least)
+        ));
+    }
     QueryError::BudgetExhausted {
         message: format!(
-            "the privacy budget of {} ({}) in region {} does not allow ε = {} more on {shown}: \
-             {} left at most (daily budget {})",
-            plan.metric.id,
-            plan.metric.purpose,
+            "region {} cannot release {} at ε = {}{}: {}",
             plan.query.region,
+            plan.metric.id,
             plan.epsilon,
-            budget::micros_to_epsilon(least),
-            plan.region.epsilon_per_metric_day
+            if plan.delta > 0.0 {
+                format!(", δ = {}", plan.delta)
+            } else {
+                String::new()
+            },
+            parts.join("; ")
         ),
     }
 }
 
-/// Reads, aggregates and releases (steps 4–6 of the module docs).
-fn compute<R: Rng + ?Sized>(
+/// A group's key: (day if grouped by day, index of its grouped values).
+type GroupKey = (Option<DayNumber>, usize);
+
+/// One group's rows, summed.
+#[derive(Default)]
+struct GroupRows {
+    /// Reports that carried the metric, per day (the [`REPORTS_CELL`] rows).
+    daily_reports: BTreeMap<DayNumber, i64>,
+    /// Cell → sum of its rows.
+    cells: BTreeMap<String, i64>,
+}
+
+impl GroupRows {
+    /// The group's distinct devices, at least: its largest daily report
+    /// count (one report per device, purpose and day). Adding or removing
+    /// one report moves it by at most one.
+    fn devices(&self) -> i64 {
+        self.daily_reports.values().copied().max().unwrap_or(0)
+    }
+}
+
+/// Grouped values, interned: each distinct tuple of grouped dimension
+/// values gets an index.
+#[derive(Default)]
+struct Interner {
+    values: Vec<Vec<String>>,
+    ids: HashMap<Vec<String>, usize>,
+}
+
+impl Interner {
+    fn id(&mut self, values: Vec<String>) -> usize {
+        if let Some(&id) = self.ids.get(&values) {
+            return id;
+        }
+        let id = self.values.len();
+        self.ids.insert(values.clone(), id);
+        self.values.push(values);
+        id
+    }
+}
+
+/// Reads the plan's rows into groups: the rows a filter excludes are
+/// skipped; central metrics keep only the wanted cells (local DP needs all
+/// of them for `ñ`).
+fn read_groups(
     plan: &Plan<'_>,
     store: &dyn Store,
-    rng: &mut R,
-) -> Result<Answer, QueryError> {
-    let wanted_cell =
-        |c: &str| plan.query.cells.is_empty() || plan.query.cells.iter().any(|w| w == c);
+    keys: &mut Interner,
+) -> Result<HashMap<GroupKey, GroupRows>, QueryError> {
     let central = matches!(plan.metric.release, Release::CentralDp { .. });
-    // Rows are visited without copying; each distinct dimensions string is
-    // parsed once (does it pass the filters, and which group values it
-    // has), and groups are numbered, so a row costs two hash lookups.
-    let mut dims_group: HashMap<String, Option<usize>> = HashMap::new();
-    let mut group_dims: Vec<BTreeMap<String, String>> = Vec::new();
-    let mut group_ids: HashMap<BTreeMap<String, String>, usize> = HashMap::new();
-    let mut cell_ids: HashMap<String, u32> = HashMap::new();
-    let mut cell_names: Vec<String> = Vec::new();
-    // (day if grouped by day, group, cell) → (reports, sum).
-    let mut sums: HashMap<(Option<DayNumber>, usize, u32), CellSum> = HashMap::new();
-    // Over several days, reports are not people: one device reports once a
-    // day, so a group's distinct devices are at least its largest daily
-    // count of reports, and that is what k is checked against.
-    let mut daily_cell: HashMap<(usize, DayNumber, u32), i64> = HashMap::new();
-    let mut daily_group: HashMap<(usize, DayNumber), i64> = HashMap::new();
+    let wanted =
+        |c: &str| plan.query.cells.is_empty() || plan.query.cells.iter().any(|w| w == c);
+    // Each distinct dimensions string is parsed once.
+    let mut dims_key: HashMap<String, Option<usize>> = HashMap::new();
+    let mut groups: HashMap<GroupKey, GroupRows> = HashMap::new();
     let filter = RowFilter {
         schema_id: Some(plan.schema.id.clone()),
         metric: Some(plan.metric.id.clone()),
@@ -713,75 +907,134 @@ fn compute<R: Rng + ?Sized>(
         to_day: Some(plan.to),
     };
     store.visit_rows(&filter, &mut |row| {
-        // A local-DP group's size counts the reports of every cell, shown
-        // or not, so only central metrics drop unwanted cells here.
-        if central && !wanted_cell(row.cell) {
+        let reports = row.cell == REPORTS_CELL;
+        if !reports && central && !wanted(row.cell) {
             return;
         }
-        let group = match dims_group.get(row.dimensions) {
-            Some(g) => *g,
+        let key = match dims_key.get(row.dimensions) {
+            Some(k) => *k,
             None => {
-                let g = group_of(row.dimensions, plan, &mut group_dims, &mut group_ids);
-                dims_group.insert(row.dimensions.to_owned(), g);
-                g
+                let k = grouped_values(row.dimensions, plan).map(|v| keys.id(v));
+                dims_key.insert(row.dimensions.to_owned(), k);
+                k
             }
         };
-        let Some(group) = group else { return };
-        let cell = match cell_ids.get(row.cell) {
-            Some(c) => *c,
-            None => {
-                let id = cell_names.len() as u32;
-                cell_names.push(row.cell.to_owned());
-                cell_ids.insert(row.cell.to_owned(), id);
-                id
-            }
-        };
-        let total = sums
-            .entry((plan.by_day.then_some(row.day), group, cell))
+        let Some(key) = key else { return };
+        let group = groups
+            .entry((plan.by_day.then_some(row.day), key))
             .or_default();
-        total.0 = total.0.saturating_add(row.contributors);
-        total.1 = total.1.saturating_add(row.sum);
-        if !plan.by_day {
-            let d = daily_cell.entry((group, row.day, cell)).or_default();
-            *d = d.saturating_add(row.contributors);
-            let d = daily_group.entry((group, row.day)).or_default();
-            *d = d.saturating_add(row.contributors);
+        if reports {
+            let n = group.daily_reports.entry(row.day).or_default();
+            *n = n.saturating_add(row.contributors);
+        } else {
+            match group.cells.get_mut(row.cell) {
+                Some(sum) => *sum = sum.saturating_add(row.sum),
+                None => {
+                    group.cells.insert(row.cell.to_owned(), row.sum);
+                }
+            }
         }
     })?;
-    let mut devices_cell: HashMap<(usize, u32), i64> = HashMap::new();
-    for ((group, _, cell), n) in daily_cell {
-        let m = devices_cell.entry((group, cell)).or_default();
-        *m = (*m).max(n);
+    Ok(groups)
+}
+
+/// A row's grouped values (in the plan's group order), or `None` when a
+/// filter excludes it. `dimensions` is the canonical `k=v,k2=v2`.
+fn grouped_values(dimensions: &str, plan: &Plan<'_>) -> Option<Vec<String>> {
+    let dims: BTreeMap<&str, &str> = dimensions
+        .split(',')
+        .filter_map(|kv| kv.split_once('='))
+        .collect();
+    for (dim, allowed) in &plan.query.filters {
+        match dims.get(dim.as_str()) {
+            Some(v) if allowed.iter().any(|a| a == v) => {}
+            _ => return None,
+        }
     }
-    let mut devices_group: HashMap<usize, i64> = HashMap::new();
-    for ((group, _), n) in daily_group {
-        let m = devices_group.entry(group).or_default();
-        *m = (*m).max(n);
+    Some(
+        plan.group_dims
+            .iter()
+            .map(|(d, _)| dims.get(d.as_str()).copied().unwrap_or("").to_owned())
+            .collect(),
+    )
+}
+
+/// Every candidate group, in answer order: the days of the range (if
+/// grouped by day) × the product of each grouped dimension's candidate
+/// values (declared or filtered values, or those seen in the data for an
+/// open dimension). Groups absent from the data are candidates too, so
+/// that which groups exist is never read off the data where the schema
+/// or the query already says it.
+fn candidates(plan: &Plan<'_>, keys: &mut Interner) -> Vec<(Option<DayNumber>, usize)> {
+    let mut per_dim: Vec<Vec<String>> = Vec::with_capacity(plan.group_dims.len());
+    for (i, (_, values)) in plan.group_dims.iter().enumerate() {
+        per_dim.push(match values {
+            Some(v) => v.clone(),
+            None => keys
+                .values
+                .iter()
+                .map(|k| k[i].clone())
+                .collect::<BTreeSet<_>>()
+                .into_iter()
+                .collect(),
+        });
     }
-    let mut groups: BTreeMap<GroupKey, Cells> = BTreeMap::new();
-    for ((day, group, cell), (reports, sum)) in sums {
-        let entry = groups.entry((day, group_dims[group].clone())).or_default();
-        let devices = if plan.by_day {
-            reports
-        } else {
-            devices_cell.get(&(group, cell)).copied().unwrap_or(0)
-        };
-        entry.by_cell.insert(
-            cell_names[cell as usize].clone(),
-            CellAgg {
-                reports,
-                sum,
-                devices,
-            },
-        );
-        entry.devices = if plan.by_day {
-            entry.devices + reports
-        } else {
-            devices_group.get(&group).copied().unwrap_or(0)
-        };
+    let mut tuples: Vec<Vec<String>> = vec![Vec::new()];
+    for values in &per_dim {
+        tuples = tuples
+            .iter()
+            .flat_map(|t| {
+                values.iter().map(move |v| {
+                    let mut t = t.clone();
+                    t.push(v.clone());
+                    t
+                })
+            })
+            .collect();
     }
-    let k_min = plan.region.k_min;
+    let ids: Vec<usize> = tuples.into_iter().map(|t| keys.id(t)).collect();
+    let days: Vec<Option<DayNumber>> = if plan.by_day {
+        (plan.from..=plan.to).map(Some).collect()
+    } else {
+        vec![None]
+    };
+    let mut out: Vec<(Option<DayNumber>, usize)> = days
+        .iter()
+        .flat_map(|d| ids.iter().map(move |id| (*d, *id)))
+        .collect();
+    out.sort_by(|a, b| (a.0, &keys.values[a.1]).cmp(&(b.0, &keys.values[b.1])));
+    out
+}
+
+/// A discrete Laplace mechanism for `bound` at `epsilon`, or the query's
+/// `invalid_epsilon`.
+fn laplace(bound: u64, epsilon: f64) -> Result<DiscreteLaplace, QueryError> {
+    DiscreteLaplace::for_epsilon(bound, epsilon)
+        .map_err(|e| invalid("invalid_epsilon", e.to_string()))
+}
+
+/// Reads, selects and releases (steps 5–9 of the module docs).
+fn compute<R: Rng + ?Sized>(
+    plan: &Plan<'_>,
+    store: &dyn Store,
+    rng: &mut R,
+) -> Result<Answer, QueryError> {
     let metric = plan.metric;
+    let k_min = plan.region.k_min;
+    let bound = contribution_bound(metric);
+    let mut keys = Interner::default();
+    let data = read_groups(plan, store, &mut keys)?;
+    let candidates = candidates(plan, &mut keys);
+    let empty = GroupRows::default();
+    let label = |key: &(Option<DayNumber>, usize)| {
+        let dims: BTreeMap<String, String> = plan
+            .group_dims
+            .iter()
+            .zip(&keys.values[key.1])
+            .map(|((d, _), v)| (d.clone(), v.clone()))
+            .collect();
+        (key.0.map(format_day), dims)
+    };
     let mut answer = Answer {
         query: plan.query.clone(),
         schema: plan.schema.id.clone(),
@@ -789,43 +1042,108 @@ fn compute<R: Rng + ?Sized>(
         purpose: metric.purpose.clone(),
         mechanism: String::new(),
         epsilon: plan.epsilon,
-        delta: None,
+        delta: (plan.delta > 0.0).then_some(plan.delta),
         k_min,
-        contribution_bound: contribution_bound(metric),
+        contribution_bound: bound,
         noise_scale: None,
         threshold: None,
+        selection_noise_scale: None,
         groups: Vec::new(),
         totals: Vec::new(),
-        suppressed: Some(0),
+        suppressed: None,
         epsilon_spent: 0.0,
         budget_remaining: 0.0,
         cached: false,
     };
+
+    if matches!(metric.kind, MetricKind::DomainSet) {
+        // Open cells: each (group, domain) decides on its own noisy value.
+        let rule = OpenSetRule::new(bound, plan.epsilon, plan.delta)
+            .map_err(|e| invalid("invalid_epsilon", e.to_string()))?
+            .with_k(k_min);
+        let lap = rule.mechanism();
+        let half = lap.ci95_halfwidth() as f64;
+        answer.mechanism = "discrete_laplace_threshold".into();
+        answer.noise_scale = Some(lap.scale().to_f64());
+        answer.threshold = Some(rule.tau());
+        for key in &candidates {
+            let rows = data.get(key).unwrap_or(&empty);
+            let (day, dimensions) = label(key);
+            for (domain, &sum) in &rows.cells {
+                let Some(noisy) = rule.release(sum.max(0) as u64, rng) else {
+                    continue;
+                };
+                let value = noisy as f64;
+                answer.groups.push(Group {
+                    day: day.clone(),
+                    dimensions: dimensions.clone(),
+                    cell: Some(domain.clone()),
+                    bucket: None,
+                    value,
+                    ci95: [value - half, value + half],
+                    share: None,
+                    k: k_min,
+                    epsilon: plan.epsilon,
+                    mechanism: answer.mechanism.clone(),
+                });
+            }
+        }
+        return Ok(answer);
+    }
+
+    // Selection: a noisy device count per candidate group.
+    let select_epsilon = plan.epsilon * SELECTION_SHARE;
+    let value_epsilon = plan.epsilon - select_epsilon;
+    let select = laplace(1, select_epsilon)?;
+    let threshold = if plan.open_groups() {
+        OpenSetRule::new(1, select_epsilon, plan.delta)
+            .map_err(|e| invalid("invalid_epsilon", e.to_string()))?
+            .with_k(k_min)
+            .tau()
+    } else {
+        f64::from(k_min)
+    };
+    answer.threshold = Some(threshold);
+    answer.selection_noise_scale = Some(select.scale().to_f64());
     let mut suppressed = 0u64;
-    let label = |key: &GroupKey| (key.0.map(format_day), key.1.clone());
+    let mut shown: Vec<(&(Option<DayNumber>, usize), &GroupRows)> = Vec::new();
+    for key in &candidates {
+        let rows = data.get(key).unwrap_or(&empty);
+        let noisy = select.add_noise(rows.devices(), rng);
+        if threshold::passes_threshold(noisy, threshold) {
+            shown.push((key, rows));
+        } else {
+            suppressed += 1;
+        }
+    }
+    answer.suppressed = (!plan.open_groups()).then_some(suppressed);
+    let wanted =
+        |c: &str| plan.query.cells.is_empty() || plan.query.cells.iter().any(|w| w == c);
+
     match metric.release {
-        Release::LocalDp { epsilon } => {
+        Release::LocalDp { epsilon, .. } => {
             answer.mechanism = "randomized_response".into();
             let all = closed_cells(metric).unwrap_or_default();
             let rr = RandomizedResponse::new(epsilon, all.len())
                 .map_err(|e| invalid("invalid_query", e.to_string()))?;
-            for (key, cells) in &groups {
-                // Every report holds exactly one (randomized) cell, so the
-                // group's reports are the sum over cells — of all cells,
-                // also those the query does not show.
-                let n: i64 = cells.by_cell.values().map(|c| c.reports).sum();
-                let shown: Vec<&String> = all.iter().filter(|c| wanted_cell(c)).collect();
-                if !threshold::k_anonymous(cells.devices.max(0) as u64, k_min) {
-                    suppressed += shown.len() as u64;
-                    continue;
-                }
-                for cell in shown {
-                    let observed = cells.by_cell.get(cell).map_or(0, |c| c.sum);
-                    let e = rr.estimate(observed.max(0) as u64, n as u64);
-                    let (day, dimensions) = label(key);
+            let counts = laplace(1, value_epsilon)?;
+            answer.noise_scale = Some(counts.scale().to_f64());
+            for (key, rows) in shown {
+                // Every cell's count is noised, shown or not: ñ is their sum.
+                let noisy: Vec<i64> = all
+                    .iter()
+                    .map(|c| counts.add_noise(rows.cells.get(c).copied().unwrap_or(0), rng))
+                    .collect();
+                let noisy_n: i64 = noisy.iter().fold(0i64, |a, &b| a.saturating_add(b));
+                let (day, dimensions) = label(key);
+                for (cell, &observed) in all.iter().zip(&noisy) {
+                    if !wanted(cell) {
+                        continue;
+                    }
+                    let e = rr.estimate_noisy(observed, noisy_n, counts.variance());
                     answer.groups.push(Group {
-                        day,
-                        dimensions,
+                        day: day.clone(),
+                        dimensions: dimensions.clone(),
                         cell: Some(cell.clone()),
                         bucket: None,
                         value: e.value,
@@ -838,60 +1156,31 @@ fn compute<R: Rng + ?Sized>(
                 }
             }
         }
-        Release::CentralDp { delta, .. } => {
-            let bound = contribution_bound(metric);
-            let lap = DiscreteLaplace::for_epsilon(bound, plan.epsilon)
-                .map_err(|e| invalid("invalid_epsilon", e.to_string()))?;
+        Release::CentralDp { .. } => {
+            answer.mechanism = "discrete_laplace".into();
+            let lap = laplace(bound, value_epsilon)?;
             answer.noise_scale = Some(lap.scale().to_f64());
             let half = lap.ci95_halfwidth() as f64;
-            let open_set = matches!(metric.kind, MetricKind::DomainSet);
-            let rule = if open_set {
-                let delta = delta.unwrap_or(1e-8);
-                answer.delta = Some(delta);
-                let rule = OpenSetRule::new(bound, plan.epsilon, delta)
-                    .map_err(|e| invalid("invalid_epsilon", e.to_string()))?;
-                answer.threshold = Some(rule.tau());
-                answer.mechanism = "discrete_laplace_threshold".into();
-                answer.suppressed = None;
-                Some(rule)
-            } else {
-                answer.mechanism = "discrete_laplace".into();
-                None
-            };
             let all = closed_cells(metric);
+            let names: Vec<String> = match &all {
+                Some(all) => all.iter().filter(|c| wanted(c)).cloned().collect(),
+                None => vec![String::new()],
+            };
             // Released cells of one group are pushed together: their range
             // in `answer.groups`, for the totals.
-            let mut ranges: Vec<std::ops::Range<usize>> = Vec::with_capacity(groups.len());
-            for (key, cells) in &groups {
+            let mut ranges: Vec<std::ops::Range<usize>> = Vec::with_capacity(shown.len());
+            for (key, rows) in shown {
                 let (day, dimensions) = label(key);
                 let start = answer.groups.len();
-                let names: Vec<String> = match &all {
-                    Some(all) => all.iter().filter(|c| wanted_cell(c)).cloned().collect(),
-                    None => cells.by_cell.keys().cloned().collect(),
-                };
-                for cell in names {
-                    let agg = cells.by_cell.get(&cell).copied().unwrap_or_default();
-                    let sum = agg.sum;
-                    if !threshold::k_anonymous(agg.devices.max(0) as u64, k_min) {
-                        suppressed += 1;
-                        continue;
-                    }
-                    let noisy = match &rule {
-                        // Fresh noise, and the count compared with τ is
-                        // the one released (threshold module docs).
-                        Some(rule) => match rule.release(sum.max(0) as u64, rng) {
-                            Some(noisy) => noisy,
-                            None => continue,
-                        },
-                        None => lap.add_noise(sum, rng),
-                    };
+                for name in &names {
+                    let noisy = lap.add_noise(rows.cells.get(name).copied().unwrap_or(0), rng);
                     let (cell, bucket) = match &metric.kind {
                         MetricKind::Counter => (None, None),
                         MetricKind::Distribution { buckets } => {
-                            let i = cell.parse::<usize>().unwrap_or(usize::MAX);
-                            (Some(cell), Some(bucket_label(buckets, i)))
+                            let i = name.parse::<usize>().unwrap_or(usize::MAX);
+                            (Some(name.clone()), Some(bucket_label(buckets, i)))
                         }
-                        _ => (Some(cell), None),
+                        _ => (Some(name.clone()), None),
                     };
                     let value = noisy as f64;
                     answer.groups.push(Group {
@@ -925,47 +1214,7 @@ fn compute<R: Rng + ?Sized>(
             ));
         }
     }
-    if answer.suppressed.is_some() {
-        answer.suppressed = Some(suppressed);
-    }
     Ok(answer)
-}
-
-/// The group of a row's canonical dimensions (`k=v,k2=v2`): `None` when a
-/// filter excludes it; otherwise the number of its grouped values in
-/// `group_dims`, added there if new.
-fn group_of(
-    dimensions: &str,
-    plan: &Plan<'_>,
-    group_dims: &mut Vec<BTreeMap<String, String>>,
-    group_ids: &mut HashMap<BTreeMap<String, String>, usize>,
-) -> Option<usize> {
-    let dims: BTreeMap<&str, &str> = dimensions
-        .split(',')
-        .filter_map(|kv| kv.split_once('='))
-        .collect();
-    for (dim, allowed) in &plan.query.filters {
-        match dims.get(dim.as_str()) {
-            Some(v) if allowed.iter().any(|a| a == v) => {}
-            _ => return None,
-        }
-    }
-    let grouped: BTreeMap<String, String> = plan
-        .group_dims
-        .iter()
-        .map(|d| {
-            (
-                d.clone(),
-                dims.get(d.as_str()).copied().unwrap_or("").to_owned(),
-            )
-        })
-        .collect();
-    let next = group_dims.len();
-    let id = *group_ids.entry(grouped.clone()).or_insert(next);
-    if id == next {
-        group_dims.push(grouped);
-    }
-    Some(id)
 }
 
 /// Δ: the most one report adds to one group's cells, in L1.

@@ -154,13 +154,34 @@ fn cells(metric: &Metric, value: &MetricValue) -> Result<Vec<(String, i64)>, Rej
     })
 }
 
-/// The accepted day window: `[today − past, today + future]`.
+/// The accepted day window: `[today − past, today + future]`, where `past`
+/// is the report's region's `report_window_days` (the schema's contract
+/// with the SDK), widened by the collector's `day_window_past` when that is
+/// larger.
 #[derive(Debug, Clone, Copy)]
 pub struct DayWindow {
-    /// First accepted day number.
-    pub first: i32,
-    /// Last accepted day number.
-    pub last: i32,
+    /// Today (days since 1970-01-01) on the collector's clock.
+    pub today: i32,
+    /// The collector's `[ingest] day_window_past`, if set: it can only widen
+    /// the schema's window (for simulations of past days), never narrow it.
+    pub past_override: Option<u32>,
+    /// Days after today accepted (devices' clock skew).
+    pub future: u32,
+}
+
+impl DayWindow {
+    /// Days before today whose reports `region` still accepts.
+    pub fn past_days(&self, region: Option<&candor_schema::Region>) -> u32 {
+        region
+            .map_or(0, |r| r.report_window_days)
+            .max(self.past_override.unwrap_or(0))
+    }
+
+    /// The last day whose reports can no longer be accepted in `region`:
+    /// the last *closed* day, the last one a release may read.
+    pub fn last_closed(&self, region: &candor_schema::Region) -> i32 {
+        self.today - self.past_days(Some(region)) as i32 - 1
+    }
 }
 
 /// Validates an opened report and reduces it to a [`ReportDelta`].
@@ -216,7 +237,10 @@ pub fn to_delta(
             .map(|(d, v)| format!("{d}={v}"))
             .collect::<Vec<_>>()
             .join(",");
-        for (cell, value) in cells {
+        // The metric's report count first: the release engine counts a
+        // group's devices with it (candor_store::REPORTS_CELL).
+        let reports = (candor_store::REPORTS_CELL.to_owned(), 1);
+        for (cell, value) in std::iter::once(reports).chain(cells) {
             contributions.push(Contribution {
                 key: RowKey {
                     schema_id: schema.id.clone(),
@@ -247,7 +271,8 @@ pub fn to_delta(
             ),
         ));
     }
-    if day < window.first || day > window.last {
+    let first = window.today - window.past_days(schema.region(&report.region)) as i32;
+    if day < first || day > window.today + window.future as i32 {
         return Err(Rejection::DayOutOfWindow(report.day.to_string()));
     }
     Ok(ReportDelta {

@@ -3,7 +3,8 @@
 //!
 //! - [`ldp::RandomizedResponse`]: the local-DP encoder a device applies to a
 //!   boolean or a category before sealing it, and the matching unbiased
-//!   estimator ([`ldp::RandomizedResponse::estimate`]) with a 95% interval.
+//!   estimator ([`ldp::RandomizedResponse::estimate_noisy`]) on counts the
+//!   collector has noised, with a score-type 95% interval.
 //!
 //! - [`dp::DiscreteLaplace`] and [`dp::DiscreteGaussian`]: the central-DP
 //!   noise the collector adds to released counts and sums, sampled exactly
@@ -11,18 +12,20 @@
 //!   rational scale ([`dp::Ratio`]); each states its variance and 95%
 //!   interval.
 //!
-//! - [`threshold`]: the release rules as pure functions: k-anonymity
-//!   ([`threshold::k_anonymous`]), the noise scale `Δ/ε` of a bounded
-//!   contribution ([`threshold::noise_scale`]) and the noisy threshold `τ`
-//!   that decides which values of an open-set metric (domains) are released
+//! - [`threshold`]: the release rules as pure functions: decisions on noisy
+//!   counts only ([`threshold::passes_threshold`]), the noise scale `Δ/ε`
+//!   of a bounded contribution ([`threshold::noise_scale`]) and the noisy
+//!   threshold `τ` that decides which values of an open set (domains,
+//!   undeclared dimension values) are released
 //!   ([`threshold::open_set_threshold`], [`threshold::OpenSetRule`]), with
 //!   its `(ε, δ)` proof in the module docs.
 //!
 //! - [`budget`]: the privacy-budget accountant, a pure in-memory
-//!   [`budget::Ledger`] of the ε spent per [`budget::BudgetKey`] (region,
-//!   purpose, metric, day) in exact integer micro-units; a release over
-//!   several days spends on each day, all or nothing. The collector persists
-//!   it through [`budget::Ledger::entries`] and
+//!   [`budget::Ledger`] of the ε and δ spent per [`budget::BudgetKey`]
+//!   (region, purpose, metric, day) in exact integer units, under three
+//!   caps ([`budget::Caps`]: ε per metric and day, ε and δ per purpose and
+//!   day); a release over several days spends on each day, all or nothing.
+//!   The collector persists it through [`budget::Ledger::entries`] and
 //!   [`budget::Ledger::from_entries`].
 //!
 //! Randomness is always supplied by the caller (`rand_core::Rng`), so the

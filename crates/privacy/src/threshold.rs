@@ -1,5 +1,24 @@
-//! Release rules as pure functions: k-anonymity, the noise scale of a
-//! bounded contribution, and the noisy threshold for open-set metrics.
+//! Release rules as pure functions: the noise scale of a bounded
+//! contribution, and the noisy thresholds that decide what a release shows.
+//!
+//! # Every decision on noisy counts
+//!
+//! Whether a group (or an open-set value) appears in a release is itself
+//! information: "suppressed with 9 devices, shown with 10, every time"
+//! tells an analyst whether one more device reported. So a release decides
+//! only on **noisy** counts ([`passes_threshold`]), and there are two cases:
+//!
+//! - **Closed key sets** (every possible group is known before looking at
+//!   the data: the declared values of a dimension, the days of the range,
+//!   the labels of a metric): every group is given a noisy count, absent
+//!   ones included, and shown when the noisy count reaches `k_min`. The
+//!   noisy counts are ε-DP, so the decision is post-processing; `k_min` is a
+//!   threshold on a noisy quantity, not a guarantee about the exact one.
+//! - **Open key sets** (values that exist only because some report named
+//!   them: domains, and dimension values not declared in the schema): a
+//!   group that one report created must stay hidden with probability at
+//!   least `1 − δ`, so the threshold is `max(k_min, τ)` with the `τ` below
+//!   ([`OpenSetRule::with_k`]).
 //!
 //! # Open-set metrics: the noisy threshold
 //!
@@ -62,13 +81,6 @@ use crate::dp::{DiscreteLaplace, Ratio};
 /// Relative and absolute padding of the logarithm in `τ` (see the module
 /// docs): far above the `f64` rounding of `ln`, `exp` and the divisions.
 const TAU_PADDING: f64 = 1e-12;
-
-/// Whether a group with `contributors` distinct contributors may be shown
-/// under a minimum group size of `k_min` (k-anonymity): `contributors ≥
-/// k_min`. A `k_min` of 0 allows every group; 1 suppresses only empty ones.
-pub fn k_anonymous(contributors: u64, k_min: u32) -> bool {
-    contributors >= u64::from(k_min)
-}
 
 /// The discrete Laplace scale for a query whose contribution bound is
 /// `bound` at `epsilon`: `bound/ε'` with `ε' = ⌊1000·ε⌋/1000 ≤ ε`, i.e. the
@@ -140,6 +152,18 @@ impl OpenSetRule {
         self.tau
     }
 
+    /// The same rule with its threshold raised to at least `k_min`, so an
+    /// open-set value is shown only when its noisy count reaches both `τ`
+    /// and the region's minimum group size. Raising the threshold can only
+    /// lower the probability of showing a rare value, so the `(ε, δ)` proof
+    /// above still holds.
+    pub fn with_k(self, k_min: u32) -> Self {
+        Self {
+            tau: self.tau.max(f64::from(k_min)),
+            ..self
+        }
+    }
+
     /// Draws fresh noise for one value's true `count` and returns the noisy
     /// count if it passes `τ`, `None` if the value is suppressed.
     pub fn release<R: Rng + ?Sized>(&self, count: u64, rng: &mut R) -> Option<i64> {
@@ -171,13 +195,12 @@ mod tests {
     }
 
     #[test]
-    fn k_anonymity_is_a_lower_bound() {
-        assert!(k_anonymous(5, 5));
-        assert!(k_anonymous(6, 5));
-        assert!(!k_anonymous(4, 5));
-        assert!(k_anonymous(0, 0));
-        assert!(!k_anonymous(0, 1));
-        assert!(k_anonymous(u64::MAX, u32::MAX));
+    fn k_raises_the_threshold_only() {
+        let rule = OpenSetRule::new(1, 1.0, 1e-3).unwrap();
+        assert!(rule.tau() < 20.0);
+        assert_eq!(rule.with_k(20).tau(), 20.0);
+        assert_eq!(rule.with_k(2).tau(), rule.tau());
+        assert_eq!(rule.with_k(20).mechanism(), rule.mechanism());
     }
 
     #[test]

@@ -104,11 +104,17 @@ error_kinds! {
     BucketsNotIncreasing = "buckets_not_increasing", Error;
     /// ε not finite, not positive, or above the limit.
     InvalidEpsilon = "invalid_epsilon", Error;
-    /// A central-DP ε above some region's per-metric daily budget: the metric
-    /// could never be released there.
+    /// A release's ε (central DP) or `count_epsilon` (local DP) above some
+    /// region's per-metric or per-purpose daily budget: the metric could
+    /// never be released there.
     EpsilonOverBudget = "epsilon_over_budget", Error;
-    /// δ out of range, missing for a `domain_set`, or given for local DP.
+    /// δ out of range, or missing for a `domain_set` or a metric with an
+    /// open dimension.
     InvalidDelta = "invalid_delta", Error;
+    /// A metric's δ above some region's per-purpose daily δ budget.
+    DeltaOverBudget = "delta_over_budget", Error;
+    /// A region's `report_window_days` above the limit.
+    ReportWindowTooLong = "report_window_too_long", Error;
     /// Local DP on a type other than `boolean` or `category`.
     LocalDpUnsupportedType = "local_dp_unsupported_type", Error;
     /// A region's `k_min` below the minimum.

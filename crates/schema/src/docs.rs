@@ -144,22 +144,42 @@ fn page(s: &Schema) -> Vec<Block> {
     ]));
 
     out.push(Block::Heading(2, vec![t("How the numbers are protected")]));
+    out.push(Block::Paragraph(vec![
+        b("What is protected:"),
+        t(" one report of one device, for one purpose, on one day. Every number we publish, and every decision to show or hide a group, looks almost the same whether or not that report exists. That is the promise of differential privacy, and the figures below (ε and δ) say how strong it is."),
+    ]));
     out.push(Block::List(vec![
         vec![
-            b("Minimum group size (k):"),
-            t(" a number is published only if at least k different people contributed to it, so small groups that could point to one person are hidden."),
+            b("Differential privacy on our servers (central, ε):"),
+            t(" before any total is published, random noise is added to it; the smaller ε (epsilon), the more noise and the more privacy. Even the number of reports behind a total is never published exactly."),
         ],
         vec![
-            b("Differential privacy on our servers (central, ε):"),
-            t(" before any total is published a little random noise is added to it, so the published numbers look almost the same whether or not you took part; the smaller ε (epsilon), the more noise and the more privacy."),
+            b("Minimum group size (k):"),
+            t(" a group is shown only if its device count, with noise added, reaches k; groups that only a few devices could have formed stay hidden. Because the count is noisy, k hides small groups most of the time rather than always: the protection comes from the noise, and k keeps tiny groups out of sight."),
+        ],
+        vec![
+            b("Values nobody declared:"),
+            t(" website domains, and details such as an app version that take values not listed in advance, are shown only when their noisy count passes a higher threshold, so that a value only your report contained appears at most with the tiny probability δ (delta)."),
         ],
         vec![
             b("Differential privacy on your device (local, ε):"),
-            t(" for some yes/no and multiple-choice answers your device sometimes sends a random answer instead of the real one, so even your own report does not reveal your real answer; the smaller ε, the more often the answer is random."),
+            t(" for some yes/no and multiple-choice answers your device sends a randomized answer instead of the real one. It draws that answer once for each real value and keeps it, so sending it every day reveals no more than sending it once; our servers add noise to the randomized counts too."),
         ],
         vec![
             b("Contribution limit:"),
-            t(" each report can add only a bounded amount to any total (the limits are in the table at the end), so no one person can move a number much."),
+            t(" each report can add only a bounded amount to any total (the limits are in the table at the end), so no one device can move a number much."),
+        ],
+        vec![
+            b("Privacy budget:"),
+            t(" every publication spends some of a fixed daily budget per region, per purpose and per metric, and a question that would overspend is refused. A repeated question gets the same answer and spends nothing."),
+        ],
+        vec![
+            b("Only finished days:"),
+            t(" a day is published only after the last report for it can have arrived, so no number changes later and no late report can be singled out."),
+        ],
+        vec![
+            b("What is not differentially private:"),
+            t(" the collector's operators see exact operational counts (how many reports each region accepted or refused per purpose and day) to keep the service running. Those counts are shown only to administrators, labelled as exact, and never to analysts or the public. They count reports, never what is in them."),
         ],
     ]));
 
@@ -184,7 +204,7 @@ fn page(s: &Schema) -> Vec<Block> {
         vec![t("Where your data is stored, and for how long")],
     ));
     out.push(Block::Paragraph(vec![t(
-        "Your device sends reports only to the collector of the region you are in. Each region keeps the totals for a fixed time and then deletes them, hides groups smaller than its k, and limits how much privacy budget (ε) may be spent on each metric per day.",
+        "Your device sends reports only to the collector of the region you are in. Each region keeps the totals for a fixed time and then deletes them, hides groups whose noisy count is below its k, and limits the privacy budget that all publications together may spend on each day's reports: per metric, and per purpose over all its metrics. A day's reports are accepted until its report window has passed; only then is the day published.",
     )]));
     out.push(Block::Table {
         head: vec![
@@ -192,7 +212,10 @@ fn page(s: &Schema) -> Vec<Block> {
             "Law",
             "Kept for",
             "Minimum group size (k)",
-            "Privacy budget (ε per metric per day)",
+            "ε per metric per day",
+            "ε per purpose per day",
+            "δ per purpose per day",
+            "Report window",
             "Collector",
         ],
         rows: s
@@ -205,6 +228,9 @@ fn page(s: &Schema) -> Vec<Block> {
                     vec![t(format!("{} days", r.retention_days))],
                     vec![t(r.k_min.to_string())],
                     vec![t(num(r.epsilon_per_metric_day))],
+                    vec![t(num(r.epsilon_per_purpose_day))],
+                    vec![t(sci(r.delta_per_purpose_day))],
+                    vec![t(format!("{} days after the day", r.report_window_days))],
                     vec![match &r.collector {
                         Some(url) => c(url),
                         None => t("not announced yet"),
@@ -214,9 +240,55 @@ fn page(s: &Schema) -> Vec<Block> {
             .collect(),
     });
 
+    out.push(Block::Heading(2, vec![t("The most one device can lose")]));
+    out.push(Block::Paragraph(vec![t(
+        "Differential privacy adds up: everything published about one day's reports of a purpose together spends at most that purpose's daily budget, so for one device and one purpose the loss is at most the figures below per day; over a year, if your reports could all be linked to each other (they carry no identifier, so that is the worst case), at most 365 times as much. Answers randomized on your device cost their ε once per real value you ever have, however many days they are sent.",
+    )]));
+    out.push(Block::Table {
+        head: vec![
+            "Purpose",
+            "Region",
+            "One device, one day (ε, δ)",
+            "One device, one year (ε, δ)",
+            "Randomized on the device (ε per value)",
+        ],
+        rows: s
+            .purposes
+            .values()
+            .flat_map(|p| {
+                let local: f64 = s
+                    .metrics_for_purpose(&p.id)
+                    .filter(|m| matches!(m.release, Release::LocalDp { .. }))
+                    .map(|m| m.release.epsilon())
+                    .sum();
+                s.regions.values().map(move |r| {
+                    vec![
+                        vec![c(&p.id)],
+                        vec![c(&r.id)],
+                        vec![t(format!(
+                            "ε ≤ {}, δ ≤ {}",
+                            num(r.epsilon_per_purpose_day),
+                            sci(r.delta_per_purpose_day)
+                        ))],
+                        vec![t(format!(
+                            "ε ≤ {}, δ ≤ {}",
+                            num(365.0 * r.epsilon_per_purpose_day),
+                            sci(365.0 * r.delta_per_purpose_day)
+                        ))],
+                        vec![t(if local > 0.0 {
+                            format!("{} in all", num(local))
+                        } else {
+                            "none".to_owned()
+                        })],
+                    ]
+                })
+            })
+            .collect(),
+    });
+
     out.push(Block::Heading(2, vec![t("Every metric")]));
     out.push(Block::Paragraph(vec![t(
-        "Each metric is collected only for its purpose, only with your consent to that purpose, and only until it expires. Every published number also needs at least k contributors (k by region, above).",
+        "Each metric is collected only for its purpose, only with your consent to that purpose, and only until it expires. Every published group also needs a noisy count of at least k devices (k by region, above). The ε below is what one publication spends by default.",
     )]));
     out.push(Block::Table {
         head: vec![
@@ -306,7 +378,7 @@ fn purpose(s: &Schema, p: &Purpose, out: &mut Vec<Block>) {
     let mut protection = vec![{
         let mut line = vec![
             b("Minimum group size:"),
-            t(" a number is published only if at least k people contributed to it (k = "),
+            t(" a group is published only if its noisy device count reaches k (k = "),
         ];
         line.extend(and_list(ks));
         line.push(t("); smaller groups are hidden."));
@@ -339,9 +411,18 @@ fn purpose(s: &Schema, p: &Purpose, out: &mut Vec<Block>) {
     let local: Vec<Line> = metrics
         .iter()
         .filter_map(|m| match m.release {
-            Release::LocalDp { epsilon } => {
-                Some(vec![c(&m.id), t(format!(" ε = {}", num(epsilon)))])
-            }
+            Release::LocalDp {
+                epsilon,
+                count_epsilon,
+                ..
+            } => Some(vec![
+                c(&m.id),
+                t(format!(
+                    " ε = {} on the device, then ε = {} of noise on our servers",
+                    num(epsilon),
+                    num(count_epsilon)
+                )),
+            ]),
             _ => None,
         })
         .collect();
@@ -349,7 +430,7 @@ fn purpose(s: &Schema, p: &Purpose, out: &mut Vec<Block>) {
         let mut line = vec![
             b("Answers randomized on your device (local differential privacy):"),
             t(
-                " your device sometimes sends a random answer instead of the real one, so even a single report does not reveal your real answer (",
+                " your device sends a randomized answer, drawn once per real value and kept, so even your own reports do not reveal your real answer (",
             ),
         ];
         line.extend(and_list(local));
@@ -368,6 +449,25 @@ fn purpose(s: &Schema, p: &Purpose, out: &mut Vec<Block>) {
     stored.extend(and_list(regions));
     stored.push(t("."));
     protection.push(stored);
+    let budgets: Vec<Line> = s
+        .regions
+        .values()
+        .map(|r| {
+            vec![t(format!(
+                "ε {} and δ {} per day in {}",
+                num(r.epsilon_per_purpose_day),
+                sci(r.delta_per_purpose_day),
+                r.name
+            ))]
+        })
+        .collect();
+    let mut budget = vec![
+        b("Budget:"),
+        t(" all publications about one day's reports of this purpose together spend at most "),
+    ];
+    budget.extend(and_list(budgets));
+    budget.push(t("."));
+    protection.push(budget);
     out.push(Block::List(protection));
 }
 
@@ -483,7 +583,21 @@ fn metric_row(s: &Schema, m: &Metric) -> Vec<Line> {
             delta: Some(delta),
         } => format!("central DP, ε = {}, δ = {}", num(epsilon), sci(delta)),
         Release::CentralDp { epsilon, .. } => format!("central DP, ε = {}", num(epsilon)),
-        Release::LocalDp { epsilon } => format!("local DP, ε = {}", num(epsilon)),
+        Release::LocalDp {
+            epsilon,
+            count_epsilon,
+            delta,
+        } => {
+            let mut text = format!(
+                "local DP, ε = {} on the device; counts noised at ε = {}",
+                num(epsilon),
+                num(count_epsilon)
+            );
+            if let Some(delta) = delta {
+                text.push_str(&format!(", δ = {}", sci(delta)));
+            }
+            text
+        }
     };
     let expires = m.expires.map_or_else(|| "never".to_owned(), format_date);
     vec![

@@ -48,6 +48,8 @@
 //! retention_days = 395
 //! k_min = 10
 //! epsilon_per_metric_day = 2.0
+//! epsilon_per_purpose_day = 3.0
+//! delta_per_purpose_day = 1e-6
 //! "#;
 //!
 //! let checked = candor_schema::parse(src, "app.toml", date!(2026 - 11 - 29)).expect("valid");

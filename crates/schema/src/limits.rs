@@ -44,6 +44,19 @@ pub const MAX_EPSILON: f64 = 10.0;
 /// contributors, so anything above 10⁻³ is rejected.
 pub const MAX_DELTA: f64 = 1e-3;
 
+/// Longest report window a region may declare, in days after the day ends.
+/// A day is released only once its window has passed, so a long window
+/// delays every statistic by as much.
+pub const MAX_REPORT_WINDOW_DAYS: u32 = 30;
+
+/// The report window of a region that does not declare one, in days after
+/// the day ends (`report_window_days`). Measured with the fleet simulator
+/// (BENCHMARKS.md, "Report arrival"): with devices offline at random, 3
+/// days after a day ends nearly every report of it has arrived, so the
+/// day can be closed and released then; a longer window gains little and
+/// delays every release.
+pub const DEFAULT_REPORT_WINDOW_DAYS: u32 = 3;
+
 /// Smallest allowed k (minimum number of distinct contributors for a released
 /// group). A group of one is a single person.
 pub const MIN_K: u32 = 2;

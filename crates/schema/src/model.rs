@@ -183,6 +183,22 @@ impl DimensionRule {
 }
 
 impl Dimension {
+    /// Whether the dimension's values are an open set: a coarsening rule
+    /// accepts values nobody declared, so a group keyed by one exists only
+    /// because some report carried it, and releasing it is an open-set
+    /// selection (a noisy threshold with δ).
+    pub fn is_open(&self) -> bool {
+        !matches!(self.rule, DimensionRule::Values(_))
+    }
+
+    /// The declared values of a closed dimension; `None` for an open one.
+    pub fn values(&self) -> Option<&[String]> {
+        match &self.rule {
+            DimensionRule::Values(values) => Some(values),
+            _ => None,
+        }
+    }
+
     /// Whether a report may carry `value` for this dimension (collector side).
     ///
     /// For a closed set: exact membership. For a coarsening rule: the value
@@ -415,17 +431,30 @@ pub enum Release {
     CentralDp {
         /// Privacy loss per release, in (0, [`limits::MAX_EPSILON`]].
         epsilon: f64,
-        /// Probability the ε bound may fail, in (0, [`limits::MAX_DELTA`]];
-        /// required for `domain_set` (open-set thresholding), optional
-        /// otherwise (when set, Gaussian noise may be used).
+        /// Probability the ε bound may fail, in (0, [`limits::MAX_DELTA`]]:
+        /// the chance that a value only one report named (a domain, an
+        /// undeclared dimension value) is shown. Required for `domain_set`
+        /// and for metrics with an open dimension; spent only by releases
+        /// that select from an open set.
         #[serde(skip_serializing_if = "Option::is_none")]
         delta: Option<f64>,
     },
     /// The device randomizes each value before sending it (local
-    /// differential privacy); only for `boolean` and `category`.
+    /// differential privacy); only for `boolean` and `category`. The
+    /// collector then adds central noise to the randomized counts, so that
+    /// not even the number of reports is released exactly.
     LocalDp {
-        /// Privacy loss per report, in (0, [`limits::MAX_EPSILON`]].
+        /// The device's privacy loss for one randomized answer, in (0,
+        /// [`limits::MAX_EPSILON`]]. The answer is memoized per true value,
+        /// so a value that never changes costs this once, not once a day.
         epsilon: f64,
+        /// ε of the central noise on the randomized counts, spent from the
+        /// region's budget by each release, in (0, [`limits::MAX_EPSILON`]].
+        count_epsilon: f64,
+        /// As for central DP: required when the metric has an open
+        /// dimension.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        delta: Option<f64>,
     },
 }
 
@@ -438,10 +467,27 @@ impl Release {
         }
     }
 
-    /// The ε of either mechanism.
+    /// The ε of either mechanism: the collector's noise for central DP,
+    /// the device's randomization for local DP.
     pub fn epsilon(&self) -> f64 {
         match *self {
-            Release::CentralDp { epsilon, .. } | Release::LocalDp { epsilon } => epsilon,
+            Release::CentralDp { epsilon, .. } | Release::LocalDp { epsilon, .. } => epsilon,
+        }
+    }
+
+    /// The ε a release spends from the region's budget by default: the
+    /// central ε, or the local-DP metric's `count_epsilon`.
+    pub fn release_epsilon(&self) -> f64 {
+        match *self {
+            Release::CentralDp { epsilon, .. } => epsilon,
+            Release::LocalDp { count_epsilon, .. } => count_epsilon,
+        }
+    }
+
+    /// δ of releases that select from an open set, if declared.
+    pub fn delta(&self) -> Option<f64> {
+        match *self {
+            Release::CentralDp { delta, .. } | Release::LocalDp { delta, .. } => delta,
         }
     }
 }
@@ -465,6 +511,20 @@ pub struct Region {
     /// Privacy budget: total ε that may be spent per metric per day, in
     /// (0, [`limits::MAX_EPSILON`]].
     pub epsilon_per_metric_day: f64,
+    /// Privacy budget: total ε that may be spent per purpose per day, over
+    /// all the purpose's metrics, in (0, [`limits::MAX_EPSILON`]]. One
+    /// device's report for a purpose and day is what releases protect, so
+    /// this bounds what all of them together can reveal about it.
+    pub epsilon_per_purpose_day: f64,
+    /// Total δ that may be spent per purpose per day, in (0,
+    /// [`limits::MAX_DELTA`]].
+    pub delta_per_purpose_day: f64,
+    /// Days after a day ends during which its reports are still accepted,
+    /// in 0..=[`limits::MAX_REPORT_WINDOW_DAYS`]; default
+    /// [`limits::DEFAULT_REPORT_WINDOW_DAYS`]. A day is released only once
+    /// this window has passed (it is then *closed*), and the SDK drops a
+    /// report it could no longer deliver in time.
+    pub report_window_days: u32,
     /// Base `https://` URL of the region's collector, if announced.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub collector: Option<String>,

@@ -367,9 +367,15 @@ impl Cx<'_> {
             }
         }
 
+        let open_dimensions: BTreeSet<String> = dimensions
+            .values()
+            .filter(|d: &&Dimension| d.is_open())
+            .map(|d| d.id.clone())
+            .collect();
         let refs = Refs {
             purposes: &declared_purposes,
             dimensions: &declared_dimensions,
+            open_dimensions: &open_dimensions,
             regions: &regions,
             today,
         };
@@ -570,6 +576,34 @@ impl Cx<'_> {
             &raw.epsilon_per_metric_day,
             &join(&e.path, "epsilon_per_metric_day"),
         );
+        ok &= self.epsilon(
+            &raw.epsilon_per_purpose_day,
+            &join(&e.path, "epsilon_per_purpose_day"),
+        );
+        ok &= self.delta(
+            &raw.delta_per_purpose_day,
+            &join(&e.path, "delta_per_purpose_day"),
+        );
+        let window = raw
+            .report_window_days
+            .as_ref()
+            .map_or(limits::DEFAULT_REPORT_WINDOW_DAYS, |w| *w.get_ref());
+        if let Some(w) = raw
+            .report_window_days
+            .as_ref()
+            .filter(|w| *w.get_ref() > limits::MAX_REPORT_WINDOW_DAYS)
+        {
+            self.report(
+                w.span(),
+                join(&e.path, "report_window_days"),
+                ErrorKind::ReportWindowTooLong,
+                format!(
+                    "report_window_days is {window}; at most {} days are allowed, because no day is released before its window has passed",
+                    limits::MAX_REPORT_WINDOW_DAYS
+                ),
+            );
+            ok = false;
+        }
         if let Some(url) = raw
             .collector
             .as_ref()
@@ -593,6 +627,9 @@ impl Cx<'_> {
             retention_days: retention,
             k_min: k,
             epsilon_per_metric_day: raw.epsilon_per_metric_day.into_inner(),
+            epsilon_per_purpose_day: raw.epsilon_per_purpose_day.into_inner(),
+            delta_per_purpose_day: raw.delta_per_purpose_day.into_inner(),
+            report_window_days: window,
             collector: raw.collector.map(Spanned::into_inner),
         })
     }
@@ -714,7 +751,12 @@ impl Cx<'_> {
             }
         }
 
-        let release = self.release(&raw.release, path, kind, refs);
+        let open_dims: Vec<&str> = dims
+            .iter()
+            .filter(|d| refs.open_dimensions.contains(*d))
+            .map(String::as_str)
+            .collect();
+        let release = self.release(&raw.release, path, kind, &open_dims, refs);
 
         let (Some(metric_kind), Some(max_per_report), Some(expires), Some(release), true) =
             (metric_kind, bound, expires, release, ok)
@@ -758,6 +800,23 @@ impl Cx<'_> {
             join(path, field),
             ErrorKind::EmptyText,
             format!("`{field}` is empty; write a plain-language text"),
+        );
+        false
+    }
+
+    fn delta(&mut self, delta: &Spanned<f64>, path: &str) -> bool {
+        let v = *delta.get_ref();
+        if v.is_finite() && v > 0.0 && v <= limits::MAX_DELTA {
+            return true;
+        }
+        self.report(
+            delta.span(),
+            path,
+            ErrorKind::InvalidDelta,
+            format!(
+                "delta {v:e} is out of range; it must satisfy 0 < delta <= {:e}, for example 1e-8",
+                limits::MAX_DELTA
+            ),
         );
         false
     }
@@ -1041,95 +1100,152 @@ impl Cx<'_> {
         release: &Spanned<crate::raw::RawRelease>,
         path: &str,
         kind: RawKind,
+        open_dims: &[&str],
         refs: &Refs<'_>,
     ) -> Option<Release> {
         let rpath = join(path, "release");
         let r = release.get_ref();
         let eps = *r.epsilon.get_ref();
         let mut ok = self.epsilon(&r.epsilon, &join(&rpath, "epsilon"));
-        match r.mechanism.get_ref() {
-            RawMechanism::LocalDp => {
-                if !matches!(kind, RawKind::Boolean | RawKind::Category) {
+        let local = matches!(r.mechanism.get_ref(), RawMechanism::LocalDp);
+        if local && !matches!(kind, RawKind::Boolean | RawKind::Category) {
+            self.report(
+                r.mechanism.span(),
+                join(&rpath, "mechanism"),
+                ErrorKind::LocalDpUnsupportedType,
+                format!(
+                    "local_dp cannot protect a {} metric; it is only for boolean and category metrics (randomized response over a small closed set): use central_dp",
+                    kind.name()
+                ),
+            );
+            ok = false;
+        }
+        // The ε a release spends from the region's budget.
+        let (spend, spend_field) = match (local, &r.count_epsilon) {
+            (true, Some(c)) => {
+                ok &= self.epsilon(c, &join(&rpath, "count_epsilon"));
+                (Some(*c.get_ref()), "count_epsilon")
+            }
+            (true, None) => {
+                self.report(
+                    release.span(),
+                    join(&rpath, "count_epsilon"),
+                    ErrorKind::MissingField,
+                    "local_dp needs a count_epsilon: the ε of the noise the collector adds to the randomized counts, so that not even the number of reports is released exactly; for example count_epsilon = 0.5",
+                );
+                ok = false;
+                (None, "count_epsilon")
+            }
+            (false, Some(c)) => {
+                self.report(
+                    c.span(),
+                    join(&rpath, "count_epsilon"),
+                    ErrorKind::FieldNotApplicable,
+                    "count_epsilon applies only to local_dp; a central_dp release spends its epsilon: remove it",
+                );
+                ok = false;
+                (None, "count_epsilon")
+            }
+            (false, None) => (Some(eps), "epsilon"),
+        };
+        let needs_delta = if kind == RawKind::DomainSet {
+            Some("a domain_set needs a delta for its open-set threshold".to_owned())
+        } else if let Some(d) = open_dims.first() {
+            Some(format!(
+                "dimension `{d}` has open values (a coarsening rule), and showing a value only one report carried must stay unlikely, so the metric needs a delta"
+            ))
+        } else {
+            None
+        };
+        match (&r.delta, needs_delta) {
+            (Some(d), _) => ok &= self.delta(d, &join(&rpath, "delta")),
+            (None, Some(why)) => {
+                self.report(
+                    release.span(),
+                    join(&rpath, "delta"),
+                    ErrorKind::InvalidDelta,
+                    format!(
+                        "{why}; add delta with 0 < delta <= {:e}, for example 1e-8",
+                        limits::MAX_DELTA
+                    ),
+                );
+                ok = false;
+            }
+            (None, None) => {}
+        }
+        let delta = r.delta.as_ref().map(|d| *d.get_ref());
+        if let (Some(spend), true) = (spend, ok) {
+            // The tightest region for each cap, so the message names it.
+            let over = |cap: fn(&Region) -> f64| {
+                refs.regions
+                    .values()
+                    .filter(|reg| spend > cap(reg))
+                    .min_by(|a, b| cap(a).total_cmp(&cap(b)))
+            };
+            for (cap, what) in [
+                (
+                    (|r: &Region| r.epsilon_per_metric_day) as fn(&Region) -> f64,
+                    "per metric per day",
+                ),
+                (|r: &Region| r.epsilon_per_purpose_day, "per purpose per day"),
+            ] {
+                if let Some(region) = over(cap) {
+                    let span = if local {
+                        r.count_epsilon
+                            .as_ref()
+                            .map_or(release.span(), |f| f.span())
+                    } else {
+                        r.epsilon.span()
+                    };
                     self.report(
-                        r.mechanism.span(),
-                        join(&rpath, "mechanism"),
-                        ErrorKind::LocalDpUnsupportedType,
+                        span,
+                        join(&rpath, spend_field),
+                        ErrorKind::EpsilonOverBudget,
                         format!(
-                            "local_dp cannot protect a {} metric; it is only for boolean and category metrics (randomized response over a small closed set): use central_dp",
-                            kind.name()
+                            "{spend_field} {spend} exceeds the budget of region `{}` ({} {what}), so the metric could never be released there; use {spend_field} <= {}",
+                            region.id,
+                            cap(region),
+                            cap(region)
                         ),
                     );
                     ok = false;
                 }
-                if let Some(d) = &r.delta {
+            }
+            if let Some(d) = delta {
+                let tight = refs
+                    .regions
+                    .values()
+                    .filter(|reg| d > reg.delta_per_purpose_day)
+                    .min_by(|a, b| a.delta_per_purpose_day.total_cmp(&b.delta_per_purpose_day));
+                if let (Some(region), Some(field)) = (tight, &r.delta) {
                     self.report(
-                        d.span(),
+                        field.span(),
                         join(&rpath, "delta"),
-                        ErrorKind::InvalidDelta,
-                        "delta is given for local_dp; delta applies only to central_dp: remove it",
+                        ErrorKind::DeltaOverBudget,
+                        format!(
+                            "delta {d:e} exceeds the budget of region `{}` ({:e} per purpose per day), so the metric could never be released there; use delta <= {:e}",
+                            region.id, region.delta_per_purpose_day, region.delta_per_purpose_day
+                        ),
                     );
                     ok = false;
                 }
-                ok.then_some(Release::LocalDp { epsilon: eps })
-            }
-            RawMechanism::CentralDp => {
-                match &r.delta {
-                    Some(d) => {
-                        let v = *d.get_ref();
-                        if !(v.is_finite() && v > 0.0 && v <= limits::MAX_DELTA) {
-                            self.report(
-                                d.span(),
-                                join(&rpath, "delta"),
-                                ErrorKind::InvalidDelta,
-                                format!(
-                                    "delta {v:e} is out of range; it must satisfy 0 < delta <= {:e}, for example 1e-8",
-                                    limits::MAX_DELTA
-                                ),
-                            );
-                            ok = false;
-                        }
-                    }
-                    None if kind == RawKind::DomainSet => {
-                        self.report(
-                            release.span(),
-                            join(&rpath, "delta"),
-                            ErrorKind::InvalidDelta,
-                            format!(
-                                "a domain_set needs a delta for its open-set threshold; add delta with 0 < delta <= {:e}, for example 1e-8",
-                                limits::MAX_DELTA
-                            ),
-                        );
-                        ok = false;
-                    }
-                    None => {}
-                }
-                let over_budget = refs
-                    .regions
-                    .values()
-                    .filter(|_| ok)
-                    .filter(|reg| eps > reg.epsilon_per_metric_day)
-                    .min_by(|a, b| {
-                        a.epsilon_per_metric_day
-                            .total_cmp(&b.epsilon_per_metric_day)
-                    });
-                if let Some(region) = over_budget {
-                    self.report(
-                            r.epsilon.span(),
-                            join(&rpath, "epsilon"),
-                            ErrorKind::EpsilonOverBudget,
-                            format!(
-                                "epsilon {eps} exceeds the budget of region `{}` ({} per metric per day), so the metric could never be released there; use epsilon <= {}",
-                                region.id, region.epsilon_per_metric_day, region.epsilon_per_metric_day
-                            ),
-                        );
-                    ok = false;
-                }
-                ok.then_some(Release::CentralDp {
-                    epsilon: eps,
-                    delta: r.delta.as_ref().map(|d| *d.get_ref()),
-                })
             }
         }
+        if !ok {
+            return None;
+        }
+        Some(if local {
+            Release::LocalDp {
+                epsilon: eps,
+                count_epsilon: spend.expect("checked above"),
+                delta,
+            }
+        } else {
+            Release::CentralDp {
+                epsilon: eps,
+                delta,
+            }
+        })
     }
 }
 
@@ -1137,6 +1253,8 @@ impl Cx<'_> {
 struct Refs<'a> {
     purposes: &'a BTreeSet<String>,
     dimensions: &'a BTreeSet<String>,
+    /// Dimensions whose values are an open set (coarsening rules).
+    open_dimensions: &'a BTreeSet<String>,
     regions: &'a BTreeMap<String, Region>,
     today: Date,
 }

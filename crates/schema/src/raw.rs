@@ -116,9 +116,12 @@ pub(crate) struct RawRelease {
     pub(crate) mechanism: Spanned<RawMechanism>,
     /// ε.
     pub(crate) epsilon: Spanned<f64>,
-    /// δ (central DP only).
+    /// δ of open-set selections.
     #[serde(default)]
     pub(crate) delta: Option<Spanned<f64>>,
+    /// ε of the collector's noise on local-DP counts (local DP only).
+    #[serde(default)]
+    pub(crate) count_epsilon: Option<Spanned<f64>>,
 }
 
 /// `[metrics."area.name"]`.
@@ -169,6 +172,13 @@ pub(crate) struct RawRegion {
     pub(crate) k_min: Spanned<u32>,
     /// ε budget per metric per day.
     pub(crate) epsilon_per_metric_day: Spanned<f64>,
+    /// ε budget per purpose per day.
+    pub(crate) epsilon_per_purpose_day: Spanned<f64>,
+    /// δ budget per purpose per day.
+    pub(crate) delta_per_purpose_day: Spanned<f64>,
+    /// Days after a day during which its reports are accepted.
+    #[serde(default)]
+    pub(crate) report_window_days: Option<Spanned<u32>>,
     /// Collector base URL.
     #[serde(default)]
     pub(crate) collector: Option<Spanned<String>>,

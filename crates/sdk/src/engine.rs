@@ -24,7 +24,7 @@ use crate::metrics::Slot;
 use crate::outbox::{Outbox, Queued};
 use crate::report;
 use crate::sanitize::Rejection;
-use crate::store::{DayEntry, State};
+use crate::store::{DayEntry, State, LdpMemo};
 use crate::upload::{ReportResult, UploadResponse, UploadSummary, Uploader};
 
 /// What building one day's report came to.
@@ -68,6 +68,9 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 pub(crate) struct Inner {
     pub(crate) schema: Schema,
     region: String,
+    /// Days after a day during which the collector still accepts its
+    /// reports (the schema's `report_window_days` of the region).
+    report_window_days: u32,
     key: KeyConfig,
     dir: PathBuf,
     clock: Arc<dyn Clock>,
@@ -139,6 +142,9 @@ impl Inner {
                 key_config.region()
             )));
         }
+        let report_window_days = schema
+            .region(&region)
+            .map_or(0, |r| r.report_window_days);
         std::fs::create_dir_all(&data_dir).map_err(io_err(&data_dir))?;
         let outbox_dir = Outbox::open(&data_dir).map_err(io_err(&data_dir))?;
         let consent: ConsentFile = load_json(&data_dir.join("consent.json"))?;
@@ -189,6 +195,7 @@ impl Inner {
         let now = clock.now();
         Ok(Arc::new(Inner {
             schema,
+            report_window_days,
             region,
             key: key_config,
             dir: data_dir,
@@ -298,8 +305,16 @@ impl Inner {
             .into_iter()
             .partition(|e| e.day < today || (through_today && e.day == today));
         state.days = keep;
+        let oldest_accepted = offset_day(today, -i64::from(self.report_window_days));
         for entry in ready {
-            if let Err(entry) = self.seal_day(entry, today) {
+            if entry.day < oldest_accepted {
+                // The collector no longer accepts reports of that day (its
+                // window has passed): sending it would only be refused.
+                report::remember(&self.schema, &entry, &mut state.ldp);
+                self.errors.add(ErrorKind::TooLate, 1);
+                continue;
+            }
+            if let Err(entry) = self.seal_day(entry, today, &mut state.ldp) {
                 // Sealing or writing failed: keep the data for the next try.
                 let (purpose, day) = (entry.purpose.clone(), entry.day);
                 let back = state.entry(&purpose, day);
@@ -318,7 +333,12 @@ impl Inner {
 
     /// Builds, seals and queues one (purpose, day) report. Returns the entry
     /// back if it should be retried later.
-    fn seal_day(&self, entry: DayEntry, today: Day) -> Result<(), DayEntry> {
+    fn seal_day(
+        &self,
+        entry: DayEntry,
+        today: Day,
+        memory: &mut BTreeMap<String, LdpMemo>,
+    ) -> Result<(), DayEntry> {
         let Some(gate) = self.gates.iter().find(|g| g.id == entry.purpose) else {
             return Ok(());
         };
@@ -331,7 +351,8 @@ impl Inner {
             self.errors.add(ErrorKind::DayAlreadyReported, 1);
             return Ok(());
         }
-        let (report_id, plaintext, envelope) = match self.build_and_seal(gate, &entry, today) {
+        let (report_id, plaintext, envelope) = match self.build_and_seal(gate, &entry, today, memory)
+        {
             Sealed::Done(parts) => parts,
             Sealed::Nothing => return Ok(()),
             Sealed::Retry => return Err(entry),
@@ -353,7 +374,13 @@ impl Inner {
     }
 
     /// Builds and seals the report of one (purpose, day), without storing it.
-    fn build_and_seal(&self, gate: &Gate, entry: &DayEntry, today: Day) -> Sealed {
+    fn build_and_seal(
+        &self,
+        gate: &Gate,
+        entry: &DayEntry,
+        today: Day,
+        memory: &mut BTreeMap<String, LdpMemo>,
+    ) -> Sealed {
         let Ok(report_id) = ReportId::random() else {
             self.errors.add(ErrorKind::SealFailed, 1);
             return Sealed::Retry;
@@ -375,6 +402,7 @@ impl Inner {
                 header,
                 entry.metrics.clone(),
                 today,
+                memory,
                 &mut *rng,
             )
         };
@@ -399,13 +427,17 @@ impl Inner {
     /// file I/O (benchmarks).
     pub(crate) fn test_build_and_seal(&self, purpose: &str) -> Option<Vec<u8>> {
         let today = self.clock.today();
-        let entry = lock(&self.state)
-            .days
-            .iter()
-            .find(|e| e.purpose == purpose && e.day == today)?
-            .clone();
+        let (entry, mut memory) = {
+            let state = lock(&self.state);
+            let entry = state
+                .days
+                .iter()
+                .find(|e| e.purpose == purpose && e.day == today)?
+                .clone();
+            (entry, state.ldp.clone())
+        };
         let gate = self.gates.iter().find(|g| g.id == purpose)?;
-        match self.build_and_seal(gate, &entry, today) {
+        match self.build_and_seal(gate, &entry, today, &mut memory) {
             Sealed::Done((_, _, envelope)) => Some(envelope),
             _ => None,
         }
@@ -418,15 +450,25 @@ impl Inner {
             self.errors.add(ErrorKind::Storage, 1);
             return Vec::new();
         };
-        let oldest_kept = offset_day(self.clock.today(), -i64::from(self.limits.max_age_days));
+        let today = self.clock.today();
+        let oldest_kept = offset_day(today, -i64::from(self.limits.max_age_days));
+        let oldest_accepted = offset_day(today, -i64::from(self.report_window_days));
         let mut count = list.len();
         let mut bytes: u64 = list.iter().map(|(_, b)| b).sum();
         let mut kept = Vec::with_capacity(list.len());
         for (q, size) in list {
             let over = count > self.limits.max_reports || bytes > self.limits.max_bytes;
-            if q.day < oldest_kept || over {
+            let too_late = q.day < oldest_accepted;
+            if q.day < oldest_kept || over || too_late {
                 if self.outbox.remove(&q.purpose, q.day).is_ok() {
-                    self.errors.add(ErrorKind::OutboxDropped, 1);
+                    self.errors.add(
+                        if too_late {
+                            ErrorKind::TooLate
+                        } else {
+                            ErrorKind::OutboxDropped
+                        },
+                        1,
+                    );
                 }
                 count -= 1;
                 bytes -= size;
@@ -537,6 +579,13 @@ impl Inner {
         state
             .days
             .retain(|e| !purposes.iter().any(|&i| self.gates[i].id == e.purpose));
+        // The remembered local-DP values and answers are the purpose's data too.
+        let schema = &self.schema;
+        state.ldp.retain(|id, _| {
+            schema
+                .metric(id)
+                .is_none_or(|m| !purposes.iter().any(|&i| self.gates[i].id == m.purpose))
+        });
         for &i in purposes {
             if self.outbox.purge_purpose(&self.gates[i].id).is_err() {
                 self.errors.add(ErrorKind::Storage, 1);

@@ -31,11 +31,14 @@ pub enum ErrorKind {
     SealFailed,
     /// A file could not be written or read.
     Storage,
+    /// A day's report dropped because the collector no longer accepts
+    /// reports of that day (the region's `report_window_days` has passed).
+    TooLate,
 }
 
 impl ErrorKind {
     /// Every kind, in counter order.
-    pub const ALL: [ErrorKind; 11] = [
+    pub const ALL: [ErrorKind; 12] = [
         ErrorKind::UnknownMetric,
         ErrorKind::WrongType,
         ErrorKind::UnknownLabel,
@@ -47,6 +50,7 @@ impl ErrorKind {
         ErrorKind::UploadRejected,
         ErrorKind::SealFailed,
         ErrorKind::Storage,
+        ErrorKind::TooLate,
     ];
 
     /// Stable snake_case name.
@@ -63,6 +67,7 @@ impl ErrorKind {
             ErrorKind::UploadRejected => "upload_rejected",
             ErrorKind::SealFailed => "seal_failed",
             ErrorKind::Storage => "storage",
+            ErrorKind::TooLate => "too_late",
         }
     }
 

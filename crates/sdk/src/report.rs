@@ -1,5 +1,12 @@
 //! Turning a day's aggregates into a report: clamp to the schema's bounds,
 //! apply local DP where the schema asks, keep only declared dimensions.
+//!
+//! Local DP is *permanent* randomized response (as in RAPPOR): the
+//! randomized answer for a true value is drawn once and remembered
+//! ([`LdpMemo`]), and a local-DP metric, once set, is sent with every report
+//! of its purpose (its last value), so neither repetition nor presence
+//! tells more than one randomized answer per true value. docs/wire.md §2.3
+//! specifies the mechanism for other clients.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -9,7 +16,7 @@ use candor_protocol::{Day, MetricValue, Report};
 use candor_schema::{Metric, MetricKind, Release, Schema};
 use rand_core::Rng;
 
-use crate::store::Acc;
+use crate::store::{Acc, DayEntry, LdpMemo};
 
 /// Scales counts down proportionally (flooring) so they sum to at most `bound`.
 fn clamp_total(counts: &mut [u64], bound: u64) {
@@ -42,15 +49,49 @@ fn sample_domains<R: Rng + ?Sized>(
     all.into_iter().collect()
 }
 
-fn randomize<R: Rng + ?Sized>(metric: &Metric, index: usize, k: usize, rng: &mut R) -> usize {
-    match metric.release {
-        Release::LocalDp { epsilon } => match RandomizedResponse::new(epsilon, k) {
-            Ok(rr) => rr.randomize(index, rng),
+/// The randomized answer for true value `index` of a local-DP metric with
+/// `k` values: the remembered one, or a fresh draw that is remembered.
+fn randomize<R: Rng + ?Sized>(
+    epsilon: f64,
+    index: u32,
+    k: usize,
+    memo: &mut LdpMemo,
+    rng: &mut R,
+) -> u32 {
+    *memo.answers.entry(index).or_insert_with(|| {
+        let drawn = match RandomizedResponse::new(epsilon, k) {
+            Ok(rr) => rr.randomize(index as usize, rng),
             // The schema validator refuses such ε; never send the raw value.
             Err(_) => uniform_below(k as u64, rng) as usize,
-        },
-        _ => index,
+        };
+        drawn as u32
+    })
+}
+
+/// A local-DP metric's value for a report: today's, else the last one
+/// remembered; randomized once per true value. `None` when it was never set.
+fn local_value<R: Rng + ?Sized>(
+    metric: &Metric,
+    epsilon: f64,
+    today: Option<&Acc>,
+    memo: &mut LdpMemo,
+    rng: &mut R,
+) -> Option<MetricValue> {
+    match today {
+        Some(Acc::Boolean(b)) => memo.last = Some(u32::from(*b)),
+        Some(Acc::Category(i)) => memo.last = Some(*i),
+        _ => {}
     }
+    let truth = memo.last?;
+    Some(match &metric.kind {
+        MetricKind::Boolean => MetricValue::Boolean(randomize(epsilon, truth.min(1), 2, memo, rng) == 1),
+        MetricKind::Category { categories } => {
+            let truth = truth.min(categories.len().saturating_sub(1) as u32);
+            let i = randomize(epsilon, truth, categories.len(), memo, rng);
+            MetricValue::Category(categories.get(i as usize)?.clone())
+        }
+        _ => return None,
+    })
 }
 
 /// The value to report for one metric, or `None` if nothing remains.
@@ -71,12 +112,11 @@ fn value<R: Rng + ?Sized>(metric: &Metric, acc: Acc, rng: &mut R) -> Option<Metr
             }
             MetricValue::LabeledCounter(map)
         }
-        (MetricKind::Boolean, Acc::Boolean(b)) => {
-            MetricValue::Boolean(randomize(metric, usize::from(b), 2, rng) == 1)
-        }
+        // Central-DP booleans and categories are sent as they are: the
+        // collector adds the noise. Local-DP ones go through `local_value`.
+        (MetricKind::Boolean, Acc::Boolean(b)) => MetricValue::Boolean(b),
         (MetricKind::Category { categories }, Acc::Category(i)) => {
-            let i = randomize(metric, i as usize, categories.len(), rng);
-            MetricValue::Category(categories.get(i)?.clone())
+            MetricValue::Category(categories.get(i as usize)?.clone())
         }
         (MetricKind::Distribution { buckets }, Acc::Distribution(mut counts)) => {
             counts.resize(buckets.len() + 1, 0);
@@ -93,32 +133,61 @@ fn value<R: Rng + ?Sized>(metric: &Metric, acc: Acc, rng: &mut R) -> Option<Metr
     })
 }
 
+/// Remembers the local-DP values of a day that is not reported (its
+/// report could no longer be delivered), so later reports carry them.
+pub(crate) fn remember(schema: &Schema, entry: &DayEntry, memory: &mut BTreeMap<String, LdpMemo>) {
+    for (id, acc) in &entry.metrics {
+        let Some(metric) = schema.metric(id) else {
+            continue;
+        };
+        if !matches!(metric.release, Release::LocalDp { .. }) {
+            continue;
+        }
+        let last = match acc {
+            Acc::Boolean(b) => u32::from(*b),
+            Acc::Category(i) => *i,
+            _ => continue,
+        };
+        memory.entry(id.clone()).or_default().last = Some(last);
+    }
+}
+
 /// Fills `report` (whose header fields are set) with the day's `metrics`:
 /// each clamped, randomized where the schema asks, with the dimensions its
-/// metrics declare. Returns `None` when no metric has anything to report.
+/// metrics declare. Every local-DP metric of the purpose that was ever set
+/// is included, with today's value or the last one (`memory` keeps it and
+/// the randomized answers). Returns `None` when no metric has anything to
+/// report.
 pub(crate) fn build<R: Rng + ?Sized>(
     schema: &Schema,
     dimensions: &BTreeMap<String, String>,
     mut report: Report,
-    metrics: BTreeMap<String, Acc>,
+    mut metrics: BTreeMap<String, Acc>,
     today: Day,
+    memory: &mut BTreeMap<String, LdpMemo>,
     rng: &mut R,
 ) -> Option<Report> {
-    for (id, acc) in metrics {
-        let Some(metric) = schema.metric(&id) else {
-            continue;
-        };
-        if metric.purpose != report.purpose || metric.is_expired(today.date()) {
+    for metric in schema.metrics_for_purpose(&report.purpose) {
+        if metric.is_expired(today.date()) {
             continue;
         }
-        if let Some(v) = value(metric, acc, rng) {
-            for d in &metric.dimensions {
-                if let Some(v) = dimensions.get(d) {
-                    report.dimensions.insert(d.clone(), v.clone());
-                }
+        let value = match metric.release {
+            Release::LocalDp { epsilon, .. } => {
+                let memo = memory.entry(metric.id.clone()).or_default();
+                local_value(metric, epsilon, metrics.get(&metric.id), memo, rng)
             }
-            report.metrics.insert(id, v);
+            _ => match metrics.remove(&metric.id) {
+                Some(acc) => value(metric, acc, rng),
+                None => None,
+            },
+        };
+        let Some(v) = value else { continue };
+        for d in &metric.dimensions {
+            if let Some(v) = dimensions.get(d) {
+                report.dimensions.insert(d.clone(), v.clone());
+            }
         }
+        report.metrics.insert(metric.id.clone(), v);
     }
     (!report.metrics.is_empty()).then_some(report)
 }

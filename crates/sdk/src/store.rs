@@ -100,6 +100,26 @@ pub(crate) struct State {
     /// Metric id (or `*` for the SDK as a whole) → error code → count.
     #[serde(default)]
     pub(crate) errors: BTreeMap<String, BTreeMap<String, u64>>,
+    /// Local-DP metric id → what the device remembers of it.
+    #[serde(default)]
+    pub(crate) ldp: BTreeMap<String, LdpMemo>,
+}
+
+/// What the device remembers of one local-DP metric, so that its reports
+/// never leak more than one randomized answer per true value (RAPPOR's
+/// *permanent* randomized response) and the metric is sent on every
+/// reported day, not only on days it was set (so presence says nothing).
+/// Never leaves the device; deleted with the purpose's data on revocation.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct LdpMemo {
+    /// The last true value recorded (index: `false` = 0, `true` = 1, or the
+    /// category's index in the schema).
+    #[serde(default)]
+    pub(crate) last: Option<u32>,
+    /// True value → the randomized answer drawn for it, once.
+    #[serde(default)]
+    pub(crate) answers: BTreeMap<u32, u32>,
 }
 
 impl State {

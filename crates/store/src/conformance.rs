@@ -38,7 +38,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use crate::audit::{self, AuditRecord};
 use crate::{
-    AggregateRow, BudgetCharge, BudgetFilter, CommitOutcome, Contribution, DayNumber, NewRelease,
+    AggregateRow, BudgetCharge, BudgetFilter, BudgetLimits, CommitOutcome, Contribution, DayNumber, NewRelease,
     ReleaseOutcome, ReportCount, ReportDelta, RowFilter, RowKey, Store, StoreError,
 };
 
@@ -93,6 +93,10 @@ pub const CASES: &[(&str, Case)] = &[
         release_over_budget_changes_nothing,
     ),
     (
+        "release_over_the_purpose_cap_changes_nothing",
+        release_over_the_purpose_cap_changes_nothing,
+    ),
+    (
         "audit_log_is_a_verified_chain",
         audit_log_is_a_verified_chain,
     ),
@@ -142,6 +146,7 @@ macro_rules! store_conformance_tests {
             randomized_against_model,
             release_charges_caches_and_logs,
             release_over_budget_changes_nothing,
+            release_over_the_purpose_cap_changes_nothing,
             audit_log_is_a_verified_chain,
             retention_keeps_the_audit_log,
         );
@@ -1101,7 +1106,25 @@ fn audit_record(action: &str, n: i64) -> AuditRecord {
     }
 }
 
+/// Caps of the conformance releases: 1 ε per metric, 1.5 ε and 3·10⁻⁸ δ
+/// per purpose and day.
+const LIMITS: BudgetLimits = BudgetLimits {
+    metric_micros: 1_000_000,
+    purpose_micros: 1_500_000,
+    purpose_femtos: 30_000_000,
+};
+
 fn release(key: &str, days: std::ops::RangeInclusive<DayNumber>, micros: u64) -> NewRelease {
+    release_of("app.opened", key, days, micros, 0)
+}
+
+fn release_of(
+    metric: &str,
+    key: &str,
+    days: std::ops::RangeInclusive<DayNumber>,
+    micros: u64,
+    femtos: u64,
+) -> NewRelease {
     NewRelease {
         cache_key: key.into(),
         answer: format!("answer of {key}"),
@@ -1109,12 +1132,13 @@ fn release(key: &str, days: std::ops::RangeInclusive<DayNumber>, micros: u64) ->
         charges: days
             .map(|day| BudgetCharge {
                 purpose: "usage".into(),
-                metric: "app.opened".into(),
+                metric: metric.into(),
                 day,
                 micros,
+                femtos,
             })
             .collect(),
-        limit_micros: 1_000_000,
+        limits: LIMITS,
         audit: audit_record("query", 0),
     }
 }
@@ -1181,9 +1205,10 @@ pub fn release_over_budget_changes_nothing(store: &mut dyn Store) {
     match err {
         StoreError::BudgetExceeded {
             day,
-            remaining_micros,
+            cap,
+            remaining,
             ..
-        } => assert_eq!((day, remaining_micros), (10, 300_000)),
+        } => assert_eq!((day, cap, remaining), (10, "metric_epsilon", 300_000)),
         other => panic!("expected BudgetExceeded, got {other}"),
     }
     assert_eq!(spent(store), vec![(10, 700_000), (11, 700_000)]);
@@ -1194,6 +1219,49 @@ pub fn release_over_budget_changes_nothing(store: &mut dyn Store) {
         .record_release(&release("c", 10..=10, 300_000))
         .expect("spending the rest");
     assert_eq!(spent(store)[0], (10, 1_000_000));
+}
+
+/// The purpose's ε and δ caps add up every metric of the purpose on a day:
+/// a release within its own metric's cap is refused when the purpose's sum
+/// would pass its cap, and nothing of it is written.
+pub fn release_over_the_purpose_cap_changes_nothing(store: &mut dyn Store) {
+    store
+        .record_release(&release_of("a", "qa", 10..=11, 1_000_000, 10_000_000))
+        .expect("metric a spends its whole metric cap");
+    let err = store
+        .record_release(&release_of("b", "qb", 11..=11, 600_000, 0))
+        .expect_err("the purpose has 0.5 left on day 11");
+    match err {
+        StoreError::BudgetExceeded {
+            metric,
+            day,
+            cap,
+            remaining,
+        } => assert_eq!(
+            (metric.as_str(), day, cap, remaining),
+            ("b", 11, "purpose_epsilon", 500_000)
+        ),
+        other => panic!("expected BudgetExceeded, got {other}"),
+    }
+    assert_eq!(store.cached_release("qb").expect("cache"), None);
+    store
+        .record_release(&release_of("b", "qb2", 11..=11, 400_000, 20_000_000))
+        .expect("within both purpose caps");
+    let err = store
+        .record_release(&release_of("c", "qc", 10..=11, 100_000, 1))
+        .expect_err("δ on day 11 is spent");
+    match err {
+        StoreError::BudgetExceeded { day, cap, remaining, .. } => {
+            assert_eq!((day, cap, remaining), (11, "purpose_delta", 0))
+        }
+        other => panic!("expected BudgetExceeded, got {other}"),
+    }
+    let ledger = store.budget(&BudgetFilter::default()).expect("budget");
+    let femtos: u64 = ledger.iter().filter(|b| b.day == 11).map(|b| b.femtos).sum();
+    let micros: u64 = ledger.iter().filter(|b| b.day == 11).map(|b| b.micros).sum();
+    assert_eq!((micros, femtos), (1_400_000, 30_000_000));
+    assert_eq!(ledger.len(), 3, "the refused releases wrote nothing");
+    assert_eq!(store.audit_log().expect("log").0.len(), 2);
 }
 
 /// Appends form a chain that verifies, with the head the store recorded.

@@ -81,18 +81,22 @@ pub enum StoreError {
         /// The metric of the row.
         metric: String,
     },
-    /// A release would have spent more than a day's privacy budget; nothing
-    /// was charged, cached or logged. The release engine checks the budget
-    /// before it asks, so this is the store's own guard against a
-    /// concurrent spender (another process on the same database).
-    #[error("the budget of {metric} on day {day} has {remaining_micros} micro-ε left")]
+    /// A release would have spent more than a day's privacy budget under
+    /// one of its caps ([`BudgetLimits`]); nothing was charged, cached or
+    /// logged. The release engine checks the budget before it asks, so this
+    /// is the store's own guard against a concurrent spender (another
+    /// process on the same database).
+    #[error("the {cap} budget of {metric} on day {day} has {remaining} units left")]
     BudgetExceeded {
         /// The metric.
         metric: String,
         /// The first day that would be overspent.
         day: DayNumber,
-        /// What is left on that day, in micro-ε.
-        remaining_micros: u64,
+        /// Which cap: `metric_epsilon`, `purpose_epsilon` or `purpose_delta`.
+        cap: &'static str,
+        /// What is left on that day under that cap, in its unit (micro-ε or
+        /// femto-δ).
+        remaining: u64,
     },
     /// The database was written by a newer version of Candor.
     #[error("database schema version {found} is newer than this build supports ({supported})")]
@@ -104,6 +108,14 @@ pub enum StoreError {
     },
 }
 
+/// The cell of the row that counts, per (metric, dimensions, day), the
+/// reports that carried the metric: every accepted report adds 1 to it for
+/// each metric it holds. A metric's value cells cannot count that (one
+/// report adds to several labels, buckets or domains), and the release
+/// engine needs it to count a group's devices. No label, category, bucket
+/// index or domain can be `*`.
+pub const REPORTS_CELL: &str = "*";
+
 /// A UTC day as days since 1970-01-01 (so storage needs no date type).
 pub type DayNumber = i32;
 
@@ -111,8 +123,8 @@ pub type DayNumber = i32;
 ///
 /// `dimensions` is the canonical `id=value` list, sorted by id and joined
 /// with `,` (empty when none); `cell` is what within the metric the row
-/// counts: a label, a category, `true`/`false`, a bucket index, a domain, or
-/// empty for a plain counter.
+/// counts: a label, a category, `true`/`false`, a bucket index, a domain,
+/// empty for a plain counter, or [`REPORTS_CELL`] for the number of reports.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct RowKey {
     /// The data dictionary's id.
@@ -239,8 +251,8 @@ pub struct ReportCount {
     pub reports: i64,
 }
 
-/// ε charged by one release to one (purpose, metric, day), in micro-ε
-/// (millionths of ε, so that sums are exact integers).
+/// ε and δ charged by one release to one (purpose, metric, day), in exact
+/// integer units: micro-ε (10⁻⁶) and femto-δ (10⁻¹⁵), so that sums are exact.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BudgetCharge {
     /// The purpose.
@@ -251,10 +263,24 @@ pub struct BudgetCharge {
     pub day: DayNumber,
     /// ε charged, in micro-ε.
     pub micros: u64,
+    /// δ charged, in femto-δ (0 for a release without open-set selection).
+    pub femtos: u64,
 }
 
-/// ε spent so far on one (purpose, metric, day), in micro-ε.
+/// ε and δ spent so far on one (purpose, metric, day).
 pub type BudgetSpent = BudgetCharge;
+
+/// The caps a release's charges must respect after they are added, in the
+/// units of [`BudgetCharge`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BudgetLimits {
+    /// ε per (purpose, metric, day).
+    pub metric_micros: u64,
+    /// ε per (purpose, day), summed over its metrics.
+    pub purpose_micros: u64,
+    /// δ per (purpose, day), summed over its metrics.
+    pub purpose_femtos: u64,
+}
 
 /// Which ledger entries to read.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -281,8 +307,9 @@ pub struct NewRelease {
     pub last_day: DayNumber,
     /// What it spends.
     pub charges: Vec<BudgetCharge>,
-    /// The most any one (purpose, metric, day) may have spent after it.
-    pub limit_micros: u64,
+    /// The caps every (purpose, metric, day) and (purpose, day) must
+    /// respect after it.
+    pub limits: BudgetLimits,
     /// The audit log's record of the query.
     pub audit: AuditRecord,
 }
@@ -359,14 +386,15 @@ pub trait Store: Send {
     /// The answer cached under a release's cache key, if any.
     fn cached_release(&self, cache_key: &str) -> Result<Option<String>, StoreError>;
 
-    /// The privacy-budget ledger: ε spent per (purpose, metric, day),
+    /// The privacy-budget ledger: ε and δ spent per (purpose, metric, day),
     /// ordered by purpose, metric, day; entries that spent nothing are absent.
     fn budget(&self, filter: &BudgetFilter) -> Result<Vec<BudgetSpent>, StoreError>;
 
     /// In **one transaction**: adds every charge to the ledger, stores the
     /// answer under its cache key and appends the audit record. If any
-    /// (purpose, metric, day) would then exceed `limit_micros`, nothing is
-    /// written and the error is [`StoreError::BudgetExceeded`]. If the key
+    /// (purpose, metric, day) or (purpose, day) would then exceed a cap of
+    /// `limits`, nothing is written and the error is
+    /// [`StoreError::BudgetExceeded`]. If the key
     /// already holds an answer, nothing is charged, the audit record is
     /// still appended, and the earlier answer is returned.
     fn record_release(&mut self, release: &NewRelease) -> Result<ReleaseOutcome, StoreError>;

@@ -605,7 +605,7 @@ impl Store for SqliteStore {
         let mut stmt = self
             .conn
             .prepare_cached(
-                "SELECT purpose, metric, day, spent_micros FROM budget \
+                "SELECT purpose, metric, day, spent_micros, spent_femtos FROM budget \
                  WHERE (?1 IS NULL OR purpose = ?1) AND (?2 IS NULL OR metric = ?2) \
                  AND (?3 IS NULL OR day >= ?3) AND (?4 IS NULL OR day <= ?4) \
                  ORDER BY purpose, metric, day",
@@ -625,6 +625,7 @@ impl Store for SqliteStore {
                         metric: row.get(1)?,
                         day: row.get(2)?,
                         micros: row.get::<_, i64>(3)?.max(0) as u64,
+                        femtos: row.get::<_, i64>(4)?.max(0) as u64,
                     })
                 },
             )
@@ -648,28 +649,67 @@ impl Store for SqliteStore {
             tx.commit().map_err(backend("commit a release"))?;
             return Ok(ReleaseOutcome::AlreadyCached(answer));
         }
-        let limit = i64::try_from(release.limit_micros).unwrap_or(i64::MAX);
+        let cap = |u: u64| i64::try_from(u).unwrap_or(i64::MAX);
+        let limits = &release.limits;
+        let mut purpose_days = std::collections::BTreeMap::new();
         for c in &release.charges {
-            let micros = i64::try_from(c.micros).unwrap_or(i64::MAX);
+            let micros = cap(c.micros);
             let spent: i64 = tx
                 .prepare_cached(
-                    "INSERT INTO budget (purpose, metric, day, spent_micros) VALUES (?1, ?2, ?3, ?4) \
+                    "INSERT INTO budget (purpose, metric, day, spent_micros, spent_femtos) \
+                     VALUES (?1, ?2, ?3, ?4, ?5) \
                      ON CONFLICT (purpose, metric, day) \
-                     DO UPDATE SET spent_micros = spent_micros + excluded.spent_micros \
+                     DO UPDATE SET spent_micros = spent_micros + excluded.spent_micros, \
+                                   spent_femtos = spent_femtos + excluded.spent_femtos \
                      RETURNING spent_micros",
                 )
                 .and_then(|mut s| {
-                    s.query_row(params![c.purpose, c.metric, c.day, micros], |r| r.get(0))
+                    s.query_row(
+                        params![c.purpose, c.metric, c.day, micros, cap(c.femtos)],
+                        |r| r.get(0),
+                    )
                 })
                 .map_err(backend("charge the budget"))?;
-            if spent > limit {
+            if spent > cap(limits.metric_micros) {
                 // Dropping `tx` rolls every charge of this release back.
                 let before = spent.saturating_sub(micros);
                 return Err(StoreError::BudgetExceeded {
                     metric: c.metric.clone(),
                     day: c.day,
-                    remaining_micros: limit.saturating_sub(before).max(0) as u64,
+                    cap: "metric_epsilon",
+                    remaining: cap(limits.metric_micros).saturating_sub(before).max(0) as u64,
                 });
+            }
+            purpose_days.entry((&c.purpose, c.day)).or_insert(&c.metric);
+        }
+        // The purpose caps, with every charge of this release added.
+        for ((purpose, day), metric) in purpose_days {
+            let (micros, femtos): (i64, i64) = tx
+                .prepare_cached(
+                    "SELECT COALESCE(SUM(spent_micros), 0), COALESCE(SUM(spent_femtos), 0) \
+                     FROM budget WHERE purpose = ?1 AND day = ?2",
+                )
+                .and_then(|mut s| s.query_row(params![purpose, day], |r| Ok((r.get(0)?, r.get(1)?))))
+                .map_err(backend("sum the purpose's budget"))?;
+            let ours: (i64, i64) = release
+                .charges
+                .iter()
+                .filter(|c| &c.purpose == purpose && c.day == day)
+                .fold((0, 0), |(m, f), c| {
+                    (m.saturating_add(cap(c.micros)), f.saturating_add(cap(c.femtos)))
+                });
+            for (name, total, limit, own) in [
+                ("purpose_epsilon", micros, cap(limits.purpose_micros), ours.0),
+                ("purpose_delta", femtos, cap(limits.purpose_femtos), ours.1),
+            ] {
+                if total > limit {
+                    return Err(StoreError::BudgetExceeded {
+                        metric: (*metric).clone(),
+                        day,
+                        cap: name,
+                        remaining: limit.saturating_sub(total.saturating_sub(own)).max(0) as u64,
+                    });
+                }
             }
         }
         tx.prepare_cached("INSERT INTO releases (cache_key, last_day, answer) VALUES (?1, ?2, ?3)")

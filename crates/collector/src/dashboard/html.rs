@@ -47,7 +47,8 @@ pub(crate) fn page(title: &str, current: &str, user: Option<(&str, &str)>, body:
          <title>{} · Candor</title><link rel=\"stylesheet\" href=\"/dashboard/style.css\"></head>\
          <body>{nav}<main><h1>{}</h1>{body}</main>\
          <footer>Candor: consented, anonymous, encrypted, aggregated, regional. \
-         Every number here passed k-anonymity and differential privacy; every query is in the audit log.</footer>\
+         Released statistics are differentially private and thresholded on noisy counts; numbers marked \
+         “exact” are operational counts, shown to administrators only. Every query is in the audit log.</footer>\
          </body></html>\n",
         esc(title),
         esc(title)

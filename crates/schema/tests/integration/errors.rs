@@ -37,6 +37,8 @@ law = "GDPR"
 retention_days = 395
 k_min = 10
 epsilon_per_metric_day = 2.0
+epsilon_per_purpose_day = 3.0
+delta_per_purpose_day = 1e-6
 "#;
 
 /// `BASE` with `from` (which must occur exactly once) replaced by `to`.
@@ -257,7 +259,7 @@ fn empty_text() {
 #[test]
 fn invalid_id() {
     let src = with(
-        "[regions.EU_west]\nname = \"x\"\nlaw = \"x\"\nretention_days = 1\nk_min = 2\nepsilon_per_metric_day = 1.0\n",
+        "[regions.EU_west]\nname = \"x\"\nlaw = \"x\"\nretention_days = 1\nk_min = 2\nepsilon_per_metric_day = 1.0\nepsilon_per_purpose_day = 1.0\ndelta_per_purpose_day = 1e-6\n",
     );
     expect_error(
         &src,
@@ -542,7 +544,7 @@ fn invalid_delta_out_of_range() {
     expect_error(
         &src,
         ErrorKind::InvalidDelta,
-        "delta",
+        "delta = 0.01",
         "metrics.\"app.opened\".release.delta",
     );
 }
@@ -559,18 +561,105 @@ fn invalid_delta_missing_for_domain_set() {
 }
 
 #[test]
-fn invalid_delta_for_local_dp() {
+fn count_epsilon_missing_for_local_dp() {
     let src = edit("type = \"counter\"", "type = \"boolean\"")
         .replace("max_per_report = 10\n", "")
         .replace(
             "{ mechanism = \"central_dp\", epsilon = 0.5 }",
-            "{ mechanism = \"local_dp\", epsilon = 2.0, delta = 1e-8 }",
+            "{ mechanism = \"local_dp\", epsilon = 2.0 }",
         );
+    let d = expect_error(
+        &src,
+        ErrorKind::MissingField,
+        "local_dp",
+        "metrics.\"app.opened\".release.count_epsilon",
+    );
+    assert!(d.message.contains("number of reports"), "{d}");
+    // With it, and with a delta, a local-DP metric is valid.
+    parse(&src.replace("epsilon = 2.0 }", "epsilon = 2.0, count_epsilon = 0.5, delta = 1e-8 }"))
+        .expect("valid");
+}
+
+#[test]
+fn count_epsilon_is_for_local_dp_only() {
+    let src = edit("epsilon = 0.5 }", "epsilon = 0.5, count_epsilon = 0.5 }");
     expect_error(
         &src,
+        ErrorKind::FieldNotApplicable,
+        "count_epsilon",
+        "metrics.\"app.opened\".release.count_epsilon",
+    );
+}
+
+#[test]
+fn invalid_delta_missing_for_open_dimension() {
+    let src = with("[dimensions.os_major]\ndescription = \"OS.\"\ncoarsen = \"major\"\n")
+        .replace("dimensions = [\"platform\"]", "dimensions = [\"platform\", \"os_major\"]");
+    let d = expect_error(
+        &src,
         ErrorKind::InvalidDelta,
-        "local_dp",
+        "release =",
         "metrics.\"app.opened\".release.delta",
+    );
+    assert!(d.message.contains("os_major"), "{d}");
+    parse(&src.replace("epsilon = 0.5 }", "epsilon = 0.5, delta = 1e-8 }")).expect("valid");
+}
+
+#[test]
+fn epsilon_over_purpose_budget() {
+    let src = edit("epsilon_per_purpose_day = 3.0", "epsilon_per_purpose_day = 0.4");
+    let d = expect_error(
+        &src,
+        ErrorKind::EpsilonOverBudget,
+        "epsilon = 0.5",
+        "metrics.\"app.opened\".release.epsilon",
+    );
+    assert!(d.message.contains("per purpose per day"), "{d}");
+}
+
+#[test]
+fn delta_over_budget() {
+    let src = edit("epsilon = 0.5 }", "epsilon = 0.5, delta = 1e-5 }");
+    let d = expect_error(
+        &src,
+        ErrorKind::DeltaOverBudget,
+        "delta = 1e-5",
+        "metrics.\"app.opened\".release.delta",
+    );
+    assert!(d.message.contains("`eu`"), "{d}");
+}
+
+#[test]
+fn invalid_delta_region() {
+    for bad in ["0.0", "0.01", "nan"] {
+        let src = edit(
+            "delta_per_purpose_day = 1e-6",
+            &format!("delta_per_purpose_day = {bad}"),
+        );
+        expect_error(
+            &src,
+            ErrorKind::InvalidDelta,
+            "delta_per_purpose_day",
+            "regions.eu.delta_per_purpose_day",
+        );
+    }
+}
+
+#[test]
+fn report_window_too_long() {
+    let src = with("").replace("k_min = 10", "k_min = 10\nreport_window_days = 31");
+    expect_error(
+        &src,
+        ErrorKind::ReportWindowTooLong,
+        "report_window_days",
+        "regions.eu.report_window_days",
+    );
+    let ok = parse(&src.replace("= 31", "= 30")).expect("valid");
+    assert_eq!(ok.schema.regions["eu"].report_window_days, 30);
+    let default = parse(BASE).expect("valid");
+    assert_eq!(
+        default.schema.regions["eu"].report_window_days,
+        candor_schema::limits::DEFAULT_REPORT_WINDOW_DAYS
     );
 }
 
@@ -650,7 +739,7 @@ fn invalid_contribution_bound_missing() {
 fn invalid_contribution_bound_boolean() {
     let src = edit("type = \"counter\"", "type = \"boolean\"").replace(
         "{ mechanism = \"central_dp\", epsilon = 0.5 }",
-        "{ mechanism = \"local_dp\", epsilon = 2.0 }",
+        "{ mechanism = \"local_dp\", epsilon = 2.0, count_epsilon = 0.5 }",
     );
     expect_error(
         &src,
@@ -715,7 +804,7 @@ fn every_error_is_reported_in_source_order() {
         "expires = 2027-01-01\n",
         "labels = [\"a\", \"a\"]\n",
         "max_per_report = 0\n",
-        "release = { mechanism = \"local_dp\", epsilon = 20 }\n",
+        "release = { mechanism = \"local_dp\", epsilon = 20, count_epsilon = 0.5 }\n",
         "\n",
         "[metrics.\"app.crashed\"]\n",
         "type = \"counter\"\n",
@@ -773,6 +862,8 @@ fn every_kind_has_a_distinct_code() {
             "invalid_epsilon",
             "epsilon_over_budget",
             "invalid_delta",
+            "delta_over_budget",
+            "report_window_too_long",
             "local_dp_unsupported_type",
             "k_min_too_small",
             "zero_retention",

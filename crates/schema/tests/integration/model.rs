@@ -113,7 +113,12 @@ fn json_mirrors_the_toml() {
     assert_eq!(m["expires"], "2027-12-31");
     assert_eq!(m["release"]["mechanism"], "central_dp");
     assert_eq!(m["release"]["epsilon"], 0.5);
-    assert!(m["release"].get("delta").is_none());
+    assert_eq!(m["release"]["delta"], 1e-8);
+    let bookmarks = &json["metrics"]["browser.bookmarks_added"]["release"];
+    assert!(bookmarks.get("delta").is_none());
+    let dark = &json["metrics"]["settings.dark_mode"]["release"];
+    assert_eq!(dark["mechanism"], "local_dp");
+    assert_eq!(dark["count_epsilon"], 0.25);
     assert_eq!(
         json["metrics"]["browser.slow_domains"]["release"]["delta"],
         1e-8
@@ -123,6 +128,9 @@ fn json_mirrors_the_toml() {
     assert_eq!(json["dimensions"]["platform"]["values"][1], "ios");
     assert_eq!(json["purposes"]["browsing"]["sensitivity"], "high");
     assert_eq!(json["regions"]["eu"]["k_min"], 10);
+    assert_eq!(json["regions"]["eu"]["epsilon_per_purpose_day"], 3.0);
+    assert_eq!(json["regions"]["eu"]["delta_per_purpose_day"], 1e-6);
+    assert_eq!(json["regions"]["eu"]["report_window_days"], 3);
 }
 
 #[test]

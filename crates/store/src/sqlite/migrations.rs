@@ -32,6 +32,10 @@ pub(super) const MIGRATIONS: &[Migration] = &[
         version: 3,
         sql: V3,
     },
+    Migration {
+        version: 4,
+        sql: V4,
+    },
 ];
 
 /// The version this build writes and reads.
@@ -162,6 +166,17 @@ CREATE TABLE audit_head (
 // collector's bottleneck, HPKE).
 const V3: &str = "
 CREATE INDEX aggregates_by_series ON aggregates (series, day, cell, sum, contributors);
+";
+
+// Version 4: the ledger also bounds a device, not only a metric. One
+// device's report for a purpose and day is what releases protect, so the
+// budget is capped per (purpose, day) over all the purpose's metrics as
+// well, and δ (femto-units, 10⁻¹⁵) is charged and capped beside ε. The
+// index serves the per-(purpose, day) sums a release checks inside its
+// transaction.
+const V4: &str = "
+ALTER TABLE budget ADD COLUMN spent_femtos INTEGER NOT NULL DEFAULT 0 CHECK (spent_femtos >= 0);
+CREATE INDEX budget_by_purpose_day ON budget (purpose, day);
 ";
 
 #[cfg(test)]
