@@ -22,7 +22,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use candor_collector::release::{self, Query, Scope};
-use candor_collector::validate::Registry;
+use candor_collector::validate::{DayWindow, Registry};
 use candor_store::sqlite::SqliteStore;
 use rand_core::SeedableRng;
 use serde_json::Value;
@@ -46,6 +46,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let days = truth["days"].as_u64().ok_or("truth without days")? as i32;
     let first = release::parse_day(&start).ok_or("bad start")?;
     let last = release::format_day(first + days - 1);
+    // The study reads a finished demo: every simulated day is closed.
+    let window = DayWindow {
+        today: first + days + candor_schema::limits::MAX_REPORT_WINDOW_DAYS as i32 + 1,
+        past_override: None,
+        future: 0,
+    };
     let scope = Scope {
         name: "accuracy-check".into(),
         admin: true,
@@ -90,13 +96,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 cells: vec![],
                 epsilon: None,
             };
-            let answer = match release::release(&registry, &mut store, &scope, &q, 0, &mut rng) {
-                Ok(a) => a,
-                Err(e) => {
-                    println!("| {region} | {} | | | | refused: {e} | | | | |", metric.id);
-                    continue;
-                }
-            };
+            let answer =
+                match release::release(&registry, &mut store, &scope, &q, 0, &window, &mut rng) {
+                    Ok(a) => a,
+                    Err(e) => {
+                        println!("| {region} | {} | | | | refused: {e} | | | | |", metric.id);
+                        continue;
+                    }
+                };
             let mut errors = Vec::new();
             let (mut covered, mut compared) = (0, 0);
             for g in &answer.groups {

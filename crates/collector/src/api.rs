@@ -80,7 +80,10 @@ async fn authenticate(c: &Arc<Collector>, headers: &HeaderMap) -> Result<(Scope,
 /// Lets only an admin token whose scope covers every region through: the
 /// operational views (`/metrics`) hold exact counts of every region, which
 /// are not differentially private and are not for analysts.
-pub(crate) async fn require_operator(c: &Arc<Collector>, headers: &HeaderMap) -> Result<(), Response> {
+pub(crate) async fn require_operator(
+    c: &Arc<Collector>,
+    headers: &HeaderMap,
+) -> Result<(), Response> {
     let (scope, role) = authenticate(c, headers).await?;
     if role == Role::Admin && c.region_ids().all(|r| scope.allows_region(r)) {
         Ok(())

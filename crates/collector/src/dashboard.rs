@@ -655,8 +655,8 @@ async fn explore(
             match e {
                 QueryError::Forbidden(_) => StatusCode::FORBIDDEN,
                 QueryError::BudgetExhausted { .. } | QueryError::DayNotClosed { .. } => {
-            StatusCode::CONFLICT
-        }
+                    StatusCode::CONFLICT
+                }
                 QueryError::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
                 _ => StatusCode::BAD_REQUEST,
             }

@@ -77,7 +77,6 @@
 //! | domain set | discrete Laplace `Δ/ε` | the same noisy value ≥ max(k, τ(Δ)) | ε + δ |
 //! | boolean, category (local DP) | noisy randomized counts `1/(¾ε)`, debiased | noisy count `1/(¼ε)` ≥ k (open: ≥ max(k, τ)) | ε (+ δ if open) |
 
-
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use candor_privacy::budget::{self, Amount, BudgetKey, Caps, Ledger};
@@ -539,8 +538,8 @@ fn plan<'a>(
             e
         }
     };
-    let open_selection = matches!(metric.kind, MetricKind::DomainSet)
-        || group_dims.iter().any(|(_, v)| v.is_none());
+    let open_selection =
+        matches!(metric.kind, MetricKind::DomainSet) || group_dims.iter().any(|(_, v)| v.is_none());
     let delta = if open_selection {
         metric.release.delta().ok_or_else(|| {
             invalid(
@@ -629,7 +628,9 @@ fn caps(region: &Region) -> Result<Caps, QueryError> {
         region.epsilon_per_purpose_day,
         region.delta_per_purpose_day,
     )
-    .map_err(|e| StoreError::Backend(format!("region {} has invalid budget caps: {e}", region.id)).into())
+    .map_err(|e| {
+        StoreError::Backend(format!("region {} has invalid budget caps: {e}", region.id)).into()
+    })
 }
 
 /// The ledger of the plan's purpose over the plan's days (every metric of
@@ -815,7 +816,10 @@ fn exhausted(plan: &Plan<'_>, e: budget::BudgetError) -> QueryError {
                 plan.region.epsilon_per_metric_day,
             ),
             budget::Cap::PurposeEpsilon => (
-                format!("ε of purpose {} per day (all its metrics)", plan.metric.purpose),
+                format!(
+                    "ε of purpose {} per day (all its metrics)",
+                    plan.metric.purpose
+                ),
                 plan.region.epsilon_per_purpose_day,
             ),
             budget::Cap::PurposeDelta => (
@@ -894,8 +898,7 @@ fn read_groups(
     keys: &mut Interner,
 ) -> Result<HashMap<GroupKey, GroupRows>, QueryError> {
     let central = matches!(plan.metric.release, Release::CentralDp { .. });
-    let wanted =
-        |c: &str| plan.query.cells.is_empty() || plan.query.cells.iter().any(|w| w == c);
+    let wanted = |c: &str| plan.query.cells.is_empty() || plan.query.cells.iter().any(|w| w == c);
     // Each distinct dimensions string is parsed once.
     let mut dims_key: HashMap<String, Option<usize>> = HashMap::new();
     let mut groups: HashMap<GroupKey, GroupRows> = HashMap::new();
@@ -1006,6 +1009,13 @@ fn candidates(plan: &Plan<'_>, keys: &mut Interner) -> Vec<(Option<DayNumber>, u
     out
 }
 
+/// A release's ε split into the selection's share ([`SELECTION_SHARE`])
+/// and the values' (the rest).
+fn split_epsilon(epsilon: f64) -> (f64, f64) {
+    let select = epsilon * SELECTION_SHARE;
+    (select, epsilon - select)
+}
+
 /// A discrete Laplace mechanism for `bound` at `epsilon`, or the query's
 /// `invalid_epsilon`.
 fn laplace(bound: u64, epsilon: f64) -> Result<DiscreteLaplace, QueryError> {
@@ -1092,8 +1102,7 @@ fn compute<R: Rng + ?Sized>(
     }
 
     // Selection: a noisy device count per candidate group.
-    let select_epsilon = plan.epsilon * SELECTION_SHARE;
-    let value_epsilon = plan.epsilon - select_epsilon;
+    let (select_epsilon, value_epsilon) = split_epsilon(plan.epsilon);
     let select = laplace(1, select_epsilon)?;
     let threshold = if plan.open_groups() {
         OpenSetRule::new(1, select_epsilon, plan.delta)
@@ -1117,8 +1126,7 @@ fn compute<R: Rng + ?Sized>(
         }
     }
     answer.suppressed = (!plan.open_groups()).then_some(suppressed);
-    let wanted =
-        |c: &str| plan.query.cells.is_empty() || plan.query.cells.iter().any(|w| w == c);
+    let wanted = |c: &str| plan.query.cells.is_empty() || plan.query.cells.iter().any(|w| w == c);
 
     match metric.release {
         Release::LocalDp { epsilon, .. } => {

@@ -283,7 +283,12 @@ fn exhausted_message(overspent: &[Overspend]) -> String {
     let mut current: Option<(Cap, &str, &str, &str)> = None;
     for o in overspent {
         let k = &o.key;
-        let group = (o.cap, k.metric.as_str(), k.region.as_str(), k.purpose.as_str());
+        let group = (
+            o.cap,
+            k.metric.as_str(),
+            k.region.as_str(),
+            k.purpose.as_str(),
+        );
         if current == Some(group) {
             msg.push(',');
         } else {
@@ -555,7 +560,10 @@ mod tests {
         assert_eq!(Amount::charge(1.0, 1e-8).unwrap().femtos, 10_000_000);
         assert_eq!(Amount::charge(1.0, 1e-16).unwrap().femtos, 1, "rounded up");
         assert_eq!(Caps::new(1.0, 1.0, 1e-16).unwrap().purpose_femtos, 0);
-        assert_eq!(Caps::new(1.0, 1.0, 1e-6).unwrap().purpose_femtos, 1_000_000_000);
+        assert_eq!(
+            Caps::new(1.0, 1.0, 1e-6).unwrap().purpose_femtos,
+            1_000_000_000
+        );
         for bad in [0.0, -1.0, f64::NAN, f64::INFINITY, 2e6] {
             assert!(matches!(
                 spend_micros(bad),
@@ -638,7 +646,9 @@ mod tests {
         // 1.0 per metric, 1.5 per purpose, δ 2e-8 per purpose and day.
         let caps = Caps::new(1.0, 1.5, 2e-8).unwrap();
         let (a, b, c) = (key("a", 7), key("b", 7), key("c", 7));
-        ledger.try_spend(std::slice::from_ref(&a), eps(1.0), &caps).unwrap();
+        ledger
+            .try_spend(std::slice::from_ref(&a), eps(1.0), &caps)
+            .unwrap();
         // b alone is within its metric cap but the purpose has 0.5 left.
         let err = ledger
             .try_spend(std::slice::from_ref(&b), eps(0.6), &caps)
@@ -649,24 +659,45 @@ mod tests {
              (region \"eu\", purpose \"product\") on day 7 (0.5 left)"
         );
         let with_delta = Amount::charge(0.25, 1e-8).unwrap();
-        ledger.try_spend(std::slice::from_ref(&b), with_delta, &caps).unwrap();
-        ledger.try_spend(std::slice::from_ref(&c), with_delta, &caps).unwrap();
-        assert_eq!(ledger.purpose_spent(&a), Amount { micros: 1_500_000, femtos: 20_000_000 });
+        ledger
+            .try_spend(std::slice::from_ref(&b), with_delta, &caps)
+            .unwrap();
+        ledger
+            .try_spend(std::slice::from_ref(&c), with_delta, &caps)
+            .unwrap();
+        assert_eq!(
+            ledger.purpose_spent(&a),
+            Amount {
+                micros: 1_500_000,
+                femtos: 20_000_000
+            }
+        );
         // ε is spent and so is δ: a further δ-spending release is refused
         // for δ alone once ε allows it elsewhere.
         let other_day = key("c", 8);
-        ledger.try_spend(std::slice::from_ref(&other_day), with_delta, &caps).unwrap();
+        ledger
+            .try_spend(std::slice::from_ref(&other_day), with_delta, &caps)
+            .unwrap();
         let err = ledger
-            .try_spend(std::slice::from_ref(&other_day), Amount::charge(0.1, 2e-8).unwrap(), &caps)
+            .try_spend(
+                std::slice::from_ref(&other_day),
+                Amount::charge(0.1, 2e-8).unwrap(),
+                &caps,
+            )
             .unwrap_err();
-        let BudgetError::Exhausted { overspent, .. } = err else { panic!() };
+        let BudgetError::Exhausted { overspent, .. } = err else {
+            panic!()
+        };
         assert_eq!(overspent.len(), 1);
         assert_eq!(overspent[0].cap, Cap::PurposeDelta);
         assert_eq!(overspent[0].remaining, 10_000_000);
         // Another purpose or region is untouched.
         let mut elsewhere = a.clone();
         elsewhere.purpose = "other".into();
-        assert_eq!(ledger.remaining(&elsewhere, &caps).purpose_micros, 1_500_000);
+        assert_eq!(
+            ledger.remaining(&elsewhere, &caps).purpose_micros,
+            1_500_000
+        );
         // Two keys of one purpose-day in one spend count together.
         let mut fresh = Ledger::new();
         let err = fresh
@@ -686,7 +717,10 @@ mod tests {
             .unwrap();
         assert_eq!(spend.remaining.len(), 1);
         assert_eq!(spend.remaining[0].1.metric_micros, 400_000);
-        assert_eq!(ledger.try_spend(&[], eps(0.1), &caps), Err(BudgetError::NoKeys));
+        assert_eq!(
+            ledger.try_spend(&[], eps(0.1), &caps),
+            Err(BudgetError::NoKeys)
+        );
         // A lowered cap leaves nothing rather than a negative remainder.
         assert_eq!(ledger.remaining(&k, &metric_cap(0.5)).metric_micros, 0);
         let entry = |micros| LedgerEntry {

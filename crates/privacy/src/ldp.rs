@@ -117,7 +117,12 @@ impl RandomizedResponse {
     /// The interval is the score interval, clamped below at 0 (a count is
     /// never negative, so clamping cannot lose coverage); the point
     /// estimate is not clamped, so it stays unbiased.
-    pub fn estimate_noisy(&self, noisy_observed: i64, noisy_n: i64, noise_variance: f64) -> Estimate {
+    pub fn estimate_noisy(
+        &self,
+        noisy_observed: i64,
+        noisy_n: i64,
+        noise_variance: f64,
+    ) -> Estimate {
         let (p, q, k) = (self.p, self.q, self.k as f64);
         let d = p - q;
         let n = noisy_n.max(0) as f64;
@@ -232,7 +237,12 @@ mod tests {
         use crate::dp::DiscreteLaplace;
         let lap = DiscreteLaplace::for_epsilon(1, 0.25).expect("valid");
         let mut rng = ChaCha8Rng::seed_from_u64(7);
-        for (k, eps, n, share) in [(2usize, 2.0, 12u64, 0.3), (4, 1.5, 15, 0.5), (8, 2.0, 25, 0.1), (2, 2.0, 200, 0.9)] {
+        for (k, eps, n, share) in [
+            (2usize, 2.0, 12u64, 0.3),
+            (4, 1.5, 15, 0.5),
+            (8, 2.0, 25, 0.1),
+            (2, 2.0, 200, 0.9),
+        ] {
             let rr = RandomizedResponse::new(eps, k).expect("valid");
             let truth = (n as f64 * share).round() as u64;
             let trials = 3000;

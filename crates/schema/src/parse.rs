@@ -1187,7 +1187,10 @@ impl Cx<'_> {
                     (|r: &Region| r.epsilon_per_metric_day) as fn(&Region) -> f64,
                     "per metric per day",
                 ),
-                (|r: &Region| r.epsilon_per_purpose_day, "per purpose per day"),
+                (
+                    |r: &Region| r.epsilon_per_purpose_day,
+                    "per purpose per day",
+                ),
             ] {
                 if let Some(region) = over(cap) {
                     let span = if local {

@@ -24,7 +24,7 @@ use crate::metrics::Slot;
 use crate::outbox::{Outbox, Queued};
 use crate::report;
 use crate::sanitize::Rejection;
-use crate::store::{DayEntry, State, LdpMemo};
+use crate::store::{DayEntry, LdpMemo, State};
 use crate::upload::{ReportResult, UploadResponse, UploadSummary, Uploader};
 
 /// What building one day's report came to.
@@ -142,9 +142,7 @@ impl Inner {
                 key_config.region()
             )));
         }
-        let report_window_days = schema
-            .region(&region)
-            .map_or(0, |r| r.report_window_days);
+        let report_window_days = schema.region(&region).map_or(0, |r| r.report_window_days);
         std::fs::create_dir_all(&data_dir).map_err(io_err(&data_dir))?;
         let outbox_dir = Outbox::open(&data_dir).map_err(io_err(&data_dir))?;
         let consent: ConsentFile = load_json(&data_dir.join("consent.json"))?;
@@ -351,12 +349,12 @@ impl Inner {
             self.errors.add(ErrorKind::DayAlreadyReported, 1);
             return Ok(());
         }
-        let (report_id, plaintext, envelope) = match self.build_and_seal(gate, &entry, today, memory)
-        {
-            Sealed::Done(parts) => parts,
-            Sealed::Nothing => return Ok(()),
-            Sealed::Retry => return Err(entry),
-        };
+        let (report_id, plaintext, envelope) =
+            match self.build_and_seal(gate, &entry, today, memory) {
+                Sealed::Done(parts) => parts,
+                Sealed::Nothing => return Ok(()),
+                Sealed::Retry => return Err(entry),
+            };
         let (purpose, day) = (entry.purpose.clone(), entry.day);
         let queued = Queued {
             purpose,

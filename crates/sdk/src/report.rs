@@ -84,7 +84,9 @@ fn local_value<R: Rng + ?Sized>(
     }
     let truth = memo.last?;
     Some(match &metric.kind {
-        MetricKind::Boolean => MetricValue::Boolean(randomize(epsilon, truth.min(1), 2, memo, rng) == 1),
+        MetricKind::Boolean => {
+            MetricValue::Boolean(randomize(epsilon, truth.min(1), 2, memo, rng) == 1)
+        }
         MetricKind::Category { categories } => {
             let truth = truth.min(categories.len().saturating_sub(1) as u32);
             let i = randomize(epsilon, truth, categories.len(), memo, rng);

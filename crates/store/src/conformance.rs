@@ -38,8 +38,8 @@ use std::collections::{BTreeMap, HashMap};
 
 use crate::audit::{self, AuditRecord};
 use crate::{
-    AggregateRow, BudgetCharge, BudgetFilter, BudgetLimits, CommitOutcome, Contribution, DayNumber, NewRelease,
-    ReleaseOutcome, ReportCount, ReportDelta, RowFilter, RowKey, Store, StoreError,
+    AggregateRow, BudgetCharge, BudgetFilter, BudgetLimits, CommitOutcome, Contribution, DayNumber,
+    NewRelease, ReleaseOutcome, ReportCount, ReportDelta, RowFilter, RowKey, Store, StoreError,
 };
 
 /// A case of the suite: gets a fresh, empty store.
@@ -1251,14 +1251,27 @@ pub fn release_over_the_purpose_cap_changes_nothing(store: &mut dyn Store) {
         .record_release(&release_of("c", "qc", 10..=11, 100_000, 1))
         .expect_err("δ on day 11 is spent");
     match err {
-        StoreError::BudgetExceeded { day, cap, remaining, .. } => {
+        StoreError::BudgetExceeded {
+            day,
+            cap,
+            remaining,
+            ..
+        } => {
             assert_eq!((day, cap, remaining), (11, "purpose_delta", 0))
         }
         other => panic!("expected BudgetExceeded, got {other}"),
     }
     let ledger = store.budget(&BudgetFilter::default()).expect("budget");
-    let femtos: u64 = ledger.iter().filter(|b| b.day == 11).map(|b| b.femtos).sum();
-    let micros: u64 = ledger.iter().filter(|b| b.day == 11).map(|b| b.micros).sum();
+    let femtos: u64 = ledger
+        .iter()
+        .filter(|b| b.day == 11)
+        .map(|b| b.femtos)
+        .sum();
+    let micros: u64 = ledger
+        .iter()
+        .filter(|b| b.day == 11)
+        .map(|b| b.micros)
+        .sum();
     assert_eq!((micros, femtos), (1_400_000, 30_000_000));
     assert_eq!(ledger.len(), 3, "the refused releases wrote nothing");
     assert_eq!(store.audit_log().expect("log").0.len(), 2);

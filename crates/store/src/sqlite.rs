@@ -689,17 +689,27 @@ impl Store for SqliteStore {
                     "SELECT COALESCE(SUM(spent_micros), 0), COALESCE(SUM(spent_femtos), 0) \
                      FROM budget WHERE purpose = ?1 AND day = ?2",
                 )
-                .and_then(|mut s| s.query_row(params![purpose, day], |r| Ok((r.get(0)?, r.get(1)?))))
+                .and_then(|mut s| {
+                    s.query_row(params![purpose, day], |r| Ok((r.get(0)?, r.get(1)?)))
+                })
                 .map_err(backend("sum the purpose's budget"))?;
             let ours: (i64, i64) = release
                 .charges
                 .iter()
                 .filter(|c| &c.purpose == purpose && c.day == day)
                 .fold((0, 0), |(m, f), c| {
-                    (m.saturating_add(cap(c.micros)), f.saturating_add(cap(c.femtos)))
+                    (
+                        m.saturating_add(cap(c.micros)),
+                        f.saturating_add(cap(c.femtos)),
+                    )
                 });
             for (name, total, limit, own) in [
-                ("purpose_epsilon", micros, cap(limits.purpose_micros), ours.0),
+                (
+                    "purpose_epsilon",
+                    micros,
+                    cap(limits.purpose_micros),
+                    ours.0,
+                ),
                 ("purpose_delta", femtos, cap(limits.purpose_femtos), ours.1),
             ] {
                 if total > limit {

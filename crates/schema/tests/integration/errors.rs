@@ -576,8 +576,11 @@ fn count_epsilon_missing_for_local_dp() {
     );
     assert!(d.message.contains("number of reports"), "{d}");
     // With it, and with a delta, a local-DP metric is valid.
-    parse(&src.replace("epsilon = 2.0 }", "epsilon = 2.0, count_epsilon = 0.5, delta = 1e-8 }"))
-        .expect("valid");
+    parse(&src.replace(
+        "epsilon = 2.0 }",
+        "epsilon = 2.0, count_epsilon = 0.5, delta = 1e-8 }",
+    ))
+    .expect("valid");
 }
 
 #[test]
@@ -593,8 +596,10 @@ fn count_epsilon_is_for_local_dp_only() {
 
 #[test]
 fn invalid_delta_missing_for_open_dimension() {
-    let src = with("[dimensions.os_major]\ndescription = \"OS.\"\ncoarsen = \"major\"\n")
-        .replace("dimensions = [\"platform\"]", "dimensions = [\"platform\", \"os_major\"]");
+    let src = with("[dimensions.os_major]\ndescription = \"OS.\"\ncoarsen = \"major\"\n").replace(
+        "dimensions = [\"platform\"]",
+        "dimensions = [\"platform\", \"os_major\"]",
+    );
     let d = expect_error(
         &src,
         ErrorKind::InvalidDelta,
@@ -607,7 +612,10 @@ fn invalid_delta_missing_for_open_dimension() {
 
 #[test]
 fn epsilon_over_purpose_budget() {
-    let src = edit("epsilon_per_purpose_day = 3.0", "epsilon_per_purpose_day = 0.4");
+    let src = edit(
+        "epsilon_per_purpose_day = 3.0",
+        "epsilon_per_purpose_day = 0.4",
+    );
     let d = expect_error(
         &src,
         ErrorKind::EpsilonOverBudget,
