@@ -19,7 +19,9 @@
 //!   randomized exactly as candor-sdk's `report.rs` does (proportional
 //!   flooring for labeled counters and distributions, a uniform sample of
 //!   domains, `RandomizedResponse::new(ε, k).randomize(index)` with the
-//!   category's position in the schema, `false` = 0 and `true` = 1), then
+//!   category's position in the schema, `false` = 0 and `true` = 1, drawn
+//!   once per device and true value and reused every day, as the SDK's
+//!   permanent randomized response does), then
 //!   go through `validate::to_delta` and `Store::commit` (on a second
 //!   thread) into an in-memory SQLite store, in batches of 5 000 reports.
 //! - The truth is the exact total of the values the devices reported, before
@@ -28,9 +30,9 @@
 //! - Queries go through `release::release` with an all-scope token over the
 //!   whole day range. Central-DP metrics are asked at ε × {0.25, 0.5, 1, 2}
 //!   of the schema's ε, `--trials` times each; to allow that, region eu's
-//!   `epsilon_per_metric_day` is raised to 1 000 000 in the parsed schema
-//!   (the TOML validator caps it at 10). The budget changes no released
-//!   value. Each trial's ε is the nominal ε × (1 + t·10⁻⁷), a distinct
+//!   ε caps (per metric and per purpose) are raised to 1 000 000 and its δ
+//!   cap to 1 in the parsed schema (the TOML validator caps them at 10 and
+//!   10⁻³). The budget changes no released value. Each trial's ε is the nominal ε × (1 + t·10⁻⁷), a distinct
 //!   query (not a cache hit) with the same noise scale, since the engine
 //!   rounds ε down to a multiple of 0.001. Local-DP metrics are answered at
 //!   the devices' ε; for their ε sweep the same devices' true values are
@@ -781,7 +783,13 @@ fn query(
         cells: Vec::new(),
         epsilon,
     };
-    let answer = release::release(registry, store, &scope, &q, 0, rng)
+    // The whole simulated range is closed long ago.
+    let window = DayWindow {
+        today: release::parse_day(days.1).expect("a day") + 100,
+        past_override: None,
+        future: 1,
+    };
+    let answer = release::release(registry, store, &scope, &q, 0, &window, rng)
         .unwrap_or_else(|e| panic!("{}: {e}", metric.id));
     assert!(!answer.cached, "{}: every query must be fresh", metric.id);
     answer
@@ -790,9 +798,16 @@ fn query(
 fn with_ldp_epsilon(schema: &Schema, factor: f64) -> Schema {
     let mut s = schema.clone();
     for m in s.metrics.values_mut() {
-        if let Release::LocalDp { epsilon } = m.release {
+        if let Release::LocalDp {
+            epsilon,
+            count_epsilon,
+            delta,
+        } = m.release
+        {
             m.release = Release::LocalDp {
                 epsilon: epsilon * factor,
+                count_epsilon,
+                delta,
             };
         }
     }
@@ -814,15 +829,11 @@ fn main() {
         .unwrap_or_else(|e| panic!("{e}"))
         .schema;
     let k_min = schema.region(REGION).expect("region eu").k_min;
-    let budget = schema
-        .region(REGION)
-        .expect("region eu")
-        .epsilon_per_metric_day;
-    schema
-        .regions
-        .get_mut(REGION)
-        .expect("region eu")
-        .epsilon_per_metric_day = 1_000_000.0;
+    let eu = schema.regions.get_mut(REGION).expect("region eu");
+    let budget = (eu.epsilon_per_metric_day, eu.epsilon_per_purpose_day);
+    eu.epsilon_per_metric_day = 1_000_000.0;
+    eu.epsilon_per_purpose_day = 1_000_000.0;
+    eu.delta_per_purpose_day = 1.0;
     let registry = Registry::new([schema.clone()]);
     // Local-DP ε sweep: the same schema with the devices' ε scaled.
     let ldp_factors: Vec<f64> = SWEEP.iter().copied().filter(|&f| f != 1.0).collect();
@@ -839,7 +850,7 @@ fn main() {
             model: model(m),
             cells: closed_cells(m),
             ldp_epsilon: match m.release {
-                Release::LocalDp { epsilon } => Some(epsilon),
+                Release::LocalDp { epsilon, .. } => Some(epsilon),
                 _ => None,
             },
         })
@@ -909,11 +920,14 @@ fn main() {
     );
     let queried = start.elapsed() - simulated;
     let header = format!(
-        "Simulated: {} devices in region {REGION} (k_min = {k_min}, schema budget ε = {budget} \
-         per metric and day, raised to 1 000 000 here so that the sweep can run), {} days \
+        "Simulated: {} devices in region {REGION} (k_min = {k_min}, schema budget ε = {} \
+         per metric and {} per purpose and day, raised to 1 000 000 here so that the sweep can \
+         run), {} days \
          ({from} … {to}), seed {}: {reports} reports. Central-DP queries: {} trials per ε. \
          Simulation and storage {:.0} s, queries {:.0} s.\n",
         args.devices,
+        budget.0,
+        budget.1,
         args.days,
         args.seed,
         args.trials,
@@ -1022,9 +1036,13 @@ fn simulate(
         (store, ldp_stores)
     });
     let window = DayWindow {
-        first: i32::MIN,
-        last: i32::MAX,
+        today: release::parse_day("2026-11-01").expect("a day"),
+        past_override: Some(100_000),
+        future: 100_000,
     };
+    // Permanent randomized response: (device, metric, sweep index or
+    // usize::MAX for the schema's ε, true value) → the answer drawn once.
+    let mut answers: HashMap<(usize, usize, usize, usize), usize> = HashMap::new();
     let mut grouped: HashMap<u64, i64> = HashMap::new();
     let mut volume = vec![(0u64, 0u64); metrics.len()];
     let mut batch: Vec<ReportDelta> = Vec::new();
@@ -1052,7 +1070,7 @@ fn simulate(
         }
     };
     for d in 0..args.days {
-        for device in &devices {
+        for (di, device) in devices.iter().enumerate() {
             for (purpose, consent, ids) in &purposes {
                 let mut report = new_report(purpose, *consent, day, &mut rng);
                 let mut ldp_reports: Vec<Report> = Vec::new();
@@ -1076,14 +1094,19 @@ fn simulate(
                                     ldp_reports.push(new_report(purpose, *consent, day, &mut rng));
                                 }
                                 let rr = RandomizedResponse::new(epsilon * f, k).expect("ε");
-                                let i = rr.randomize(index, &mut rng);
+                                let i = *answers
+                                    .entry((di, m, j, index))
+                                    .or_insert_with(|| rr.randomize(index, &mut rng));
                                 ldp_reports[j]
                                     .metrics
                                     .insert(info.metric.id.clone(), ldp_value(info.metric, i));
                                 add_dims(&mut ldp_reports[j], info.metric, device);
                             }
                             let rr = RandomizedResponse::new(epsilon, k).expect("ε");
-                            ldp_value(info.metric, rr.randomize(index, &mut rng))
+                            let i = *answers
+                                .entry((di, m, usize::MAX, index))
+                                .or_insert_with(|| rr.randomize(index, &mut rng));
+                            ldp_value(info.metric, i)
                         }
                         _ => sample.value,
                     };
