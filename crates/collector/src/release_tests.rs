@@ -562,7 +562,7 @@ fn local_dp_estimates_cover_the_truth() {
     assert!(mean.abs() < 0.01, "mean relative error {mean}");
 }
 
-/// A client written from docs/wire.md §2.3 alone (not the SDK, not
+/// A client written from docs/wire.md ("Local differential privacy") alone (not the SDK, not
 /// candor-privacy's encoder): k-ary randomized response with `p = e^ε/(e^ε
 /// + k − 1)`, the answer drawn once per device. The engine's estimate of
 /// its reports covers the truth.
@@ -577,7 +577,7 @@ fn a_spec_only_randomized_response_client_is_debiased() {
             self.0 ^= self.0 << 17;
             (self.0 >> 11) as f64 / (1u64 << 53) as f64
         }
-        /// §2.3: keep the true index with probability p, else one of the
+        /// The spec: keep the true index with probability p, else one of the
         /// other k − 1 uniformly.
         fn answer(&mut self, truth: usize, k: usize, epsilon: f64) -> usize {
             let e = epsilon.exp();

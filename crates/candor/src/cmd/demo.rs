@@ -4,8 +4,9 @@
 //! the built-in example schema (keys are generated on first start), create
 //! an analyst and an admin token, simulate a fleet of devices with the real
 //! SDK uploading over HTTP (the collector's clock follows the simulated
-//! days), print what arrived and a few released statistics, then serve the
-//! dashboard until Ctrl-C.
+//! days, which end at the last day that is closed today), print what
+//! arrived and a few released statistics, then serve the dashboard until
+//! Ctrl-C.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -39,7 +40,8 @@ pub(crate) struct DemoArgs {
     /// Simulated devices.
     #[arg(long, default_value_t = 2_000)]
     devices: usize,
-    /// Simulated days, ending today.
+    /// Simulated days, ending at the last closed day (today minus the
+    /// schema's widest report window, minus one), so all can be released.
     #[arg(long, default_value_t = 14)]
     days: u32,
     /// Seed of the usage model.
@@ -105,7 +107,16 @@ pub(crate) fn run(args: DemoArgs) -> Result<ExitCode> {
     let schema = schemas[0].clone();
     let (regions, purposes) = super::served(&config)?;
     let today = super::today();
-    let first = today - time::Duration::days(i64::from(args.days.max(1)) - 1);
+    // Only closed days are released: the simulated days end at the last day
+    // whose report window has passed by today.
+    let window = schema
+        .regions
+        .values()
+        .map(|r| r.report_window_days)
+        .max()
+        .unwrap_or(0);
+    let last = today - time::Duration::days(i64::from(window) + 1);
+    let first = last - time::Duration::days(i64::from(args.days.max(1)) - 1);
     let noon = |d: time::Date| d.midnight().assume_utc().unix_timestamp() + 12 * 3600;
     let clock = ManualClock::new(noon(first));
 
@@ -155,7 +166,7 @@ pub(crate) fn run(args: DemoArgs) -> Result<ExitCode> {
         bar: ProgressBarHooks::new(true),
     };
     eprintln!(
-        "Simulating {} devices for {} days ({first} to {today}) with the real SDK…",
+        "Simulating {} devices for {} days ({first} to {last}) with the real SDK…",
         args.devices, args.days
     );
     let sim_started = Instant::now();
@@ -166,12 +177,12 @@ pub(crate) fn run(args: DemoArgs) -> Result<ExitCode> {
         .truth
         .write_json(&truth)
         .with_context(|| format!("writing {}", truth.display()))?;
-    // The clock stays on the last simulated day (today), noon.
+    // Back to today: every simulated day is now closed.
     clock.set(noon(today));
     let sim_seconds = sim_started.elapsed().as_secs_f64();
 
     let collector = running.collector.clone();
-    let report = summary_text(&collector, &summary, first, today)?;
+    let report = summary_text(&collector, &summary, first, last)?;
     println!("{report}");
     println!(
         "Simulated {} devices × {} days in {sim_seconds:.1} s (demo ready after {:.1} s).",
@@ -208,7 +219,11 @@ fn summary_text(
 ) -> Result<String> {
     use std::fmt::Write as _;
     let mut out = String::new();
-    let _ = writeln!(out, "\nReports accepted, by region and purpose:");
+    let _ = writeln!(
+        out,
+        "\nReports accepted, by region and purpose (exact operational counts, not differentially \
+         private: for operators, never published):"
+    );
     let mut rows = Vec::new();
     for region in c.region_ids() {
         let counts = match c.open_store(region) {
@@ -278,14 +293,17 @@ fn summary_text(
                         .clone()
                         .or_else(|| g.cell.clone())
                         .unwrap_or_default(),
-                    format!("{:.0}", g.value),
-                    format!("{:.0} – {:.0}", g.ci95[0], g.ci95[1]),
+                    format!("{:.0}", g.value.max(0.0)),
+                    format!("{:.0} – {:.0}", g.ci95[0].max(0.0), g.ci95[1].max(0.0)),
                 ]
             })
             .collect();
-        let protection = match (a.noise_scale, a.threshold) {
-            (_, Some(t)) => format!("threshold τ = {t:.0}"),
-            (Some(s), None) => format!("noise scale {s}"),
+        let protection = match (a.selection_noise_scale, a.threshold) {
+            (Some(_), Some(t)) => format!(
+                "noise scale {}, groups shown when their noisy device count reaches {t:.0}",
+                a.noise_scale.unwrap_or(0.0)
+            ),
+            (None, Some(t)) => format!("domains shown when their noisy count reaches τ = {t:.0}"),
             _ => "devices randomized (local DP)".into(),
         };
         let _ = writeln!(
@@ -314,8 +332,8 @@ fn summary_text(
     }
     let _ = writeln!(
         out,
-        "\nThese releases spent ε {spent} in total over eu's metrics (each metric's days charged \
-         separately); {suppressed} groups were suppressed for having fewer than k devices."
+        "\nThese releases spent ε {spent} in total over eu's metrics (each day of the range charged); \
+         {suppressed} groups were suppressed because their noisy device count was below k."
     );
     Ok(out)
 }

@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use candor_collector::api::number;
-use candor_collector::release::{Answer, Query};
+use candor_collector::release::{Answer, Query, format_day, parse_day};
 use clap::Args;
 
 /// The environment variable holding the bearer token.
@@ -57,12 +57,15 @@ pub(crate) struct QueryArgs {
     /// Metric id (e.g. browser.tabs_opened).
     #[arg(long)]
     metric: String,
-    /// First day, YYYY-MM-DD (UTC), inclusive.
+    /// First day, YYYY-MM-DD (UTC), inclusive; default: six days before
+    /// `--to`.
     #[arg(long)]
-    from: String,
-    /// Last day, YYYY-MM-DD (UTC), inclusive.
+    from: Option<String>,
+    /// Last day, YYYY-MM-DD (UTC), inclusive; default: the region's last
+    /// closed day (today minus its report window, minus one), the newest
+    /// day the collector releases.
     #[arg(long)]
-    to: String,
+    to: Option<String>,
     /// Group by `day` and/or the metric's dimensions, comma-separated.
     #[arg(long, value_delimiter = ',')]
     group_by: Vec<String>,
@@ -131,12 +134,32 @@ pub(crate) fn run(args: QueryArgs) -> Result<ExitCode> {
             _ => bail!("no token: pass --token or set {TOKEN_ENV}"),
         },
     };
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .timeout_global(Some(Duration::from_secs(120)))
+        .http_status_as_error(false)
+        .user_agent("candor-cli")
+        .build()
+        .into();
+    let (from, to) = match (&args.from, &args.to) {
+        (Some(from), Some(to)) => (from.clone(), to.clone()),
+        (from, to) => {
+            let to = match to {
+                Some(to) => to.clone(),
+                None => format_day(last_closed_day(&agent, &args.url, &args.region)?),
+            };
+            let from = match from {
+                Some(from) => from.clone(),
+                None => format_day(parse_day(&to).context("--to is not a day (YYYY-MM-DD)")? - 6),
+            };
+            (from, to)
+        }
+    };
     let query = Query {
         region: args.region.clone(),
         metric: args.metric.clone(),
         schema: args.schema.clone(),
-        from: args.from.clone(),
-        to: args.to.clone(),
+        from,
+        to,
         group_by: args.group_by.clone(),
         filters: parse_filters(&args.filters)?,
         cells: args.cells.clone(),
@@ -147,12 +170,6 @@ pub(crate) fn run(args: QueryArgs) -> Result<ExitCode> {
     if args.csv {
         url.push_str("?format=csv");
     }
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .timeout_global(Some(Duration::from_secs(120)))
-        .http_status_as_error(false)
-        .user_agent("candor-cli")
-        .build()
-        .into();
     let response = agent
         .post(&url)
         .header("authorization", &format!("Bearer {}", token.0.trim()))
@@ -191,6 +208,33 @@ pub(crate) fn run(args: QueryArgs) -> Result<ExitCode> {
     }
     out.flush()?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The region's last closed day by this machine's UTC clock, from the
+/// report windows the collector's schemas declare (`GET /v1/schema`): the
+/// earliest over the schemas that declare the region.
+fn last_closed_day(agent: &ureq::Agent, base: &str, region: &str) -> Result<i32> {
+    let url = format!("{}/v1/schema", base.trim_end_matches('/'));
+    let text = agent
+        .get(&url)
+        .call()
+        .with_context(|| format!("cannot reach the collector at {base}"))?
+        .into_body()
+        .with_config()
+        .limit(MAX_ANSWER_BYTES)
+        .read_to_string()
+        .context("reading the collector's schemas")?;
+    let json: serde_json::Value =
+        serde_json::from_str(&text).context("the collector's /v1/schema is not JSON")?;
+    let window = json["schemas"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|s| s["regions"][region]["report_window_days"].as_i64())
+        .max()
+        .with_context(|| format!("the collector's schemas declare no region {region:?}"))?;
+    let today = parse_day(&super::today().to_string()).context("today is a day")?;
+    Ok(today - window as i32 - 1)
 }
 
 /// Prints a refusal's title (verbatim: a budget refusal names the metric,
@@ -236,7 +280,10 @@ fn render(a: &Answer) -> String {
         mechanism.push_str(&format!(", noise scale {}", number(scale)));
     }
     if let Some(tau) = a.threshold {
-        mechanism.push_str(&format!(", threshold {}", number(tau)));
+        mechanism.push_str(&format!(", threshold {}", number(tau.ceil())));
+    }
+    if let Some(scale) = a.selection_noise_scale {
+        mechanism.push_str(&format!(" on counts with noise scale {}", number(scale)));
     }
     line(format!("mechanism  {mechanism}"));
     line(format!(
@@ -295,8 +342,14 @@ fn render(a: &Answer) -> String {
             if with_bucket {
                 row.push(g.bucket.clone().unwrap_or_default());
             }
-            row.push(number(g.value));
-            row.push(format!("[{}, {}]", number(g.ci95[0]), number(g.ci95[1])));
+            // Counts for people are clamped at 0; --json and --csv keep
+            // the raw noisy values.
+            row.push(number(g.value.max(0.0)));
+            row.push(format!(
+                "[{}, {}]",
+                number(g.ci95[0].max(0.0)),
+                number(g.ci95[1].max(0.0))
+            ));
             if with_share {
                 row.push(
                     g.share
@@ -315,7 +368,7 @@ fn render(a: &Answer) -> String {
     out.push('\n');
     match a.suppressed {
         Some(n) => out.push_str(&format!(
-            "{n} {} suppressed (fewer than k = {} devices)\n",
+            "{n} {} suppressed (noisy device count below k = {})\n",
             if n == 1 { "group" } else { "groups" },
             a.k_min
         )),

@@ -19,12 +19,14 @@ const UNDELIVERED: u8 = 3;
 
 /// Shown after `candor simulate --help`.
 pub(crate) const AFTER_HELP: &str = "\
-Day window: a collector accepts reports only for days within its window
-around its own today (by default 7 days back and 1 ahead); older days are
-refused with day_out_of_window. The defaults (--days 7, --start today - 6)
-fit a default `candor serve`; to simulate further back, raise the
-collector's [ingest] day_window_past or run the collector on simulated time
-(as `candor demo` does).
+Day window: a collector accepts reports of a day until the region's
+report_window_days (3 in the example schema) after it, by its own clock,
+and one day ahead; older days are refused with day_out_of_window. The
+defaults (--days = the widest window + 1, ending today) fit a default
+`candor serve`. A day is released only once its window has passed, so a
+collector on real time releases these days a few days later; to simulate
+and release at once, run the collector on simulated time as `candor demo`
+does (or widen its [ingest] day_window_past to simulate further back).
 
 Every device is a real SDK instance: consent per purpose, private mode,
 child profiles, local DP, clamping and HPKE sealing are the SDK's own. The
@@ -51,9 +53,11 @@ pub(crate) struct SimulateArgs {
     /// collector's work included).
     #[arg(long, default_value_t = 2_000)]
     devices: usize,
-    /// How many days to simulate.
-    #[arg(long, default_value_t = 7)]
-    days: u32,
+    /// How many days to simulate (default: the schema's widest
+    /// report_window_days + 1, all of which a collector on real time still
+    /// accepts).
+    #[arg(long)]
+    days: Option<u32>,
     /// The first simulated day, YYYY-MM-DD (default: today - days + 1, so
     /// the last simulated day is today).
     #[arg(long, value_parser = parse_day)]
@@ -145,21 +149,30 @@ fn load_schema(path: Option<&PathBuf>) -> Result<candor_schema::Schema> {
 }
 
 pub(crate) fn run(args: SimulateArgs) -> Result<ExitCode> {
-    if args.days == 0 {
+    let schema = load_schema(args.schema.as_ref())?;
+    let days = args.days.unwrap_or_else(|| {
+        schema
+            .regions
+            .values()
+            .map(|r| r.report_window_days)
+            .max()
+            .unwrap_or(0)
+            + 1
+    });
+    if days == 0 {
         bail!("--days must be at least 1");
     }
-    let schema = load_schema(args.schema.as_ref())?;
     let start = match args.start {
         Some(day) => day,
         None => {
             let today = super::now().div_euclid(86_400);
-            Day::from_unix_seconds((today - i64::from(args.days) + 1) * 86_400)
+            Day::from_unix_seconds((today - i64::from(days) + 1) * 86_400)
                 .context("--days reaches before 1970")?
         }
     };
     let mut config = SimConfig::new(args.url, schema, start);
     config.devices = args.devices;
-    config.days = args.days;
+    config.days = days;
     if let Some(Shares(regions)) = args.regions {
         config.regions = regions;
     }

@@ -69,7 +69,42 @@ fn read_endpoints_answer() {
 
     assert_eq!(get(&server, "/healthz").0, 200);
     assert_eq!(get(&server, "/readyz").0, 200);
-    let (status, _, metrics) = get(&server, "/metrics");
+    // Exact operational counts: an admin token of every region only.
+    assert_eq!(get(&server, "/metrics").0, 401);
+    let config = candor_collector::Config {
+        data_dir: server.dir.path().to_owned(),
+        ..candor_collector::Config::default()
+    };
+    let known = ["eu", "us"].map(String::from);
+    let purposes = ["usage", "diagnostics", "browsing"].map(String::from);
+    let token = |name: &str, role, regions: &[&str]| {
+        let spec = candor_collector::access::TokenSpec {
+            name: name.into(),
+            role,
+            regions: regions.iter().map(|r| (*r).to_owned()).collect(),
+            purposes: vec![],
+        };
+        candor_collector::access::create_token(&config, &spec, &known, &purposes, 1_800_000_000)
+            .expect("token")
+    };
+    let analyst = token("ana", candor_collector::access::Role::Analyst, &[]);
+    let eu_admin = token("eu-admin", candor_collector::access::Role::Admin, &["eu"]);
+    let admin = token("root", candor_collector::access::Role::Admin, &[]);
+    let with = |t: &str| {
+        let resp = crate::common::agent()
+            .get(&format!("{}/metrics", server.url()))
+            .header("authorization", &format!("Bearer {t}"))
+            .call()
+            .expect("request completes");
+        let status = resp.status().as_u16();
+        (
+            status,
+            resp.into_body().read_to_string().unwrap_or_default(),
+        )
+    };
+    assert_eq!(with(&analyst).0, 403);
+    assert_eq!(with(&eu_admin).0, 403, "us's counts are not in its scope");
+    let (status, metrics) = with(&admin);
     assert_eq!(status, 200);
     assert!(metrics.contains("# TYPE candor_reports_total counter"));
     assert!(metrics.contains("candor_writer_queue_reports{region=\"eu\"} 0"));

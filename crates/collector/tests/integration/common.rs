@@ -80,8 +80,17 @@ impl Server {
         KeyConfig::from_json(keys.last().expect("a key").to_string().as_bytes()).expect("config")
     }
 
-    /// Every aggregate row of a region.
+    /// Every value row of a region (not the report-count rows, which
+    /// [`Server::all_rows`] includes).
     pub(crate) fn rows(&self, region: &str) -> Vec<AggregateRow> {
+        self.all_rows(region)
+            .into_iter()
+            .filter(|r| r.key.cell != candor_store::REPORTS_CELL)
+            .collect()
+    }
+
+    /// Every aggregate row of a region, report counts included.
+    pub(crate) fn all_rows(&self, region: &str) -> Vec<AggregateRow> {
         let store = self
             .running
             .collector

@@ -159,11 +159,23 @@ fn the_dashboard_shows_the_query_apis_numbers_to_signed_in_users_only() {
     let session = sign_in(&server, &ana).expect("signed in");
     let overview = get(&server, "/dashboard", &session);
     assert_eq!(overview.status, 200);
+    // Exact report counts are not differentially private: admins only.
     assert!(
-        overview.body.contains("id=\"reports-eu\">40<"),
-        "40 reports accepted in eu"
+        !overview.body.contains("id=\"reports-eu\""),
+        "{}",
+        overview.body
     );
+    assert!(overview.body.contains("id=\"exact-counts-admin-only\""));
+    assert!(overview.body.contains("2026-11-29"), "the last closed day");
     assert!(!overview.body.contains("Region us"), "us is out of scope");
+    let eu_admin = token(&server, "eu-admin", Role::Admin, &["eu"], &[]);
+    let eu_session = sign_in(&server, &eu_admin).expect("signed in");
+    let exact = get(&server, "/dashboard", &eu_session);
+    assert!(
+        exact.body.contains("id=\"reports-eu\">40<"),
+        "40 reports accepted in eu, shown to an admin"
+    );
+    assert!(exact.body.contains("Exact, not differentially private"));
 
     // The explorer: without the form's CSRF token, refused; with it, the
     // release engine's answer, equal to the API's for the same query.

@@ -141,6 +141,23 @@ fn many_devices_in_two_regions_aggregate_exactly_and_stay_apart() {
             tabs, tabs_truth[region],
             "{region}: counters equal what was recorded"
         );
+        // Each metric's report-count rows count the reports that carried it.
+        let mut carried: BTreeMap<String, i64> = BTreeMap::new();
+        for r in reports {
+            for m in r["metrics"].as_object().expect("metrics").keys() {
+                *carried.entry(m.clone()).or_default() += 1;
+            }
+        }
+        let mut counted: BTreeMap<String, i64> = BTreeMap::new();
+        for row in server
+            .all_rows(region)
+            .iter()
+            .filter(|r| r.key.cell == candor_store::REPORTS_CELL)
+        {
+            assert_eq!(row.sum, row.contributors, "one per report");
+            *counted.entry(row.key.metric.clone()).or_default() += row.contributors;
+        }
+        assert_eq!(counted, carried, "{region}: report counts per metric");
     }
     // Region isolation: each database holds only its own region's data.
     let eu = server.rows("eu");

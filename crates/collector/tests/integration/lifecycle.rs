@@ -92,7 +92,11 @@ fn shutdown_commits_everything_accepted() {
     let store = candor_store::sqlite::SqliteStore::open(dir.path().join("eu/aggregates.sqlite"))
         .expect("opens");
     let rows = candor_store::Store::rows(&store, &Default::default()).expect("rows");
-    assert_eq!(rows.iter().map(|r| r.sum).sum::<i64>(), 5);
+    let (counts, values): (Vec<_>, Vec<_>) = rows
+        .iter()
+        .partition(|r| r.key.cell == candor_store::REPORTS_CELL);
+    assert_eq!(values.iter().map(|r| r.sum).sum::<i64>(), 5);
+    assert_eq!(counts.iter().map(|r| r.contributors).sum::<i64>(), 5);
 }
 
 #[test]
@@ -178,7 +182,8 @@ fn retention_deletes_aggregates_past_the_regions_retention() {
         .rt
         .block_on(jobs::run_once(&server.running.collector));
     let eu = report.iter().find(|(r, _)| r == "eu").expect("eu ran");
-    assert_eq!(eu.1.as_ref().expect("ok").rows_deleted, 1);
+    // The 29th's value row and its report-count row.
+    assert_eq!(eu.1.as_ref().expect("ok").rows_deleted, 2);
     let rows = server.rows("eu");
     assert_eq!(rows.len(), 1);
     assert_eq!(rows[0].key.day, 20_787, "2026-11-30 is day 20787");

@@ -84,8 +84,11 @@ pub(crate) fn token(
     access::create_token(&config, &spec, &known, &purposes, 1_800_000_000).expect("token")
 }
 
-/// `n` usage reports in eu, each with 4 tabs opened.
+/// `n` usage reports in eu for 2026-11-29, each with 4 tabs opened,
+/// uploaded on that day; then the clock moves 4 days on, so that the day is
+/// closed (eu's report window is 3 days) and can be released.
 pub(crate) fn upload(server: &Server, n: usize) {
+    server.clock.set(crate::common::NOON);
     let key = server.key("eu");
     for _ in 0..n {
         let mut r = Report::new(
@@ -106,6 +109,7 @@ pub(crate) fn upload(server: &Server, n: usize) {
             202
         );
     }
+    server.clock.set(crate::common::NOON + 4 * 86_400);
 }
 
 /// The API's answer to `body` (expects 200).
@@ -118,7 +122,7 @@ pub(crate) fn query_api(server: &Server, token: &str, body: &Value) -> Value {
 fn tabs(region: &str) -> Value {
     json!({
         "region": region, "metric": "browser.tabs_opened",
-        "from": "2026-11-29", "to": "2026-11-29", "group_by": ["platform"],
+        "from": "2026-11-29", "to": "2026-11-29", "group_by": ["platform"], "epsilon": 0.5,
     })
 }
 
@@ -126,7 +130,9 @@ fn tabs(region: &str) -> Value {
 fn analysts_get_noisy_answers_within_their_scope_only() {
     let logs = captured_logs();
     let server = Server::start();
-    upload(&server, 30);
+    // 100 devices: the group's noisy count (scale 1/(ε/4) = 8) is far above
+    // k = 10, so the group is shown.
+    upload(&server, 100);
     let ana = token(&server, "ana", Role::Analyst, &["eu"], &["usage"]);
 
     // No token, a wrong token: 401 with the stable code.
@@ -147,7 +153,13 @@ fn analysts_get_noisy_answers_within_their_scope_only() {
     assert_eq!(group["epsilon"], 0.5);
     assert_eq!(group["mechanism"], "discrete_laplace");
     assert!(group["ci95"][0].as_f64() < group["value"].as_f64());
-    assert_eq!(a["noise_scale"], 1000.0, "bound 500 / ε 0.5");
+    // Bound 500 over the values' ¾ of ε 0.5; the counts' ¼: scale 8.
+    assert!((a["noise_scale"].as_f64().unwrap() - 500.0 / 0.375).abs() < 1e-9);
+    assert_eq!(a["selection_noise_scale"], 8.0);
+    assert_eq!(a["threshold"], 10.0);
+    // Three platforms are candidates: shown, or counted as suppressed.
+    let shown = a["groups"].as_array().expect("groups").len() as u64;
+    assert_eq!(shown + a["suppressed"].as_u64().expect("a count"), 3);
     assert_eq!(a["cached"], false);
     assert_eq!(a["epsilon_spent"], 0.5);
 
@@ -273,6 +285,7 @@ fn the_ledger_and_the_cache_survive_a_restart() {
     let dir = server.stop();
     // A new collector process on the same data directory.
     let again = Server::start_with(|c| c.data_dir = dir.path().to_owned());
+    again.clock.set(crate::common::NOON + 4 * 86_400);
     let repeat = query_api(&again, &ana, &tabs("eu"));
     assert_eq!(repeat["cached"], true);
     assert_eq!(
@@ -280,9 +293,9 @@ fn the_ledger_and_the_cache_survive_a_restart() {
         "the same numbers after a restart"
     );
     assert_eq!(repeat["budget_remaining"], first["budget_remaining"]);
-    // The ledger kept the first spend: 2.0 − 0.5 left, so ε 1.6 more is refused.
+    // The ledger kept the first spend: 1.0 − 0.5 left, so ε 0.6 more is refused.
     let mut greedy = tabs("eu");
-    greedy["epsilon"] = json!(1.6);
+    greedy["epsilon"] = json!(0.6);
     let refused = query(&again, Some(&ana), &greedy, "/v1/query");
     assert_eq!(refused.status, 409, "{}", refused.text);
     assert!(

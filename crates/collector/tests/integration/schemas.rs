@@ -35,6 +35,8 @@ law = "GDPR"
 retention_days = 90
 k_min = 10
 epsilon_per_metric_day = 2.0
+epsilon_per_purpose_day = 2.0
+delta_per_purpose_day = 1e-6
 "#;
 
 fn report(schema: &str, version: u32, metric: &str, value: MetricValue) -> Report {

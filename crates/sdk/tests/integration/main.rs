@@ -5,12 +5,15 @@
 //! - `anonymity`: reports of equal usage differ only in their report id;
 //! - `upload`: backoff, Retry-After, per-report outcomes, revocation mid-upload;
 //! - `transparency`: pending and sent reports, retention, delete_all_data;
+//! - `local_dp`: permanent randomized response, local-DP metrics on every
+//!   reported day, memory forgotten on revocation, days past the window;
 //! - `crash`: kill -9 a child process at random points and check the invariants.
 
 mod anonymity;
 mod common;
 mod consent;
 mod crash;
+mod local_dp;
 mod modes;
 mod recording;
 mod transparency;
