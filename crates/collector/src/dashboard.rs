@@ -529,8 +529,9 @@ fn explore_form_html(c: &Collector, s: &Session, q: &Query) -> String {
     let metrics = metrics_in_scope(c, &s.scope);
     let mut out = String::from(
         "<p class=\"note\">Each new question spends privacy budget (ε) on every day it covers; asking the \
-         same question again shows the saved answer and spends nothing. Groups with fewer devices \
-         than the region's k are never shown.</p>\
+         same question again shows the saved answer and spends nothing. A group is shown when its \
+         device count plus noise reaches the region's k; only days whose reports can no longer \
+         arrive are released.</p>\
          <form class=\"query\" method=\"post\" action=\"/dashboard/explore\" id=\"explore-form\">",
     );
     let _ = write!(

@@ -10,8 +10,8 @@ use candor_store::audit::{AuditRecord, entry_hash};
 use rusqlite::{Connection, params};
 use serde_json::Value;
 
-use crate::query::{create_token, query, upload_tabs};
-use crate::serve::{free_port, start, stop, today};
+use crate::query::{create_token, query, seed_tabs};
+use crate::serve::{days_ago, free_port, start, stop};
 use crate::{candor, s, text};
 
 /// `candor audit SUB --region eu --data-dir DATA ARGS…`.
@@ -80,9 +80,10 @@ fn broken_at(data: &Path, extra: &[&str], seq: u64, why: &str) {
 fn the_audit_chain_verifies_and_every_tampering_is_found() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let data = tmp.path().join("data");
+    let closed = days_ago(10);
+    seed_tabs(&data, closed, 10, "android");
     let port = free_port();
     let server = start(&data, port);
-    upload_tabs(port, 10, "android");
 
     // Besides the collector's own entries (its first key, retention runs):
     // token.create, two queries (one cached), token.create of an
@@ -99,7 +100,7 @@ fn the_audit_chain_verifies_and_every_tampering_is_found() {
             "usage",
         ],
     );
-    let day = today().to_string();
+    let day = closed.to_string();
     let ask = [
         "--region",
         "eu",

@@ -89,7 +89,7 @@ fn the_demo_runs_end_to_end_and_its_dashboard_works_in_a_browser() {
     // The summary: reports per region and purpose, released statistics
     // with intervals, suppression, budget, the URL and the tokens.
     for needle in [
-        "Reports accepted, by region and purpose:",
+        "Reports accepted, by region and purpose (exact operational counts",
         "app.opened",
         "settings.dark_mode",
         "95% interval",
@@ -128,17 +128,22 @@ fn the_demo_runs_end_to_end_and_its_dashboard_works_in_a_browser() {
     );
     browser.screenshot(&shots.join("02-wrong-token.png"));
 
-    // Signed in: the overview with the reports that arrived.
+    // Signed in as an analyst: the overview says which days are released,
+    // and no exact count (those are for admins).
     browser.type_into("#token", &analyst);
     browser.submit("#sign-in");
     assert!(browser.url().ends_with("/dashboard"), "{}", browser.url());
-    let reports: u64 = browser
-        .text("#reports-eu")
-        .replace(',', "")
-        .parse()
-        .expect("a report count");
-    assert!(reports > 0, "eu received reports");
-    assert!(browser.count("svg .series") > 0, "reports-per-day chart");
+    assert!(browser.text("#closed-days").contains("org.example.browser"));
+    assert!(
+        browser
+            .text("#exact-counts-admin-only")
+            .contains("administrators")
+    );
+    assert_eq!(
+        browser.count("#reports-eu"),
+        0,
+        "no exact count for analysts"
+    );
     browser.screenshot(&shots.join("03-overview.png"));
 
     // A metric: chart with interval bands, and numbers.
@@ -208,6 +213,21 @@ fn the_demo_runs_end_to_end_and_its_dashboard_works_in_a_browser() {
     assert!(browser.url().ends_with("/dashboard/login"));
     browser.type_into("#token", &admin);
     browser.submit("#sign-in");
+    // The admin's overview: the exact counts, labelled as such.
+    browser.goto(&format!("{base}/dashboard"));
+    let reports: u64 = browser
+        .text("#reports-eu")
+        .replace(',', "")
+        .parse()
+        .expect("a report count");
+    assert!(reports > 0, "eu received reports");
+    assert!(
+        browser
+            .text("#exact-counts")
+            .contains("not differentially private")
+    );
+    assert!(browser.count("svg .series") > 0, "reports-per-day chart");
+    browser.screenshot(&shots.join("10-overview-admin.png"));
     browser.goto(&format!("{base}/dashboard/audit"));
     assert_eq!(browser.text("#chain-eu"), "chain intact");
     assert!(browser.text("#audit-eu").contains("demo-analyst"));

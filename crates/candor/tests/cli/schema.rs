@@ -29,6 +29,8 @@ law = "GDPR"
 retention_days = 0
 k_min = 1
 epsilon_per_metric_day = 2.0
+epsilon_per_purpose_day = 3.0
+delta_per_purpose_day = 1e-6
 "#;
 
 fn temp_schema(src: &str) -> tempfile::NamedTempFile {

@@ -73,7 +73,7 @@ fn a_token_is_shown_once_listed_without_secrets_and_revoked() {
 
     // The collector accepts it at once (the query has no data: nothing
     // released, but answered), and refuses a wrong one.
-    let day = crate::serve::today().to_string();
+    let day = crate::serve::days_ago(10).to_string();
     let url = format!("http://127.0.0.1:{port}");
     let ask = |t: &str| {
         candor(&[

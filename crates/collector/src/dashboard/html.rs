@@ -246,7 +246,7 @@ pub(crate) fn line_chart(title: &str, x_labels: &[String], series: &[Series]) ->
     if series.iter().any(|s| s.points.iter().any(Option::is_none)) {
         out.push_str(
             "<span class=\"key\"><svg width=\"12\" height=\"12\"><path d=\"M2 2 l8 8 m0 -8 l-8 8\" stroke=\"#dc2626\"/></svg> \
-             suppressed (fewer than k devices) or no data</span>",
+             not shown (noisy device count below k) or no data</span>",
         );
     }
     out.push_str("</figcaption></figure>");

@@ -80,7 +80,7 @@ expires = 2027-12-31
 labels = ["x", "y"]
 max_per_report = 1
 dimensions = ["platform", "os_major"]
-release = { mechanism = "central_dp", epsilon = 1.0 }
+release = { mechanism = "central_dp", epsilon = 1.0, delta = 1e-9 }
 
 [metrics."a.one_sample"]
 type = "distribution"
@@ -91,7 +91,7 @@ expires = "never"
 buckets = [10]
 max_per_report = 1
 dimensions = ["app_version"]
-release = { mechanism = "central_dp", epsilon = 1.0 }
+release = { mechanism = "central_dp", epsilon = 1.0, delta = 1e-9 }
 
 [metrics."a.one_domain"]
 type = "domain_set"
@@ -110,7 +110,7 @@ owner = "o@example.org"
 expires = 2027-12-31
 max_per_report = 1000000
 dimensions = ["platform", "app_version", "os_major"]
-release = { mechanism = "central_dp", epsilon = 1.0 }
+release = { mechanism = "central_dp", epsilon = 1.0, delta = 1e-9 }
 
 [metrics."a.expired"]
 type = "counter"
@@ -127,7 +127,7 @@ purpose = "gone"
 description = "Expired."
 owner = "o@example.org"
 expires = 2025-06-30
-release = { mechanism = "local_dp", epsilon = 1.0 }
+release = { mechanism = "local_dp", epsilon = 1.0, count_epsilon = 0.5 }
 
 [regions.eu]
 name = "European Union"
@@ -135,4 +135,6 @@ law = "GDPR"
 retention_days = 30
 k_min = 2
 epsilon_per_metric_day = 1.0
+epsilon_per_purpose_day = 2.0
+delta_per_purpose_day = 1e-6
 "#;
