@@ -1150,12 +1150,10 @@ impl Cx<'_> {
         };
         let needs_delta = if kind == RawKind::DomainSet {
             Some("a domain_set needs a delta for its open-set threshold".to_owned())
-        } else if let Some(d) = open_dims.first() {
-            Some(format!(
+        } else {
+            open_dims.first().map(|d| format!(
                 "dimension `{d}` has open values (a coarsening rule), and showing a value only one report carried must stay unlikely, so the metric needs a delta"
             ))
-        } else {
-            None
         };
         match (&r.delta, needs_delta) {
             (Some(d), _) => ok &= self.delta(d, &join(&rpath, "delta")),

@@ -119,6 +119,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod arrival;
 mod error;
 mod fleet;
 mod model;
@@ -136,6 +137,7 @@ use candor_schema::Schema;
 use candor_sdk::ManualClock;
 use indicatif::{ProgressBar, ProgressStyle};
 
+pub use arrival::{Arrival, OfflineModel, report_arrival};
 pub use error::SimError;
 pub use summary::{PurposeSummary, RegionSummary, ReportCounts, SimSummary};
 pub use truth::{GroundTruth, TRUTH_FORMAT, TruthCells, TruthGroup, TruthMetric, Version};

@@ -757,11 +757,25 @@ impl Model {
         }
     }
 
+    /// Whether device `index` is used on `ctx`'s day, and the rest of its
+    /// day's random stream: the first draw of the stream decides it.
+    fn day_start(&self, index: usize, ctx: DayCtx) -> (bool, Rng) {
+        let mut rng = Rng::new(mix(mix(self.seed, index as u64), u64::from(ctx.index)));
+        let active = rng.chance(if ctx.weekend { 0.82 } else { 0.9 });
+        (active, rng)
+    }
+
+    /// Whether device `index` is used on `ctx`'s day (the same decision
+    /// [`Model::day`] makes).
+    pub(crate) fn active(&self, index: usize, ctx: DayCtx) -> bool {
+        self.day_start(index, ctx).0
+    }
+
     /// Plays device `p`'s day `ctx` into `sink`.
     pub(crate) fn day(&self, p: &Profile, ctx: DayCtx, sink: &mut impl Sink) -> DayOutcome {
-        let mut rng = Rng::new(mix(mix(self.seed, p.index as u64), u64::from(ctx.index)));
+        let (active, mut rng) = self.day_start(p.index, ctx);
         let mut outcome = DayOutcome::default();
-        if !rng.chance(if ctx.weekend { 0.82 } else { 0.9 }) {
+        if !active {
             return outcome;
         }
         outcome.active = true;
