@@ -341,30 +341,60 @@ pub(crate) async fn budget(
         Ok(entries) => entries,
         Err(r) => return r,
     };
-    let limit = c
-        .registry()
-        .all()
-        .filter_map(|s| s.region(&region))
-        .map(|r| r.epsilon_per_metric_day)
-        .fold(f64::INFINITY, f64::min);
+    // The tightest caps over the schemas that declare the region.
+    let cap = |f: fn(&candor_schema::Region) -> f64| {
+        c.registry()
+            .all()
+            .filter_map(|s| s.region(&region))
+            .map(f)
+            .fold(f64::INFINITY, f64::min)
+    };
+    let limit = cap(|r| r.epsilon_per_metric_day);
+    let purpose_limit = cap(|r| r.epsilon_per_purpose_day);
+    let delta_limit = cap(|r| r.delta_per_purpose_day);
+    let mut per_purpose: std::collections::BTreeMap<(&str, i32), (u64, u64)> =
+        std::collections::BTreeMap::new();
+    for e in entries.iter().filter(|e| scope.allows_purpose(&e.purpose)) {
+        let t = per_purpose.entry((e.purpose.as_str(), e.day)).or_default();
+        t.0 += e.micros;
+        t.1 += e.femtos;
+    }
     let rows: Vec<serde_json::Value> = entries
         .iter()
         .filter(|e| scope.allows_purpose(&e.purpose))
         .map(|e| {
             let spent = candor_privacy::budget::micros_to_epsilon(e.micros);
+            let (purpose_micros, _) = per_purpose[&(e.purpose.as_str(), e.day)];
+            let purpose_left =
+                purpose_limit - candor_privacy::budget::micros_to_epsilon(purpose_micros);
             json!({
                 "purpose": e.purpose,
                 "metric": e.metric,
                 "day": release::format_day(e.day),
                 "spent": spent,
-                "remaining": (limit - spent).max(0.0),
+                "delta_spent": candor_privacy::budget::femtos_to_delta(e.femtos),
+                "remaining": (limit - spent).min(purpose_left).max(0.0),
+            })
+        })
+        .collect();
+    let purposes: Vec<serde_json::Value> = per_purpose
+        .iter()
+        .map(|((purpose, day), (micros, femtos))| {
+            json!({
+                "purpose": purpose,
+                "day": release::format_day(*day),
+                "spent": candor_privacy::budget::micros_to_epsilon(*micros),
+                "delta_spent": candor_privacy::budget::femtos_to_delta(*femtos),
             })
         })
         .collect();
     axum::Json(json!({
         "region": region,
         "epsilon_per_metric_day": limit,
+        "epsilon_per_purpose_day": purpose_limit,
+        "delta_per_purpose_day": delta_limit,
         "entries": rows,
+        "purposes": purposes,
     }))
     .into_response()
 }

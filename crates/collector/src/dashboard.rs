@@ -865,16 +865,62 @@ fn budget_body(worker: &Collector, scope: &Scope, _role: Role) -> String {
             .with_control_store(region, |s| s.budget(&BudgetFilter::default()))
             .and_then(Result::ok)
             .unwrap_or_default();
+        let (purpose_limit, delta_limit) = worker
+            .registry()
+            .all()
+            .filter_map(|s| s.region(region))
+            .map(|r| (r.epsilon_per_purpose_day, r.delta_per_purpose_day))
+            .fold((f64::INFINITY, f64::INFINITY), |a, b| {
+                (a.0.min(b.0), a.1.min(b.1))
+            });
         let _ = write!(
             out,
-            "<h2>Region {}: ε {} per metric and day</h2>",
+            "<h2>Region {}: ε {} per metric, ε {} and δ {:e} per purpose, each day</h2>",
             esc(region),
-            limit
+            limit,
+            purpose_limit,
+            delta_limit
         );
         let entries: Vec<_> = entries
             .iter()
             .filter(|e| scope.allows_purpose(&e.purpose))
             .collect();
+        // Per purpose: the most any one day has spent over all its metrics.
+        let mut per_day: BTreeMap<(&str, i32), (u64, u64)> = BTreeMap::new();
+        for e in &entries {
+            let d = per_day.entry((e.purpose.as_str(), e.day)).or_default();
+            d.0 += e.micros;
+            d.1 += e.femtos;
+        }
+        let mut per_purpose: BTreeMap<&str, (u64, u64)> = BTreeMap::new();
+        for ((purpose, _), (micros, femtos)) in per_day {
+            let p = per_purpose.entry(purpose).or_default();
+            p.0 = p.0.max(micros);
+            p.1 = p.1.max(femtos);
+        }
+        let purposes: Vec<Vec<String>> = per_purpose
+            .iter()
+            .map(|(purpose, (micros, femtos))| {
+                let e = candor_privacy::budget::micros_to_epsilon(*micros);
+                let d = candor_privacy::budget::femtos_to_delta(*femtos);
+                vec![
+                    td(purpose),
+                    td_num(&format!("{e}")),
+                    td_num(&format!("{:.3}", (purpose_limit - e).max(0.0))),
+                    td_num(&format!("{d:e}")),
+                ]
+            })
+            .collect();
+        out.push_str(&table(
+            &format!("purposes-{region}"),
+            &[
+                "purpose",
+                "most ε spent on a day (all metrics)",
+                "least ε left",
+                "most δ spent on a day",
+            ],
+            &purposes,
+        ));
         // At a glance: per metric, the days charged and the most spent
         // on any of them; the per-day ledger below, folded.
         let mut per_metric: BTreeMap<(&str, &str), (usize, i32, i32, u64)> = BTreeMap::new();

@@ -58,7 +58,10 @@ impl Arrival {
 
 impl fmt::Display for Arrival {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(f, "| window (days after the day) | reports arriving later (lost) |")?;
+        writeln!(
+            f,
+            "| window (days after the day) | reports arriving later (lost) |"
+        )?;
         writeln!(f, "|---|---|")?;
         for days in [1, 2, 3, 4, 5, 7, 10, 14] {
             writeln!(f, "| {days} | {:.3} % |", 100.0 * self.share_after(days))?;
