@@ -30,8 +30,43 @@ fn every_metric_purpose_and_region_appears() {
             assert!(page.contains(&p.title), "{format:?} lacks purpose {}", p.id);
         }
         assert!(page.contains("δ = 1e-8"));
-        assert!(page.contains("local DP, ε = 1.5"));
+        assert!(page.contains("local DP, ε = 1.5 on the device"));
         assert!(page.contains("more than 16000"));
+    }
+}
+
+/// The page states what is protected (one device's report for one purpose
+/// and day), what is not differentially private and who sees it, and per
+/// purpose and region what one device's day and year can cost at most.
+#[test]
+fn the_page_states_the_neighbouring_relation_and_per_device_bounds() {
+    let s = example();
+    let page = render(&s, Format::Markdown);
+    for needle in [
+        "one report of one device, for one purpose, on one day",
+        "What is not differentially private",
+        "shown only to administrators",
+        "Only finished days",
+        "One device, one day (ε, δ)",
+        "One device, one year (ε, δ)",
+    ] {
+        assert!(page.contains(needle), "{needle:?} missing");
+    }
+    for p in s.purposes.values() {
+        for r in s.regions.values() {
+            let row = format!(
+                "| `{}` | `{}` | ε ≤ {}, δ ≤ {:e} | ε ≤ {}, δ ≤ {:e} |",
+                p.id,
+                r.id,
+                r.epsilon_per_purpose_day,
+                r.delta_per_purpose_day,
+                365.0 * r.epsilon_per_purpose_day,
+                365.0 * r.delta_per_purpose_day
+            );
+            assert!(page.contains(&row), "{row:?} missing");
+            // The example keeps every purpose at ε ≤ 4 per device-day.
+            assert!(r.epsilon_per_purpose_day <= 4.0);
+        }
     }
 }
 
