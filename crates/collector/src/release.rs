@@ -65,7 +65,9 @@
 //!    discrete Laplace noise of scale `1/ε_v` (sensitivity 1: a report is in
 //!    one cell), the noisy counts' sum is the group's `ñ`, and the estimate
 //!    and its score interval come from them
-//!    ([`candor_privacy::ldp::RandomizedResponse::estimate_noisy`]). The
+//!    ([`candor_privacy::ldp::RandomizedResponse::estimate_noisy`]; over
+//!    several days its interval allows for each device's memoized answer
+//!    being counted once a day). The
 //!    query's ε (default: the metric's `count_epsilon`) is charged.
 //! 9. **Post-processing**: per-group totals over cells and each cell's
 //!    share of its total are computed from released values only; they
@@ -1136,6 +1138,13 @@ fn compute<R: Rng + ?Sized>(
                 .map_err(|e| invalid("invalid_query", e.to_string()))?;
             let counts = laplace(1, value_epsilon)?;
             answer.noise_scale = Some(counts.scale().to_f64());
+            // A device's memoized answer repeats on every day it reports:
+            // over a range, up to one count per day of it.
+            let repeats = if plan.by_day {
+                1
+            } else {
+                (plan.to - plan.from + 1).max(1) as u32
+            };
             for (key, rows) in shown {
                 // Every cell's count is noised, shown or not: ñ is their sum.
                 let noisy: Vec<i64> = all
@@ -1148,7 +1157,7 @@ fn compute<R: Rng + ?Sized>(
                     if !wanted(cell) {
                         continue;
                     }
-                    let e = rr.estimate_noisy(observed, noisy_n, counts.variance());
+                    let e = rr.estimate_noisy(observed, noisy_n, counts.variance(), repeats);
                     answer.groups.push(Group {
                         day: day.clone(),
                         dimensions: dimensions.clone(),

@@ -506,8 +506,8 @@ fn exact_report_count_cannot_be_recovered_from_local_dp_releases() {
             recovered += 1;
         }
         // The same attack on exact counts recovers n every time.
-        let exact = rr.estimate_noisy(0, n as i64, 0.0).value
-            + rr.estimate_noisy(n as i64, n as i64, 0.0).value;
+        let exact = rr.estimate_noisy(0, n as i64, 0.0, 1).value
+            + rr.estimate_noisy(n as i64, n as i64, 0.0, 1).value;
         assert!((exact - n as f64).abs() < 1e-6);
     }
     assert!(

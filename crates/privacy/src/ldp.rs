@@ -23,6 +23,14 @@
 //! post-processing of them. The estimator stays unbiased (the noise has mean
 //! zero), and its error variance gains `σ²·((1−q)² + (k−1)q²)/(p−q)²`.
 //!
+//! With *permanent* randomized response (the device draws its answer once
+//! per true value and repeats it every day it reports), the reports of one
+//! device over a range of days are not independent: its answer is counted
+//! up to `r` times, and the randomization's variance is up to `r` times
+//! the variance of independent reports (`Var(Σ mᵢXᵢ) = Σ mᵢ² Var(Xᵢ) ≤
+//! r·Σ mᵢ Var(Xᵢ)` for `mᵢ ≤ r` reports per device). The interval takes
+//! that bound (`repeats`); for one day, `r` = 1.
+//!
 //! Its 95% interval is a **score** (Wilson-type) interval, not a plug-in:
 //! it is the set of true counts `m` for which the observed estimate is
 //! within 1.96 standard errors *computed at `m`*, which keeps its coverage
@@ -113,7 +121,9 @@ impl RandomizedResponse {
     /// Estimates the true number of reports holding value `v` from counts
     /// that carry independent central noise of variance `noise_variance`
     /// on every one of the `k` cells: `noisy_observed` is `v`'s noisy count
-    /// and `noisy_n` the sum of all `k` noisy counts (see the module docs).
+    /// and `noisy_n` the sum of all `k` noisy counts; `repeats` (≥ 1) is the
+    /// most reports one device's memoized answer may have been counted in
+    /// (the days of the range; see the module docs).
     /// The interval is the score interval, clamped below at 0 (a count is
     /// never negative, so clamping cannot lose coverage); the point
     /// estimate is not clamped, so it stays unbiased.
@@ -122,6 +132,7 @@ impl RandomizedResponse {
         noisy_observed: i64,
         noisy_n: i64,
         noise_variance: f64,
+        repeats: u32,
     ) -> Estimate {
         let (p, q, k) = (self.p, self.q, self.k as f64);
         let d = p - q;
@@ -129,9 +140,10 @@ impl RandomizedResponse {
         let x = noisy_observed as f64 - noisy_n as f64 * q;
         let value = x / d;
         // Var(x | m) = a + b·m, in the units of x.
+        let r = f64::from(repeats.max(1));
         let noise = noise_variance.max(0.0) * ((1.0 - q).powi(2) + (k - 1.0) * q * q);
-        let a = n * q * (1.0 - q) + noise;
-        let b = p * (1.0 - p) - q * (1.0 - q);
+        let a = r * n * q * (1.0 - q) + noise;
+        let b = r * (p * (1.0 - p) - q * (1.0 - q));
         let std_at = |m: f64| (a + b * m.clamp(0.0, n)).max(0.0).sqrt() / d;
         let std_error = std_at(value);
         // (x − d·m)² ≤ z²(a + b·m)  ⇔  d²m² − (2dx + z²b)m + x² − z²a ≤ 0.
@@ -209,7 +221,7 @@ mod tests {
             let observed = (0..n)
                 .filter(|&i| rr.randomize(usize::from(i < truth), &mut rng) == 1)
                 .count() as u64;
-            let est = rr.estimate_noisy(observed as i64, n as i64, 0.0);
+            let est = rr.estimate_noisy(observed as i64, n as i64, 0.0, 1);
             mean_error += (est.value - truth as f64) / trials as f64;
             if est.low <= truth as f64 && truth as f64 <= est.high {
                 covered += 1;
@@ -219,9 +231,9 @@ mod tests {
         assert!(covered >= 34, "covered {covered}/{trials}");
         // Mean error of 40 unbiased estimates: sd of the mean ~ se/√40.
         let se = rr
-            .estimate_noisy(0, n as i64, 0.0)
+            .estimate_noisy(0, n as i64, 0.0, 1)
             .std_error
-            .max(rr.estimate_noisy(n as i64, n as i64, 0.0).std_error);
+            .max(rr.estimate_noisy(n as i64, n as i64, 0.0, 1).std_error);
         assert!(
             mean_error.abs() < 4.0 * se / (trials as f64).sqrt(),
             "bias {mean_error}"
@@ -254,7 +266,7 @@ mod tests {
                 }
                 let noisy: Vec<i64> = counts.iter().map(|&c| lap.add_noise(c, &mut rng)).collect();
                 let noisy_n: i64 = noisy.iter().sum();
-                let e = rr.estimate_noisy(noisy[0], noisy_n, lap.variance());
+                let e = rr.estimate_noisy(noisy[0], noisy_n, lap.variance(), 1);
                 sum_error += e.value - truth as f64;
                 if e.low <= truth as f64 && truth as f64 <= e.high {
                     covered += 1;
@@ -262,12 +274,51 @@ mod tests {
             }
             let rate = covered as f64 / trials as f64;
             assert!(rate >= 0.93, "k={k} n={n}: coverage {rate}");
-            let e = rr.estimate_noisy(0, n as i64, lap.variance());
+            let e = rr.estimate_noisy(0, n as i64, lap.variance(), 1);
             let mean_error = sum_error / trials as f64;
             assert!(
                 mean_error.abs() < 5.0 * e.std_error.max(1.0) / (trials as f64).sqrt(),
                 "k={k} n={n}: bias {mean_error}"
             );
         }
+    }
+
+    /// Permanent randomized response over several days: each device's
+    /// answer is drawn once and counted on every day it reports. With the
+    /// days as `repeats` the interval still covers the truth (it does not
+    /// with `repeats = 1`, which treats the repeated answers as independent).
+    #[test]
+    fn memoized_answers_over_days_are_covered_with_repeats() {
+        let rr = RandomizedResponse::new(2.0, 2).expect("valid");
+        let mut rng = ChaCha8Rng::seed_from_u64(11);
+        let (devices, days, trials) = (300usize, 7u32, 400);
+        let (mut covered, mut covered_naive) = (0, 0);
+        for _ in 0..trials {
+            let (mut observed, mut n, mut truth) = (0i64, 0i64, 0i64);
+            for i in 0..devices {
+                let value = usize::from(i % 4 == 0);
+                let answer = rr.randomize(value, &mut rng) as i64;
+                // Reports on 5 to 7 of the days.
+                let m = 5 + (i % 3) as i64;
+                observed += m * answer;
+                n += m;
+                truth += m * value as i64;
+            }
+            let e = rr.estimate_noisy(observed, n, 0.0, days);
+            if e.low <= truth as f64 && truth as f64 <= e.high {
+                covered += 1;
+            }
+            let naive = rr.estimate_noisy(observed, n, 0.0, 1);
+            if naive.low <= truth as f64 && truth as f64 <= naive.high {
+                covered_naive += 1;
+            }
+        }
+        let rate = f64::from(covered) / f64::from(trials);
+        let naive = f64::from(covered_naive) / f64::from(trials);
+        assert!(rate >= 0.94, "coverage {rate}");
+        assert!(
+            naive < 0.8,
+            "treating repeats as independent under-covers: {naive}"
+        );
     }
 }
