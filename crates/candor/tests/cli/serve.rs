@@ -124,6 +124,31 @@ pub(crate) fn days_ago(n: i64) -> Day {
     Day::from_unix_seconds(secs - n * 86_400).expect("day")
 }
 
+/// A fresh usage report of region eu for `day` with `metric` = `value` and
+/// the given dimensions.
+fn usage_report(
+    day: Day,
+    metric: &str,
+    value: &MetricValue,
+    dimensions: &[(&str, &str)],
+) -> Report {
+    let mut r = Report::new(
+        ReportId::random().expect("random"),
+        "org.example.browser",
+        3,
+        "usage",
+        1,
+        "eu",
+        day,
+    );
+    r.dimensions = dimensions
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect::<BTreeMap<_, _>>();
+    r.metrics.insert(metric.into(), value.clone());
+    r
+}
+
 /// Seals `n` distinct usage reports of region eu for `day`, each with
 /// `metric` = `value` and the given dimensions, as one batch.
 pub(crate) fn usage_batch(
@@ -135,23 +160,7 @@ pub(crate) fn usage_batch(
     dimensions: &[(&str, &str)],
 ) -> Vec<u8> {
     let envelopes: Vec<Vec<u8>> = (0..n)
-        .map(|_| {
-            let mut r = Report::new(
-                ReportId::random().expect("random"),
-                "org.example.browser",
-                3,
-                "usage",
-                1,
-                "eu",
-                day,
-            );
-            r.dimensions = dimensions
-                .iter()
-                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-                .collect::<BTreeMap<_, _>>();
-            r.metrics.insert(metric.into(), value.clone());
-            seal(&r, key).expect("seal")
-        })
+        .map(|_| seal(&usage_report(day, metric, value, dimensions), key).expect("seal"))
         .collect();
     batch::encode(&envelopes).expect("batch")
 }
@@ -194,20 +203,7 @@ pub(crate) fn seed(
     };
     let deltas: Vec<_> = (0..n)
         .map(|_| {
-            let mut r = Report::new(
-                ReportId::random().expect("random"),
-                "org.example.browser",
-                3,
-                "usage",
-                1,
-                "eu",
-                day,
-            );
-            r.dimensions = dimensions
-                .iter()
-                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-                .collect::<BTreeMap<_, _>>();
-            r.metrics.insert(metric.into(), value.clone());
+            let r = usage_report(day, metric, value, dimensions);
             candor_collector::validate::to_delta(&registry, &r, window, day.date())
                 .expect("a valid report")
         })
