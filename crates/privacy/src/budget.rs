@@ -374,6 +374,10 @@ pub fn limit_micros(limit: f64) -> Result<u64, BudgetError> {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Ledger {
     spent: BTreeMap<BudgetKey, Amount>,
+    /// region → purpose → day → the sum over the purpose's metrics: kept
+    /// beside `spent` so a purpose cap is checked in O(log n), not by a
+    /// scan of every entry per key (a year-long release checks 365 keys).
+    purposes: BTreeMap<String, BTreeMap<String, BTreeMap<i32, Amount>>>,
 }
 
 impl Ledger {
@@ -389,17 +393,31 @@ impl Ledger {
     where
         I: IntoIterator<Item = LedgerEntry>,
     {
-        let mut spent = BTreeMap::new();
-        let mut seen = BTreeSet::new();
+        let mut ledger = Ledger::default();
         for LedgerEntry { key, spent: amount } in entries {
-            if !seen.insert(key.clone()) {
+            if ledger.spent.contains_key(&key) {
                 return Err(BudgetError::DuplicateEntry(key));
             }
             if amount != Amount::default() {
-                spent.insert(key, amount);
+                ledger.add(&key, amount);
             }
         }
-        Ok(Self { spent })
+        Ok(ledger)
+    }
+
+    /// Adds `amount` to `key` and to its purpose's total.
+    fn add(&mut self, key: &BudgetKey, amount: Amount) {
+        let own = self.spent.entry(key.clone()).or_default();
+        *own = own.saturating_add(amount);
+        let total = self
+            .purposes
+            .entry(key.region.clone())
+            .or_default()
+            .entry(key.purpose.clone())
+            .or_default()
+            .entry(key.day)
+            .or_default();
+        *total = total.saturating_add(amount);
     }
 
     /// Every key with a non-zero spend, in key order, for persistence or
@@ -421,11 +439,12 @@ impl Ledger {
 
     /// What `key`'s purpose has spent on `key`'s day over all its metrics.
     pub fn purpose_spent(&self, key: &BudgetKey) -> Amount {
-        let wanted = key.purpose_day();
-        self.spent
-            .iter()
-            .filter(|(k, _)| k.purpose_day() == wanted)
-            .fold(Amount::default(), |a, (_, s)| a.saturating_add(*s))
+        self.purposes
+            .get(&key.region)
+            .and_then(|p| p.get(&key.purpose))
+            .and_then(|d| d.get(&key.day))
+            .copied()
+            .unwrap_or_default()
     }
 
     /// What `key` has left under `caps`, never negative.
@@ -510,8 +529,7 @@ impl Ledger {
             });
         }
         for &key in &keys {
-            let total = self.spent(key).saturating_add(cost);
-            self.spent.insert(key.clone(), total);
+            self.add(key, cost);
         }
         let remaining = keys
             .iter()

@@ -682,43 +682,62 @@ impl Store for SqliteStore {
             }
             purpose_days.entry((&c.purpose, c.day)).or_insert(&c.metric);
         }
-        // The purpose caps, with every charge of this release added.
-        for ((purpose, day), metric) in purpose_days {
-            let (micros, femtos): (i64, i64) = tx
+        // The purpose caps, with every charge of this release added: one
+        // grouped read per purpose over the release's days.
+        let mut ours: std::collections::BTreeMap<(&String, DayNumber), (i64, i64)> =
+            std::collections::BTreeMap::new();
+        for c in &release.charges {
+            let o = ours.entry((&c.purpose, c.day)).or_default();
+            o.0 = o.0.saturating_add(cap(c.micros));
+            o.1 = o.1.saturating_add(cap(c.femtos));
+        }
+        let mut purposes: std::collections::BTreeMap<&String, (DayNumber, DayNumber)> =
+            std::collections::BTreeMap::new();
+        for &(purpose, day) in purpose_days.keys() {
+            let r = purposes.entry(purpose).or_insert((day, day));
+            r.0 = r.0.min(day);
+            r.1 = r.1.max(day);
+        }
+        for (purpose, (from, to)) in purposes {
+            let totals: Vec<(DayNumber, i64, i64)> = tx
                 .prepare_cached(
-                    "SELECT COALESCE(SUM(spent_micros), 0), COALESCE(SUM(spent_femtos), 0) \
-                     FROM budget WHERE purpose = ?1 AND day = ?2",
+                    "SELECT day, SUM(spent_micros), SUM(spent_femtos) FROM budget \
+                     WHERE purpose = ?1 AND day BETWEEN ?2 AND ?3 GROUP BY day",
                 )
                 .and_then(|mut s| {
-                    s.query_row(params![purpose, day], |r| Ok((r.get(0)?, r.get(1)?)))
+                    s.query_map(params![purpose, from, to], |r| {
+                        Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+                    })?
+                    .collect()
                 })
                 .map_err(backend("sum the purpose's budget"))?;
-            let ours: (i64, i64) = release
-                .charges
-                .iter()
-                .filter(|c| &c.purpose == purpose && c.day == day)
-                .fold((0, 0), |(m, f), c| {
+            for (day, micros, femtos) in totals {
+                let Some(&(own_micros, own_femtos)) = ours.get(&(purpose, day)) else {
+                    continue;
+                };
+                for (name, total, limit, own) in [
                     (
-                        m.saturating_add(cap(c.micros)),
-                        f.saturating_add(cap(c.femtos)),
-                    )
-                });
-            for (name, total, limit, own) in [
-                (
-                    "purpose_epsilon",
-                    micros,
-                    cap(limits.purpose_micros),
-                    ours.0,
-                ),
-                ("purpose_delta", femtos, cap(limits.purpose_femtos), ours.1),
-            ] {
-                if total > limit {
-                    return Err(StoreError::BudgetExceeded {
-                        metric: (*metric).clone(),
-                        day,
-                        cap: name,
-                        remaining: limit.saturating_sub(total.saturating_sub(own)).max(0) as u64,
-                    });
+                        "purpose_epsilon",
+                        micros,
+                        cap(limits.purpose_micros),
+                        own_micros,
+                    ),
+                    (
+                        "purpose_delta",
+                        femtos,
+                        cap(limits.purpose_femtos),
+                        own_femtos,
+                    ),
+                ] {
+                    if total > limit {
+                        return Err(StoreError::BudgetExceeded {
+                            metric: purpose_days[&(purpose, day)].clone(),
+                            day,
+                            cap: name,
+                            remaining: limit.saturating_sub(total.saturating_sub(own)).max(0)
+                                as u64,
+                        });
+                    }
                 }
             }
         }
