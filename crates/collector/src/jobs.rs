@@ -37,13 +37,12 @@ pub async fn run_once(c: &Collector) -> Vec<(String, Result<JobReport, candor_st
         // Reports older than the window are refused anyway, so their ids
         // can be forgotten (the widest window of the region's schemas).
         let (window, _) = c.window();
-        let widest = c
+        let first = c
             .registry
             .all()
-            .map(|s| window.past_days(s.region(&r.id)))
-            .max()
-            .unwrap_or(0);
-        let first = today - widest as i32;
+            .map(|s| window.first(s.region(&r.id)))
+            .min()
+            .unwrap_or(today);
         let result = r
             .writer
             .maintain(cutoff, first)

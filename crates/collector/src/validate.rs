@@ -180,7 +180,20 @@ impl DayWindow {
     /// The last day whose reports can no longer be accepted in `region`:
     /// the last *closed* day, the last one a release may read.
     pub fn last_closed(&self, region: &candor_schema::Region) -> i32 {
-        self.today - self.past_days(Some(region)) as i32 - 1
+        self.first(Some(region)).saturating_sub(1)
+    }
+
+    /// The first day `region` still accepts (saturating: a configured
+    /// window of any size cannot wrap around).
+    pub fn first(&self, region: Option<&candor_schema::Region>) -> i32 {
+        let past = i32::try_from(self.past_days(region)).unwrap_or(i32::MAX);
+        self.today.saturating_sub(past)
+    }
+
+    /// The last day accepted.
+    pub fn last(&self) -> i32 {
+        self.today
+            .saturating_add(i32::try_from(self.future).unwrap_or(i32::MAX))
     }
 }
 
@@ -271,8 +284,7 @@ pub fn to_delta(
             ),
         ));
     }
-    let first = window.today - window.past_days(schema.region(&report.region)) as i32;
-    if day < first || day > window.today + window.future as i32 {
+    if day < window.first(schema.region(&report.region)) || day > window.last() {
         return Err(Rejection::DayOutOfWindow(report.day.to_string()));
     }
     Ok(ReportDelta {
