@@ -773,16 +773,43 @@ fn cached(json: &str, plan: &Plan<'_>, store: &dyn Store) -> Result<Answer, Quer
 }
 
 /// The least ε a further release of the plan's metric could spend on any
-/// day of the plan's range.
+/// day of the plan's range: per day the lesser of the metric's and the
+/// purpose's ε left (read straight from the ledger's rows: a cached answer
+/// needs no [`Ledger`]).
 fn remaining(plan: &Plan<'_>, store: &dyn Store) -> Result<f64, QueryError> {
     let caps = caps(plan.region)?;
-    let ledger = ledger(plan, store)?;
-    let least = budget_keys(plan)
-        .iter()
-        .map(|k| ledger.remaining(k, &caps).epsilon_micros())
-        .min()
-        .unwrap_or(0);
-    Ok(budget::micros_to_epsilon(least))
+    let spent = store.budget(&BudgetFilter {
+        purpose: Some(plan.metric.purpose.clone()),
+        metric: None,
+        from_day: Some(plan.from),
+        to_day: Some(plan.to),
+    })?;
+    // day → (the metric's micros, the purpose's micros)
+    let mut by_day: HashMap<DayNumber, (u64, u64)> = HashMap::new();
+    for s in &spent {
+        let d = by_day.entry(s.day).or_default();
+        if s.metric == plan.metric.id {
+            d.0 = d.0.saturating_add(s.micros);
+        }
+        d.1 = d.1.saturating_add(s.micros);
+    }
+    let left = |(metric, purpose): (u64, u64)| {
+        caps.metric_micros
+            .saturating_sub(metric)
+            .min(caps.purpose_micros.saturating_sub(purpose))
+    };
+    let days = (plan.to - plan.from + 1) as usize;
+    let least = if by_day.len() < days {
+        // Some day of the range has spent nothing.
+        by_day
+            .values()
+            .map(|&d| left(d))
+            .chain([left((0, 0))])
+            .min()
+    } else {
+        by_day.values().map(|&d| left(d)).min()
+    };
+    Ok(budget::micros_to_epsilon(least.unwrap_or(0)))
 }
 
 /// The refusal message: metric, cap, days (as ranges of dates), what is

@@ -407,16 +407,23 @@ impl Ledger {
 
     /// Adds `amount` to `key` and to its purpose's total.
     fn add(&mut self, key: &BudgetKey, amount: Amount) {
-        let own = self.spent.entry(key.clone()).or_default();
-        *own = own.saturating_add(amount);
-        let total = self
-            .purposes
-            .entry(key.region.clone())
-            .or_default()
-            .entry(key.purpose.clone())
-            .or_default()
-            .entry(key.day)
-            .or_default();
+        match self.spent.get_mut(key) {
+            Some(own) => *own = own.saturating_add(amount),
+            None => {
+                self.spent.insert(key.clone(), amount);
+            }
+        }
+        // Look up before inserting, so the usual case (one region and
+        // purpose) clones no string.
+        if !self.purposes.contains_key(&key.region) {
+            self.purposes.insert(key.region.clone(), BTreeMap::new());
+        }
+        let regions = self.purposes.get_mut(&key.region).expect("inserted above");
+        if !regions.contains_key(&key.purpose) {
+            regions.insert(key.purpose.clone(), BTreeMap::new());
+        }
+        let days = regions.get_mut(&key.purpose).expect("inserted above");
+        let total = days.entry(key.day).or_default();
         *total = total.saturating_add(amount);
     }
 
