@@ -14,6 +14,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::json;
 
+use crate::error::Limit;
 use crate::{Collector, Rejection, ReportOutcome};
 
 /// The routes, as `(method, path)`; the OpenAPI document must list exactly these.
@@ -105,18 +106,44 @@ async fn reports(
     response
 }
 
+/// The media type of an upload body (docs/api.md); anything else is 415.
+pub const REPORT_MEDIA_TYPE: &str = "application/vnd.candor.report";
+
+/// Whether the request's `content-type` is [`REPORT_MEDIA_TYPE`]
+/// (parameters after `;` are ignored, case is not significant).
+fn is_report_upload(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|essence| essence.trim().eq_ignore_ascii_case(REPORT_MEDIA_TYPE))
+}
+
 async fn upload(c: &Arc<Collector>, region: &str, headers: &HeaderMap, body: Body) -> Response {
     if !c.regions.contains_key(region) {
         return problem(c, &Rejection::UnknownRegion(region.to_owned()));
     }
+    if !is_report_upload(headers) {
+        c.metrics
+            .report(region, "rejected", "unsupported_media_type", 1);
+        return problem(c, &Rejection::UnsupportedMediaType);
+    }
     let limit = c.config.ingest.max_body_bytes;
+    let body_limit = |size| {
+        Rejection::TooLarge(Limit {
+            what: "request body",
+            size,
+            max: limit,
+            unit: "bytes",
+        })
+    };
     let declared = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<usize>().ok());
     if declared.is_some_and(|n| n > limit) {
         c.metrics.report(region, "rejected", "too_large", 1);
-        return problem(c, &Rejection::TooLarge(limit));
+        return problem(c, &body_limit(declared));
     }
     // Refuse before reading the body: the permits (KiB of body) bound the
     // memory that requests in flight can take.
@@ -131,7 +158,7 @@ async fn upload(c: &Arc<Collector>, region: &str, headers: &HeaderMap, body: Bod
         Ok(b) => b,
         Err(_) => {
             c.metrics.report(region, "rejected", "too_large", 1);
-            return problem(c, &Rejection::TooLarge(limit));
+            return problem(c, &body_limit(None));
         }
     };
     let single = !bytes.starts_with(&candor_protocol::batch::BATCH_MAGIC);

@@ -207,6 +207,10 @@ pub struct Report {
     pub metrics: BTreeMap<String, MetricValue>,
 }
 
+/// Why a report without metrics is malformed (docs/wire.md §2): it would
+/// say nothing but that a device exists.
+const NO_METRICS: &str = "a report holds at least one metric";
+
 impl Report {
     /// An empty report (no dimensions, no metrics) with the given header fields.
     pub fn new(
@@ -232,32 +236,40 @@ impl Report {
         }
     }
 
-    /// Encodes the report as compact JSON, refusing one over
-    /// [`MAX_REPORT_BYTES`].
+    /// Encodes the report as compact JSON, refusing one without metrics or
+    /// over [`MAX_REPORT_BYTES`].
     pub fn to_json(&self) -> Result<Vec<u8>, Error> {
+        if self.metrics.is_empty() {
+            return Err(Error::MalformedReport(NO_METRICS.into()));
+        }
         let bytes = serde_json::to_vec(self).map_err(|e| Error::MalformedReport(e.to_string()))?;
         if bytes.len() > MAX_REPORT_BYTES {
             return Err(Error::TooLarge {
                 what: "report",
                 len: bytes.len(),
                 max: MAX_REPORT_BYTES,
+                unit: "bytes",
             });
         }
         Ok(bytes)
     }
 
     /// Decodes a report, refusing one over [`MAX_REPORT_BYTES`], with unknown
-    /// fields, or of another format version.
+    /// fields, without metrics, or of another format version.
     pub fn from_json(bytes: &[u8]) -> Result<Self, Error> {
         if bytes.len() > MAX_REPORT_BYTES {
             return Err(Error::TooLarge {
                 what: "report",
                 len: bytes.len(),
                 max: MAX_REPORT_BYTES,
+                unit: "bytes",
             });
         }
         let report: Report =
             serde_json::from_slice(bytes).map_err(|e| Error::MalformedReport(e.to_string()))?;
+        if report.metrics.is_empty() {
+            return Err(Error::MalformedReport(NO_METRICS.into()));
+        }
         if report.v != REPORT_FORMAT_VERSION {
             return Err(Error::MalformedReport(format!(
                 "report format version {} is not supported (expected {REPORT_FORMAT_VERSION})",

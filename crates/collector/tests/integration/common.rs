@@ -96,6 +96,23 @@ impl Server {
         post_raw(&self.url(), region, body, &[])
     }
 
+    /// Everything stored in both served test regions (aggregate rows and
+    /// report counts), to show that a refusal changed nothing.
+    pub(crate) fn snapshot(&self) -> String {
+        let mut out = String::new();
+        for region in ["eu", "us"] {
+            out.push_str(&format!("{:?}", self.rows(region)));
+            let store = self
+                .running
+                .collector
+                .open_store(region)
+                .expect("region")
+                .expect("opens");
+            out.push_str(&format!("{:?}", store.report_counts().expect("counts")));
+        }
+        out
+    }
+
     pub(crate) fn stop(self) -> tempfile::TempDir {
         let Server {
             running, dir, rt, ..

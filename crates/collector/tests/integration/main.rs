@@ -2,6 +2,9 @@
 //! - `end_to_end`: SDK devices in two regions upload; stored aggregates equal
 //!   the reports exactly, and no region holds another's data;
 //! - `rejections`: every error code, with the database unchanged;
+//! - `value_rules`: every value rule (canonical domains, schema version,
+//!   empty reports, the dimension rule, bounds) refused at the door for a
+//!   `foreign` client built from docs/wire.md alone;
 //! - `schemas`: two schemas by id, and an older schema version;
 //! - `config`: the sample configuration in docs/ and config errors;
 //! - `privacy`: client addresses, user agents and cookies are never stored or logged;
@@ -20,8 +23,10 @@ mod common;
 mod config;
 mod dashboard;
 mod end_to_end;
+mod foreign;
 mod lifecycle;
 mod privacy;
 mod query;
 mod rejections;
 mod schemas;
+mod value_rules;
