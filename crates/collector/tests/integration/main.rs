@@ -2,6 +2,9 @@
 //! - `end_to_end`: SDK devices in two regions upload; stored aggregates equal
 //!   the reports exactly, and no region holds another's data;
 //! - `rejections`: every error code, with the database unchanged;
+//! - `strict_api`: the upload media type (415), problem+json for every
+//!   error, authentication before parameters, strict parameters, and
+//!   `too_large` naming its limit;
 //! - `value_rules`: every value rule (canonical domains, schema version,
 //!   empty reports, the dimension rule, bounds) refused at the door for a
 //!   `foreign` client built from docs/wire.md alone;
@@ -29,4 +32,5 @@ mod privacy;
 mod query;
 mod rejections;
 mod schemas;
+mod strict_api;
 mod value_rules;
