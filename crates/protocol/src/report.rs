@@ -321,7 +321,7 @@ mod tests {
     fn report_id_must_be_lowercase_hex() {
         let mk = |id: &str| {
             format!(
-                r#"{{"v":1,"report_id":"{id}","schema":"s","schema_version":1,"purpose":"usage","consent_version":1,"region":"eu","day":"2026-11-29","metrics":{{}}}}"#
+                r#"{{"v":1,"report_id":"{id}","schema":"s","schema_version":1,"purpose":"usage","consent_version":1,"region":"eu","day":"2026-11-29","metrics":{{"m.n":{{"type":"counter","value":1}}}}}}"#
             )
         };
         assert!(Report::from_json(mk("000102030405060708090a0b0c0d0e0f").as_bytes()).is_ok());
@@ -336,5 +336,20 @@ mod tests {
         assert_eq!(json, r#"{"type":"labeled_counter","value":{"camera":3}}"#);
         let neg = r#"{"type":"counter","value":-1}"#;
         assert!(serde_json::from_str::<MetricValue>(neg).is_err());
+    }
+
+    #[test]
+    fn a_report_without_metrics_is_malformed() {
+        let json = br#"{"v":1,"report_id":"000102030405060708090a0b0c0d0e0f","schema":"s","schema_version":1,
+            "purpose":"usage","consent_version":1,"region":"eu","day":"2026-11-29","metrics":{}}"#;
+        let err = Report::from_json(json).expect_err("no metrics");
+        assert_eq!(err.code(), "malformed_report");
+        let mut report: Report = serde_json::from_slice(json).expect("the shape parses");
+        assert_eq!(
+            report.to_json().map_err(|e| e.code()),
+            Err("malformed_report")
+        );
+        report.metrics.insert("m.n".into(), MetricValue::Counter(1));
+        assert!(report.to_json().is_ok());
     }
 }

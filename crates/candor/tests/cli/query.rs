@@ -33,6 +33,7 @@ pub(crate) fn upload_tabs(port: u16, n: usize, platform: &str) {
     );
     let response = agent()
         .post(&format!("http://127.0.0.1:{port}/v1/regions/eu/reports"))
+        .header("content-type", "application/vnd.candor.report")
         .send(&body[..])
         .expect("upload");
     assert_eq!(response.status().as_u16(), 202);
