@@ -1,6 +1,7 @@
 //! Integration tests of the collector through its real HTTP server, one binary:
 //! - `end_to_end`: SDK devices in two regions upload; stored aggregates equal
 //!   the reports exactly, and no region holds another's data;
+//! - `codes`: one list of error codes in the code, docs/wire.md and docs/api.md;
 //! - `rejections`: every error code, with the database unchanged;
 //! - `strict_api`: the upload media type (415), problem+json for every
 //!   error, authentication before parameters, strict parameters, and
@@ -22,6 +23,7 @@
 //!   what was accepted, key rotation and retirement, retention.
 
 mod api;
+mod codes;
 mod common;
 mod config;
 mod dashboard;
