@@ -1,16 +1,22 @@
-//! Replays the committed fuzz corpora (`fuzz/corpus/<target>/`) through the
-//! same entry points the coverage-guided targets call, on the stable
-//! toolchain: every input the fuzzer kept, including the inputs of past
-//! findings, is checked again by `cargo test --workspace` in seconds.
+//! Replays the committed fuzz corpora (`fuzz/corpus/<target>/`) and the
+//! inputs of past findings (`fuzz/regressions/<target>/`, kept apart so a
+//! corpus minimization never drops them) through the same entry points the
+//! coverage-guided targets call, on the stable toolchain: `cargo test
+//! --workspace` checks them all again in seconds.
 
 use std::path::{Path, PathBuf};
 
-fn corpus(target: &str) -> Vec<PathBuf> {
+/// The files of `fuzz/<folder>/<target>/`, sorted; none when the folder
+/// does not exist.
+fn inputs(folder: &str, target: &str) -> Vec<PathBuf> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../fuzz/corpus")
+        .join("../../fuzz")
+        .join(folder)
         .join(target);
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        return Vec::new();
+    };
+    let mut files: Vec<PathBuf> = entries
         .map(|e| e.expect("entry").path())
         .filter(|p| p.is_file())
         .collect();
@@ -18,24 +24,39 @@ fn corpus(target: &str) -> Vec<PathBuf> {
     files
 }
 
+fn replay(target: &str, files: &[PathBuf]) {
+    for file in files {
+        let data = std::fs::read(file).expect("readable");
+        let outcome = std::panic::catch_unwind(|| candor_fuzzing::run(target, &data));
+        assert!(
+            outcome.is_ok(),
+            "{target}: {} breaks an invariant",
+            file.display()
+        );
+    }
+}
+
 #[test]
 fn every_committed_corpus_input_keeps_its_invariants() {
     let mut total = 0;
     for target in candor_fuzzing::TARGETS {
-        let files = corpus(target);
+        let files = inputs("corpus", target);
         assert!(!files.is_empty(), "fuzz/corpus/{target} is empty");
-        for file in &files {
-            let data = std::fs::read(file).expect("readable");
-            let outcome = std::panic::catch_unwind(|| candor_fuzzing::run(target, &data));
-            assert!(
-                outcome.is_ok(),
-                "{target}: {} breaks an invariant",
-                file.display()
-            );
-        }
+        replay(target, &files);
         total += files.len();
     }
     eprintln!("replayed {total} corpus inputs");
+}
+
+#[test]
+fn the_inputs_of_past_findings_keep_their_invariants() {
+    let mut total = 0;
+    for target in candor_fuzzing::TARGETS {
+        let files = inputs("regressions", target);
+        replay(target, &files);
+        total += files.len();
+    }
+    assert!(total > 0, "fuzz/regressions/ holds the findings' inputs");
 }
 
 #[test]
