@@ -294,3 +294,21 @@ fn the_ledger_and_the_cache_survive_a_restart() {
     again.stop();
     drop(dir);
 }
+
+#[test]
+fn a_query_survives_json_exactly() {
+    // Found by the query_json fuzz target: without serde_json's
+    // float_roundtrip the ε read back from a query's own JSON was 1 ulp off,
+    // so client, server, cache and audit log could disagree on it.
+    let text = r#"{"region": "eu", "metric": "app.opened", "from": "2026-11-01",
+        "to": "2026-11-28", "epsilon": 33333333333333333333333333333333.45}"#;
+    let q: candor_collector::release::Query = serde_json::from_str(text).expect("parses");
+    let once = serde_json::to_string(&q).expect("serializes");
+    let back: candor_collector::release::Query = serde_json::from_str(&once).expect("parses");
+    assert_eq!(back, q);
+    assert_eq!(serde_json::to_string(&back).expect("serializes"), once);
+    for eps in [0.1, 1.0 / 3.0, 2.0_f64.sqrt(), 5e-324, 1.7976931348623157e308] {
+        let json = serde_json::to_string(&eps).expect("f64");
+        assert_eq!(serde_json::from_str::<f64>(&json).expect("f64"), eps);
+    }
+}
