@@ -1,7 +1,10 @@
-//! Replays the committed fuzz corpora (`fuzz/corpus/<target>/`) and the
-//! inputs of past findings (`fuzz/regressions/<target>/`, kept apart so a
-//! corpus minimization never drops them) through the same entry points the
-//! coverage-guided targets call, on the stable toolchain: `cargo test
+//! Replays, through the same entry points the coverage-guided targets call
+//! and on the stable toolchain, the committed fuzz corpora
+//! (`fuzz/corpus/<target>/`, minimized), the hand-picked seeds
+//! (`fuzz/seeds/<target>/`: the wire vectors, the example schema, the
+//! sample configuration, the API's example query) and the inputs of past
+//! findings (`fuzz/regressions/<target>/`). Seeds and findings are kept
+//! apart so a corpus minimization never drops them. `cargo test
 //! --workspace` checks them all again in seconds.
 
 use std::path::{Path, PathBuf};
@@ -49,6 +52,15 @@ fn every_committed_corpus_input_keeps_its_invariants() {
 }
 
 #[test]
+fn every_seed_keeps_its_invariants() {
+    for target in candor_fuzzing::TARGETS {
+        let files = inputs("seeds", target);
+        assert!(!files.is_empty(), "fuzz/seeds/{target} is empty");
+        replay(target, &files);
+    }
+}
+
+#[test]
 fn the_inputs_of_past_findings_keep_their_invariants() {
     let mut total = 0;
     for target in candor_fuzzing::TARGETS {
@@ -64,7 +76,7 @@ fn the_seeds_reach_the_deep_paths() {
     // The test vectors open with the vector key and validate, so the
     // corpora start past the decoders' first refusals.
     let vector = std::fs::read(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/corpus/envelope/seed-0"),
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/seeds/envelope/vector-1"),
     )
     .expect("vector 1 seed");
     let env = candor_protocol::Envelope::decode(&vector).expect("vector 1 decodes");

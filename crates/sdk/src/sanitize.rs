@@ -367,44 +367,6 @@ mod tests {
         );
     }
 
-    #[test]
-    fn codes_are_stable_unique_snake_case_and_all_is_complete() {
-        // Exhaustive match: adding a variant without listing it in ALL and
-        // giving it a code fails to compile here.
-        fn index(r: Rejection) -> usize {
-            match r {
-                Unparseable => 0,
-                NotWeb => 1,
-                IpLiteral => 2,
-                Localhost => 3,
-                SingleLabel => 4,
-                PrivateHost => 5,
-                NoRegistrableDomain => 6,
-                TooLong => 7,
-            }
-        }
-        for (i, r) in Rejection::ALL.iter().enumerate() {
-            assert_eq!(index(*r), i, "ALL is in declaration order");
-        }
-        let codes: Vec<_> = Rejection::ALL.iter().map(|r| r.code()).collect();
-        assert_eq!(
-            codes,
-            [
-                "unparseable",
-                "not_web",
-                "ip_literal",
-                "localhost",
-                "single_label",
-                "private_host",
-                "no_registrable_domain",
-                "too_long",
-            ]
-        );
-        for r in Rejection::ALL {
-            assert!(!r.to_string().is_empty());
-        }
-    }
-
     /// The output contract, checked on every Ok anywhere in these tests.
     fn assert_well_formed(domain: &str) {
         // Whatever the sanitizer outputs, the collector's check accepts.
@@ -424,7 +386,7 @@ mod tests {
                 .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-'),
             "{domain:?} has a character outside [a-z0-9.-]"
         );
-        assert!(domain.len() <= MAX_DOMAIN_LEN);
+        assert!(domain.len() <= 253);
     }
 
     mod properties {

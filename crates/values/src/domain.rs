@@ -274,7 +274,46 @@ pub fn check_canonical(value: &str) -> Result<(), DomainError> {
 
 #[cfg(test)]
 mod tests {
+    use super::Rejection::*;
     use super::*;
+
+    #[test]
+    fn codes_are_stable_unique_snake_case_and_all_is_complete() {
+        // Exhaustive match: adding a variant without listing it in ALL and
+        // giving it a code fails to compile here.
+        fn index(r: Rejection) -> usize {
+            match r {
+                Unparseable => 0,
+                NotWeb => 1,
+                IpLiteral => 2,
+                Localhost => 3,
+                SingleLabel => 4,
+                PrivateHost => 5,
+                NoRegistrableDomain => 6,
+                TooLong => 7,
+            }
+        }
+        for (i, r) in Rejection::ALL.iter().enumerate() {
+            assert_eq!(index(*r), i, "ALL is in declaration order");
+        }
+        let codes: Vec<_> = Rejection::ALL.iter().map(|r| r.code()).collect();
+        assert_eq!(
+            codes,
+            [
+                "unparseable",
+                "not_web",
+                "ip_literal",
+                "localhost",
+                "single_label",
+                "private_host",
+                "no_registrable_domain",
+                "too_long",
+            ]
+        );
+        for r in Rejection::ALL {
+            assert!(!r.to_string().is_empty());
+        }
+    }
 
     #[test]
     fn canonical_domains_are_accepted() {
@@ -295,7 +334,6 @@ mod tests {
 
     #[test]
     fn every_other_form_is_refused_with_its_reason() {
-        use Rejection::*;
         let not = |d: &str, canonical: &str| {
             assert_eq!(
                 check_canonical(d),

@@ -67,8 +67,8 @@ impl Server {
         format!("http://{}", self.running.addr)
     }
 
-    /// The region's active key config, as devices fetch it.
-    pub(crate) fn key(&self, region: &str) -> KeyConfig {
+    /// The region's published key configs, as JSON.
+    pub(crate) fn key_configs(&self, region: &str) -> Vec<serde_json::Value> {
         let text = agent()
             .get(&format!("{}/v1/regions/{region}/keys", self.url()))
             .call()
@@ -76,7 +76,12 @@ impl Server {
             .into_body()
             .read_to_string()
             .expect("body");
-        let keys: Vec<serde_json::Value> = serde_json::from_str(&text).expect("json");
+        serde_json::from_str(&text).expect("json")
+    }
+
+    /// The region's active key config, as devices fetch it.
+    pub(crate) fn key(&self, region: &str) -> KeyConfig {
+        let keys = self.key_configs(region);
         KeyConfig::from_json(keys.last().expect("a key").to_string().as_bytes()).expect("config")
     }
 

@@ -13,7 +13,7 @@ use hpke::kem::X25519HkdfSha256;
 use hpke::rand_core::{TryCryptoRng, TryRng};
 use hpke::{Deserializable, Kem, OpModeS, Serializable};
 
-use crate::common::{Answer, Server, agent, post_raw};
+use crate::common::{Answer, Server, post_raw};
 
 /// §4: the HPKE `info` string.
 const INFO: &[u8] = b"candor report v1";
@@ -46,14 +46,7 @@ pub(crate) struct ForeignKey {
 impl ForeignKey {
     /// The highest `key_id` of the region's published key configs.
     pub(crate) fn fetch(server: &Server, region: &str) -> ForeignKey {
-        let text = agent()
-            .get(&format!("{}/v1/regions/{region}/keys", server.url()))
-            .call()
-            .expect("keys")
-            .into_body()
-            .read_to_string()
-            .expect("body");
-        let keys: Vec<serde_json::Value> = serde_json::from_str(&text).expect("json");
+        let keys = server.key_configs(region);
         let key = keys
             .iter()
             .max_by_key(|k| k["key_id"].as_u64())

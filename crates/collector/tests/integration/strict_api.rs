@@ -7,38 +7,17 @@ use candor_collector::access;
 use candor_protocol::batch;
 
 use crate::common::{Server, agent};
-use crate::query::token;
-
-struct Reply {
-    status: u16,
-    content_type: String,
-    json: serde_json::Value,
-}
-
-fn reply(resp: ureq::http::Response<ureq::Body>) -> Reply {
-    let status = resp.status().as_u16();
-    let content_type = resp
-        .headers()
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_owned();
-    let text = resp.into_body().read_to_string().unwrap_or_default();
-    Reply {
-        status,
-        content_type,
-        json: serde_json::from_str(&text).unwrap_or(serde_json::Value::Null),
-    }
-}
+use crate::query::{Reply, reply, token};
 
 /// Asserts a problem+json answer with `status` and `code`.
 fn assert_problem(r: &Reply, status: u16, code: &str) {
-    assert_eq!(r.status, status, "{code}: {:?}", r.json);
+    let json = r.json();
+    assert_eq!(r.status, status, "{code}: {json:?}");
     assert_eq!(r.content_type, "application/problem+json", "{code}");
-    assert_eq!(r.json["code"], code, "{:?}", r.json);
-    assert_eq!(r.json["status"], status);
-    assert_eq!(r.json["type"], format!("urn:candor:problem:{code}"));
-    assert!(r.json["title"].as_str().is_some_and(|t| !t.is_empty()));
+    assert_eq!(json["code"], code, "{json:?}");
+    assert_eq!(json["status"], status);
+    assert_eq!(json["type"], format!("urn:candor:problem:{code}"));
+    assert!(json["title"].as_str().is_some_and(|t| !t.is_empty()));
 }
 
 fn upload(server: &Server, content_type: Option<&str>, body: &[u8]) -> Reply {
@@ -85,7 +64,7 @@ fn uploads_need_the_report_media_type() {
         "Application/VND.Candor.Report; charset=binary",
     ] {
         let answer = upload(&server, Some(ct), &report);
-        assert_eq!(answer.status, 202, "{ct}: {:?}", answer.json);
+        assert_eq!(answer.status, 202, "{ct}: {:?}", answer.json());
     }
     let m = server.running.collector.metrics();
     assert_eq!(m.reports_with("rejected", "unsupported_media_type"), 5);
@@ -102,7 +81,7 @@ fn too_large_names_the_limit_that_was_passed() {
     body.extend_from_slice(&[0; 64]);
     let r = upload(&server, ct, &body);
     assert_problem(&r, 413, "too_large");
-    let title = r.json["title"].as_str().expect("title");
+    let title = r.json()["title"].as_str().expect("title").to_owned();
     assert!(
         title.contains("65535 envelopes") && title.contains("1000 envelopes"),
         "{title}"
@@ -117,7 +96,7 @@ fn too_large_names_the_limit_that_was_passed() {
     };
     let r = upload(&server, ct, &body);
     assert_problem(&r, 413, "too_large");
-    let title = r.json["title"].as_str().expect("title");
+    let title = r.json()["title"].as_str().expect("title").to_owned();
     assert!(
         title.contains("envelope is 40000 bytes") && title.contains("33280 bytes"),
         "{title}"
@@ -125,7 +104,7 @@ fn too_large_names_the_limit_that_was_passed() {
     // A body over the configured request limit.
     let r = upload(&server, ct, &vec![0; 100_001]);
     assert_problem(&r, 413, "too_large");
-    let title = r.json["title"].as_str().expect("title");
+    let title = r.json()["title"].as_str().expect("title").to_owned();
     assert!(
         title.contains("request body") && title.contains("100000 bytes"),
         "{title}"
@@ -173,7 +152,7 @@ fn authentication_comes_before_parameters_and_parameters_are_strict() {
     }
     // A good parameter still works.
     let ok = post("/v1/query?format=json", Some(&analyst));
-    assert_ne!(ok.status, 400, "{:?}", ok.json);
+    assert_ne!(ok.status, 400, "{:?}", ok.json());
     let get = |path: &str, token: Option<&str>| {
         let mut req = agent().get(&format!("{}{path}", server.url()));
         if let Some(t) = token {
