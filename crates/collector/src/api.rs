@@ -5,13 +5,13 @@
 //! `authorization` (the bearer token, hashed at once and never logged) and
 //! `accept` (JSON or CSV).
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use axum::extract::{Path, Query as UrlQuery, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use candor_store::{BudgetFilter, audit};
-use serde::Deserialize;
 use serde_json::json;
 
 use crate::Collector;
@@ -112,31 +112,81 @@ fn query_error(e: &QueryError) -> Response {
     problem(status, e.code(), &e.to_string())
 }
 
-/// `?format=csv|json`.
-#[derive(Debug, Deserialize)]
-pub(crate) struct FormatParam {
-    format: Option<String>,
+/// The query parameters of a request, checked strictly: only the names in
+/// `allowed`, each at most once, none empty. Callers run this after
+/// authentication, so an unauthenticated client learns nothing about the
+/// parameters a route takes.
+// The error is the handler's final answer, returned once per request.
+#[allow(clippy::result_large_err)]
+pub(crate) fn strict_params(
+    uri: &Uri,
+    allowed: &[&str],
+) -> Result<BTreeMap<String, String>, Response> {
+    let invalid = |title: String| problem(StatusCode::BAD_REQUEST, "invalid_parameter", &title);
+    let pairs = match UrlQuery::<Vec<(String, String)>>::try_from_uri(uri) {
+        Ok(UrlQuery(pairs)) => pairs,
+        Err(_) => return Err(invalid("the query string is not form-encoded".into())),
+    };
+    let mut params = BTreeMap::new();
+    for (name, value) in pairs {
+        if !allowed.contains(&name.as_str()) {
+            return Err(invalid(if allowed.is_empty() {
+                format!("this route takes no query parameters (got {name:?})")
+            } else {
+                format!(
+                    "unknown query parameter {name:?} (allowed: {})",
+                    allowed.join(", ")
+                )
+            }));
+        }
+        if value.is_empty() {
+            return Err(invalid(format!("query parameter {name:?} is empty")));
+        }
+        if params.insert(name.clone(), value).is_some() {
+            return Err(invalid(format!("query parameter {name:?} is given twice")));
+        }
+    }
+    Ok(params)
 }
 
-fn wants_csv(param: &FormatParam, headers: &HeaderMap) -> bool {
-    match param.format.as_deref() {
-        Some(f) => f.eq_ignore_ascii_case("csv"),
-        None => headers
+/// Whether the answer is CSV: `?format=csv|json` when given (anything else
+/// is refused), else the `Accept` header.
+// The error is the handler's final answer, returned once per request.
+#[allow(clippy::result_large_err)]
+fn wants_csv(uri: &Uri, headers: &HeaderMap) -> Result<bool, Response> {
+    let params = strict_params(uri, &["format"])?;
+    match params
+        .get("format")
+        .map(|f| f.to_ascii_lowercase())
+        .as_deref()
+    {
+        Some("csv") => Ok(true),
+        Some("json") => Ok(false),
+        Some(other) => Err(problem(
+            StatusCode::BAD_REQUEST,
+            "invalid_parameter",
+            &format!("format must be csv or json, not {other:?}"),
+        )),
+        None => Ok(headers
             .get(header::ACCEPT)
             .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.contains("text/csv")),
+            .is_some_and(|v| v.contains("text/csv"))),
     }
 }
 
 /// `POST /v1/query`.
 pub(crate) async fn query(
     State(c): State<Arc<Collector>>,
-    UrlQuery(format): UrlQuery<FormatParam>,
+    uri: Uri,
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
     let (scope, _) = match authenticate(&c, &headers).await {
         Ok(s) => s,
+        Err(r) => return r,
+    };
+    let csv = match wants_csv(&uri, &headers) {
+        Ok(csv) => csv,
         Err(r) => return r,
     };
     let q: release::Query = match serde_json::from_slice(&body) {
@@ -149,7 +199,6 @@ pub(crate) async fn query(
             );
         }
     };
-    let csv = wants_csv(&format, &headers);
     let worker = c.clone();
     let answer = tokio::task::spawn_blocking(move || worker.query(&scope, &q)).await;
     match answer {
@@ -318,12 +367,16 @@ pub fn tokens_json(tokens: &[candor_store::tokens::TokenRecord]) -> serde_json::
 pub(crate) async fn budget(
     State(c): State<Arc<Collector>>,
     Path(region): Path<String>,
+    uri: Uri,
     headers: HeaderMap,
 ) -> Response {
     let (scope, _) = match authenticate(&c, &headers).await {
         Ok(s) => s,
         Err(r) => return r,
     };
+    if let Err(r) = strict_params(&uri, &[]) {
+        return r;
+    }
     if !scope.allows_region(&region) {
         return problem(
             StatusCode::FORBIDDEN,
@@ -404,12 +457,16 @@ pub(crate) async fn budget(
 pub(crate) async fn audit(
     State(c): State<Arc<Collector>>,
     Path(region): Path<String>,
+    uri: Uri,
     headers: HeaderMap,
 ) -> Response {
     let (scope, role) = match authenticate(&c, &headers).await {
         Ok(s) => s,
         Err(r) => return r,
     };
+    if let Err(r) = strict_params(&uri, &[]) {
+        return r;
+    }
     if role != Role::Admin || !scope.allows_region(&region) {
         return problem(
             StatusCode::FORBIDDEN,
@@ -428,7 +485,11 @@ pub(crate) async fn audit(
 }
 
 /// `GET /v1/tokens` (admin): names, roles and scopes; never a hash.
-pub(crate) async fn tokens(State(c): State<Arc<Collector>>, headers: HeaderMap) -> Response {
+pub(crate) async fn tokens(
+    State(c): State<Arc<Collector>>,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
     match authenticate(&c, &headers).await {
         Ok((_, Role::Admin)) => {}
         Ok(_) => {
@@ -439,6 +500,9 @@ pub(crate) async fn tokens(State(c): State<Arc<Collector>>, headers: HeaderMap) 
             );
         }
         Err(r) => return r,
+    }
+    if let Err(r) = strict_params(&uri, &[]) {
+        return r;
     }
     let config = c.config.clone();
     let list = tokio::task::spawn_blocking(move || crate::access::list_tokens(&config)).await;

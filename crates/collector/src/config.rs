@@ -176,6 +176,9 @@ pub enum ConfigError {
     },
 }
 
+/// The smallest accepted `ingest.max_body_bytes`: one small envelope.
+pub const MIN_BODY_BYTES: usize = 1024;
+
 impl Config {
     /// Reads a configuration file.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
@@ -196,6 +199,14 @@ impl Config {
             return Err(format!(
                 "ingest.max_body_bytes must be at most {}",
                 candor_protocol::limits::MAX_BATCH_BYTES
+            ));
+        }
+        // Below this no envelope fits, and a limit of 0 with no in-flight
+        // budget would answer every upload `overloaded` forever (it breaks
+        // the collector_config fuzz target's permit invariant).
+        if config.ingest.max_body_bytes < MIN_BODY_BYTES {
+            return Err(format!(
+                "ingest.max_body_bytes must be at least {MIN_BODY_BYTES}"
             ));
         }
         if config.ingest.batch_max_reports == 0 {

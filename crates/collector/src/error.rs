@@ -10,12 +10,25 @@ use axum::http::StatusCode;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum Rejection {
-    /// The body is larger than the limit.
-    #[error("the request body exceeds {0} bytes")]
-    TooLarge(usize),
-    /// The envelope or batch does not follow wire format v1.
+    /// The request is not `application/vnd.candor.report`.
+    #[error("an upload must be sent as application/vnd.candor.report")]
+    UnsupportedMediaType,
+    /// Something is larger than its limit; the message names the limit.
+    #[error("{0}")]
+    TooLarge(Limit),
+    /// The envelope does not follow wire format v1.
     #[error("malformed envelope: {0}")]
     MalformedEnvelope(String),
+    /// The batch framing does not follow wire format v1.
+    #[error("malformed batch: {0}")]
+    MalformedBatch(String),
+    /// The envelope or batch names a wire format version this collector
+    /// does not speak.
+    #[error("unsupported wire format version {0}")]
+    UnsupportedVersion(u8),
+    /// The envelope names an HPKE suite this collector does not support.
+    #[error("unsupported HPKE suite")]
+    UnsupportedSuite,
     /// The URL names a region this collector does not serve.
     #[error("this collector does not serve region {0:?}")]
     UnknownRegion(String),
@@ -34,15 +47,22 @@ pub enum Rejection {
     /// The plaintext is not a valid v1 report.
     #[error("malformed report: {0}")]
     MalformedReport(String),
-    /// The report does not match the data dictionary.
+    /// The report's region or purpose differs from the authenticated header.
+    #[error("the report's {0} differs from the envelope header")]
+    HeaderMismatch(&'static str),
+    /// The report does not match the data dictionary (schema or purpose
+    /// this collector does not serve).
     #[error("{what}: {detail}")]
     SchemaMismatch {
-        /// Stable sub-code: unknown_schema, unknown_purpose, unknown_metric,
-        /// unknown_label, unknown_dimension, wrong_type, value_out_of_bounds.
+        /// Stable sub-code: unknown_schema, unknown_purpose.
         what: &'static str,
         /// What exactly.
         detail: String,
     },
+    /// The report breaks a value rule (docs/wire.md §2.1), checked by the
+    /// same code the SDK runs before sealing.
+    #[error("{0}")]
+    Value(candor_values::ValueError),
     /// The user agreed to an older consent text than the purpose now has.
     #[error("consent version {got} is older than the purpose's current {current}")]
     ConsentTooOld {
@@ -65,19 +85,58 @@ pub enum Rejection {
     ShuttingDown,
 }
 
+/// The limit a `too_large` refusal passed: which one, its value, and the
+/// size that was refused when it is known.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Limit {
+    /// What was measured: "request body", "batch", "batch envelope count",
+    /// "envelope", "report".
+    pub what: &'static str,
+    /// The size refused, when known (a body cut off while read is not).
+    pub size: Option<usize>,
+    /// The limit.
+    pub max: usize,
+    /// "bytes" or "envelopes".
+    pub unit: &'static str,
+}
+
+impl std::fmt::Display for Limit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let Limit {
+            what,
+            size,
+            max,
+            unit,
+        } = self;
+        match size {
+            Some(size) => write!(
+                f,
+                "the {what} is {size} {unit}, over the limit of {max} {unit}"
+            ),
+            None => write!(f, "the {what} exceeds the limit of {max} {unit}"),
+        }
+    }
+}
+
 impl Rejection {
     /// The stable code.
     pub fn code(&self) -> &'static str {
         match self {
+            Rejection::UnsupportedMediaType => "unsupported_media_type",
             Rejection::TooLarge(_) => "too_large",
             Rejection::MalformedEnvelope(_) => "malformed_envelope",
+            Rejection::MalformedBatch(_) => "malformed_batch",
+            Rejection::UnsupportedVersion(_) => "unsupported_version",
+            Rejection::UnsupportedSuite => "unsupported_suite",
             Rejection::UnknownRegion(_) => "unknown_region",
             Rejection::WrongRegion => "wrong_region",
             Rejection::UnknownKey(_) => "unknown_key",
             Rejection::KeyRetired(_) => "key_retired",
             Rejection::DecryptionFailed => "decryption_failed",
             Rejection::MalformedReport(_) => "malformed_report",
+            Rejection::HeaderMismatch(_) => "header_mismatch",
             Rejection::SchemaMismatch { what, .. } => what,
+            Rejection::Value(e) => e.code(),
             Rejection::ConsentTooOld { .. } => "consent_too_old",
             Rejection::DayOutOfWindow(_) => "day_out_of_window",
             Rejection::Overloaded => "overloaded",
@@ -89,10 +148,12 @@ impl Rejection {
     /// The HTTP status for a request refused with this error.
     pub fn status(&self) -> StatusCode {
         match self {
+            Rejection::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Rejection::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Rejection::UnknownRegion(_) => StatusCode::NOT_FOUND,
             Rejection::WrongRegion => StatusCode::MISDIRECTED_REQUEST,
             Rejection::SchemaMismatch { .. }
+            | Rejection::Value(_)
             | Rejection::ConsentTooOld { .. }
             | Rejection::DayOutOfWindow(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Rejection::Overloaded | Rejection::StoreUnavailable | Rejection::ShuttingDown => {
@@ -110,28 +171,37 @@ impl Rejection {
         )
     }
 
-    /// Every code, for documentation and the metrics endpoint.
-    pub const CODES: [&'static str; 20] = [
-        "too_large",
-        "malformed_envelope",
-        "unknown_region",
-        "wrong_region",
-        "unknown_key",
-        "key_retired",
-        "decryption_failed",
-        "malformed_report",
-        "unknown_schema",
-        "unknown_purpose",
-        "unknown_metric",
-        "unknown_label",
-        "unknown_dimension",
-        "wrong_type",
-        "value_out_of_bounds",
-        "consent_too_old",
-        "day_out_of_window",
-        "overloaded",
-        "store_unavailable",
-        "shutting_down",
+    /// Every code of the upload endpoint with its HTTP status, in the order
+    /// the checks run: the one list that docs/wire.md §10 and docs/api.md
+    /// print (a test keeps the three equal), and the metrics endpoint's
+    /// `code` labels.
+    pub const CODES: [(&'static str, u16); 26] = [
+        ("unknown_region", 404),
+        ("unsupported_media_type", 415),
+        ("too_large", 413),
+        ("overloaded", 503),
+        ("shutting_down", 503),
+        ("malformed_envelope", 400),
+        ("malformed_batch", 400),
+        ("unsupported_version", 400),
+        ("unsupported_suite", 400),
+        ("wrong_region", 421),
+        ("unknown_key", 400),
+        ("key_retired", 400),
+        ("decryption_failed", 400),
+        ("malformed_report", 400),
+        ("header_mismatch", 400),
+        ("unknown_schema", 422),
+        ("unknown_schema_version", 422),
+        ("unknown_purpose", 422),
+        ("unknown_metric", 422),
+        ("unknown_dimension", 422),
+        ("wrong_type", 422),
+        ("unknown_label", 422),
+        ("value_out_of_bounds", 422),
+        ("consent_too_old", 422),
+        ("day_out_of_window", 422),
+        ("store_unavailable", 503),
     ];
 }
 
@@ -139,15 +209,55 @@ impl From<candor_protocol::Error> for Rejection {
     fn from(e: candor_protocol::Error) -> Self {
         use candor_protocol::Error as E;
         match e {
-            E::TooLarge { max, .. } => Rejection::TooLarge(max),
+            E::TooLarge {
+                what,
+                len,
+                max,
+                unit,
+            } => Rejection::TooLarge(Limit {
+                what,
+                size: Some(len),
+                max,
+                unit,
+            }),
+            E::MalformedBatch(m) => Rejection::MalformedBatch(m.to_owned()),
+            E::UnsupportedVersion(v) => Rejection::UnsupportedVersion(v),
+            E::UnsupportedSuite { .. } => Rejection::UnsupportedSuite,
             E::WrongRegion { .. } => Rejection::WrongRegion,
             E::UnknownKey(id) => Rejection::UnknownKey(id),
             E::DecryptionFailed => Rejection::DecryptionFailed,
             E::MalformedReport(m) => Rejection::MalformedReport(m),
-            E::HeaderMismatch { field, .. } => {
-                Rejection::MalformedReport(format!("{field} differs from the envelope header"))
-            }
+            E::HeaderMismatch { field, .. } => Rejection::HeaderMismatch(field),
             other => Rejection::MalformedEnvelope(other.to_string()),
         }
+    }
+}
+
+impl From<candor_values::ValueError> for Rejection {
+    fn from(e: candor_values::ValueError) -> Self {
+        Rejection::Value(e)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_value_code_is_an_upload_code_with_status_422() {
+        for code in candor_values::ValueError::CODES {
+            assert!(
+                Rejection::CODES.contains(&(code, 422)),
+                "{code} is missing from Rejection::CODES"
+            );
+        }
+    }
+
+    #[test]
+    fn codes_are_unique() {
+        let mut codes: Vec<&str> = Rejection::CODES.iter().map(|(c, _)| *c).collect();
+        codes.sort_unstable();
+        codes.dedup();
+        assert_eq!(codes.len(), Rejection::CODES.len());
     }
 }

@@ -9,11 +9,12 @@ use std::sync::Arc;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::json;
 
+use crate::error::Limit;
 use crate::{Collector, Rejection, ReportOutcome};
 
 /// The routes, as `(method, path)`; the OpenAPI document must list exactly these.
@@ -46,24 +47,13 @@ pub fn router(collector: Arc<Collector>) -> Router {
         .route(ROUTES[9].1, get(crate::api::audit))
         .route(ROUTES[10].1, get(crate::api::tokens))
         .merge(crate::dashboard::router())
+        .layer(axum::middleware::map_response(problem_errors))
         .with_state(collector)
 }
 
 /// A problem+json answer (RFC 9457) with the rejection's stable code.
 fn problem(c: &Collector, r: &Rejection) -> Response {
-    let status = r.status();
-    let body = json!({
-        "type": format!("urn:candor:problem:{}", r.code()),
-        "title": r.to_string(),
-        "status": status.as_u16(),
-        "code": r.code(),
-    });
-    let mut response = (
-        status,
-        [(header::CONTENT_TYPE, "application/problem+json")],
-        body.to_string(),
-    )
-        .into_response();
+    let mut response = crate::api::problem(r.status(), r.code(), &r.to_string());
     if r.is_transient() {
         let secs = c.config.ingest.retry_after_seconds.to_string();
         if let Ok(v) = HeaderValue::from_str(&secs) {
@@ -73,10 +63,73 @@ fn problem(c: &Collector, r: &Rejection) -> Response {
     response
 }
 
-async fn keys(State(c): State<Arc<Collector>>, Path(region): Path<String>) -> Response {
+/// The code of an error answer that no handler wrote (axum's own refusals).
+fn generic_code(status: StatusCode) -> &'static str {
+    match status {
+        StatusCode::NOT_FOUND => "not_found",
+        StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
+        StatusCode::PAYLOAD_TOO_LARGE => "too_large",
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
+        s if s.is_server_error() => "internal",
+        _ => "invalid_request",
+    }
+}
+
+/// Every generic code [`problem_errors`] may answer with; docs/api.md lists
+/// them (a test keeps the two equal).
+pub const GENERIC_CODES: [&str; 6] = [
+    "not_found",
+    "method_not_allowed",
+    "too_large",
+    "unsupported_media_type",
+    "invalid_request",
+    "internal",
+];
+
+/// Turns every error answer that is not already problem+json into one:
+/// axum's own refusals (an unknown route, a wrong method, a path or body
+/// that does not parse) and any plain-text error, so that every error body
+/// of every API route has one shape. HTML pages (the dashboard's, meant
+/// for a browser) are left as they are.
+async fn problem_errors(response: Response) -> Response {
+    let status = response.status();
+    if !(status.is_client_error() || status.is_server_error()) {
+        return response;
+    }
+    let content_type = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if content_type.starts_with("application/problem+json") || content_type.starts_with("text/html")
+    {
+        return response;
+    }
+    let (parts, body) = response.into_parts();
+    // The refusal's own text says what was wrong (at most a short line).
+    let text = axum::body::to_bytes(body, 1024)
+        .await
+        .ok()
+        .and_then(|b| String::from_utf8(b.to_vec()).ok())
+        .map(|t| t.trim().to_owned())
+        .filter(|t| !t.is_empty())
+        .unwrap_or_else(|| status.canonical_reason().unwrap_or("error").to_owned());
+    let mut out = crate::api::problem(status, generic_code(status), &text);
+    for name in [header::ALLOW, header::RETRY_AFTER, header::WWW_AUTHENTICATE] {
+        if let Some(v) = parts.headers.get(&name) {
+            out.headers_mut().insert(name, v.clone());
+        }
+    }
+    out
+}
+
+async fn keys(State(c): State<Arc<Collector>>, Path(region): Path<String>, uri: Uri) -> Response {
     let Some(state) = c.regions.get(&region) else {
         return problem(&c, &Rejection::UnknownRegion(region));
     };
+    if let Err(r) = crate::api::strict_params(&uri, &[]) {
+        return r;
+    }
     let keys = state.keys.read().unwrap_or_else(|p| p.into_inner()).clone();
     let configs: Vec<serde_json::Value> = keys
         .active
@@ -97,26 +150,56 @@ fn result_json(o: &ReportOutcome) -> serde_json::Value {
 async fn reports(
     State(c): State<Arc<Collector>>,
     Path(region): Path<String>,
+    uri: Uri,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let response = upload(&c, &region, &headers, body).await;
+    let response = match crate::api::strict_params(&uri, &[]) {
+        Ok(_) => upload(&c, &region, &headers, body).await,
+        Err(r) => r,
+    };
     c.metrics.request(response.status().as_u16());
     response
+}
+
+/// The media type of an upload body (docs/api.md); anything else is 415.
+pub const REPORT_MEDIA_TYPE: &str = "application/vnd.candor.report";
+
+/// Whether the request's `content-type` is [`REPORT_MEDIA_TYPE`]
+/// (parameters after `;` are ignored, case is not significant).
+fn is_report_upload(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|essence| essence.trim().eq_ignore_ascii_case(REPORT_MEDIA_TYPE))
 }
 
 async fn upload(c: &Arc<Collector>, region: &str, headers: &HeaderMap, body: Body) -> Response {
     if !c.regions.contains_key(region) {
         return problem(c, &Rejection::UnknownRegion(region.to_owned()));
     }
+    if !is_report_upload(headers) {
+        c.metrics
+            .report(region, "rejected", "unsupported_media_type", 1);
+        return problem(c, &Rejection::UnsupportedMediaType);
+    }
     let limit = c.config.ingest.max_body_bytes;
+    let body_limit = |size| {
+        Rejection::TooLarge(Limit {
+            what: "request body",
+            size,
+            max: limit,
+            unit: "bytes",
+        })
+    };
     let declared = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<usize>().ok());
     if declared.is_some_and(|n| n > limit) {
         c.metrics.report(region, "rejected", "too_large", 1);
-        return problem(c, &Rejection::TooLarge(limit));
+        return problem(c, &body_limit(declared));
     }
     // Refuse before reading the body: the permits (KiB of body) bound the
     // memory that requests in flight can take.
@@ -131,7 +214,7 @@ async fn upload(c: &Arc<Collector>, region: &str, headers: &HeaderMap, body: Bod
         Ok(b) => b,
         Err(_) => {
             c.metrics.report(region, "rejected", "too_large", 1);
-            return problem(c, &Rejection::TooLarge(limit));
+            return problem(c, &body_limit(None));
         }
     };
     let single = !bytes.starts_with(&candor_protocol::batch::BATCH_MAGIC);
@@ -160,7 +243,10 @@ fn accepted(outcomes: &[ReportOutcome]) -> Response {
         .into_response()
 }
 
-async fn schema(State(c): State<Arc<Collector>>) -> Response {
+async fn schema(State(c): State<Arc<Collector>>, uri: Uri) -> Response {
+    if let Err(r) = crate::api::strict_params(&uri, &[]) {
+        return r;
+    }
     (
         [(header::CONTENT_TYPE, "application/json")],
         c.schema_json.clone(),
@@ -182,7 +268,7 @@ async fn healthz() -> &'static str {
 
 async fn readyz(State(c): State<Arc<Collector>>) -> Response {
     if c.shutting_down.load(std::sync::atomic::Ordering::Relaxed) {
-        (StatusCode::SERVICE_UNAVAILABLE, "shutting down\n").into_response()
+        problem(&c, &Rejection::ShuttingDown)
     } else {
         "ready\n".into_response()
     }

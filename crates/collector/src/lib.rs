@@ -76,6 +76,27 @@ pub enum StartError {
     /// The configuration names a region no schema declares, or no schema was given.
     #[error("{0}")]
     Config(String),
+    /// Another collector holds the data directory's lock: two processes
+    /// writing one set of region databases and key directories would race.
+    #[error(
+        "the data directory {} is in use by another collector (lock file {}); stop it first or choose another data_dir",
+        data_dir.display(),
+        lock.display()
+    )]
+    DataDirInUse {
+        /// The data directory.
+        data_dir: PathBuf,
+        /// Its lock file.
+        lock: PathBuf,
+    },
+    /// The data directory or its lock file could not be created.
+    #[error("cannot use the data directory {}: {source}", data_dir.display())]
+    DataDir {
+        /// The data directory.
+        data_dir: PathBuf,
+        /// The error.
+        source: std::io::Error,
+    },
     /// The listener could not be bound.
     #[error("cannot listen on {addr}: {source}")]
     Listen {
@@ -84,6 +105,35 @@ pub enum StartError {
         /// The error.
         source: std::io::Error,
     },
+}
+
+/// The name of the lock file in the data directory.
+pub const LOCK_FILE: &str = "collector.lock";
+
+/// Creates the data directory if needed and takes its exclusive lock, so a
+/// second collector on the same directory refuses to start. The operating
+/// system drops the lock when the process ends, however it ends.
+fn lock_data_dir(data_dir: &std::path::Path) -> Result<std::fs::File, StartError> {
+    let io = |source| StartError::DataDir {
+        data_dir: data_dir.to_owned(),
+        source,
+    };
+    std::fs::create_dir_all(data_dir).map_err(io)?;
+    let lock = data_dir.join(LOCK_FILE);
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock)
+        .map_err(io)?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(StartError::DataDirInUse {
+            data_dir: data_dir.to_owned(),
+            lock,
+        }),
+        Err(std::fs::TryLockError::Error(e)) => Err(io(e)),
+    }
 }
 
 /// One region served by this collector.
@@ -122,6 +172,8 @@ pub struct Collector {
     pub(crate) schema_json: String,
     pub(crate) privacy_html: String,
     pub(crate) access: access::Access,
+    /// The data directory's exclusive lock, held while the collector lives.
+    _data_dir_lock: std::fs::File,
     writer_threads: std::sync::Mutex<Vec<std::thread::JoinHandle<()>>>,
 }
 
@@ -156,8 +208,11 @@ impl Running {
 }
 
 impl Collector {
-    /// Opens every region (generating keys where there are none), binds
-    /// the listener and starts serving. The server stops when `stop`
+    /// Binds the listener, takes the data directory's exclusive lock
+    /// ([`LOCK_FILE`]), opens every region (generating keys where there are
+    /// none) and starts serving. Nothing is created before the listener is
+    /// bound, and a second collector on the same data directory fails with
+    /// [`StartError::DataDirInUse`]. The server stops when `stop`
     /// completes or [`Running::shutdown`] is called.
     pub async fn start(
         config: Config,
@@ -168,6 +223,15 @@ impl Collector {
         if schemas.is_empty() {
             return Err(StartError::Config("no schema to serve".into()));
         }
+        // Listen first: a collector that cannot serve must not create a data
+        // directory, keys or databases on its way to failing.
+        let listener = tokio::net::TcpListener::bind(config.listen)
+            .await
+            .map_err(|source| StartError::Listen {
+                addr: config.listen,
+                source,
+            })?;
+        let data_dir_lock = lock_data_dir(&config.data_dir)?;
         let registry = Registry::new(schemas);
         let mut region_ids: Vec<String> = if config.regions.is_empty() {
             registry
@@ -257,12 +321,6 @@ impl Collector {
             .map(|s| candor_schema::docs::render(s, candor_schema::docs::Format::Html))
             .collect::<Vec<_>>()
             .join("\n");
-        let listener = tokio::net::TcpListener::bind(config.listen)
-            .await
-            .map_err(|source| StartError::Listen {
-                addr: config.listen,
-                source,
-            })?;
         let addr = listener.local_addr().map_err(|source| StartError::Listen {
             addr: config.listen,
             source,
@@ -279,6 +337,7 @@ impl Collector {
             schema_json,
             privacy_html,
             access: access::Access::new(&config_data_dir),
+            _data_dir_lock: data_dir_lock,
             writer_threads: std::sync::Mutex::new(writer_threads),
         });
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();

@@ -562,7 +562,7 @@ fn local_dp_estimates_cover_the_truth() {
     assert!(mean.abs() < 0.01, "mean relative error {mean}");
 }
 
-/// A client written from docs/wire.md ("Local differential privacy") alone (not the SDK, not
+/// A client written from docs/wire.md §2.4 alone (not the SDK, not
 /// candor-privacy's encoder): k-ary randomized response with `p = e^ε/(e^ε
 /// + k − 1)`, the answer drawn once per device. The engine's estimate of
 /// its reports covers the truth.

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use candor_protocol::{Day, MetricValue, Report};
-use candor_schema::{Metric, MetricKind, Schema};
+use candor_schema::Schema;
 use candor_store::{Contribution, ReportDelta, RowKey};
 
 use crate::error::Rejection;
@@ -47,111 +47,30 @@ pub(crate) fn day_number(day: Day) -> i32 {
     day.days_since(epoch) as i32
 }
 
-/// A registrable domain as the SDK produces it: lowercase ASCII labels of
-/// letters, digits and inner hyphens, at least two, at most 253 bytes.
-fn plausible_domain(d: &str) -> bool {
-    d.len() <= 253
-        && d.contains('.')
-        && d.split('.').all(|l| {
-            !l.is_empty()
-                && l.len() <= 63
-                && !l.starts_with('-')
-                && !l.ends_with('-')
-                && l.bytes()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        })
-}
-
-/// The rows one metric value adds to, as (cell, value) pairs.
-fn cells(metric: &Metric, value: &MetricValue) -> Result<Vec<(String, i64)>, Rejection> {
-    let bound = metric.max_per_report;
-    let over = |n: u64| {
-        mismatch(
-            "value_out_of_bounds",
-            format!("{}: {n} exceeds the bound {bound}", metric.id),
-        )
-    };
-    let as_i64 = |n: u64| i64::try_from(n).map_err(|_| over(n));
-    Ok(match (&metric.kind, value) {
-        (MetricKind::Counter, MetricValue::Counter(n)) => {
-            if *n > bound {
-                return Err(over(*n));
-            }
-            vec![(String::new(), as_i64(*n)?)]
-        }
-        (MetricKind::LabeledCounter { labels }, MetricValue::LabeledCounter(map)) => {
-            let mut total = 0u64;
-            let mut out = Vec::with_capacity(map.len());
-            for (label, n) in map {
-                if !labels.contains(label) {
-                    return Err(mismatch(
-                        "unknown_label",
-                        format!("{}: label {label:?} is not declared", metric.id),
-                    ));
-                }
-                total = total.saturating_add(*n);
-                if *n > 0 {
-                    out.push((label.clone(), as_i64(*n)?));
-                }
-            }
-            if total > bound {
-                return Err(over(total));
-            }
-            out
-        }
-        (MetricKind::Boolean, MetricValue::Boolean(b)) => vec![(b.to_string(), 1)],
-        (MetricKind::Category { categories }, MetricValue::Category(c)) => {
-            if !categories.contains(c) {
-                return Err(mismatch(
-                    "unknown_label",
-                    format!("{}: category {c:?} is not declared", metric.id),
-                ));
-            }
-            vec![(c.clone(), 1)]
-        }
-        (MetricKind::Distribution { buckets }, MetricValue::Distribution(counts)) => {
-            if counts.len() != buckets.len() + 1 {
-                return Err(mismatch(
-                    "value_out_of_bounds",
-                    format!(
-                        "{}: {} bucket counts, the schema has {} buckets",
-                        metric.id,
-                        counts.len(),
-                        buckets.len() + 1
-                    ),
-                ));
-            }
-            let total = counts.iter().fold(0u64, |a, &c| a.saturating_add(c));
-            if total > bound {
-                return Err(over(total));
-            }
-            let mut out = Vec::new();
-            for (i, &c) in counts.iter().enumerate() {
-                if c > 0 {
-                    out.push((i.to_string(), as_i64(c)?));
-                }
-            }
-            out
-        }
-        (MetricKind::DomainSet, MetricValue::DomainSet(set)) => {
-            if set.len() as u64 > bound {
-                return Err(over(set.len() as u64));
-            }
-            if let Some(bad) = set.iter().find(|d| !plausible_domain(d)) {
-                return Err(mismatch(
-                    "value_out_of_bounds",
-                    format!("{}: {bad:?} is not a registrable domain", metric.id),
-                ));
-            }
-            set.iter().map(|d| (d.clone(), 1)).collect()
-        }
-        _ => {
-            return Err(mismatch(
-                "wrong_type",
-                format!("{} is a {}", metric.id, metric.type_name()),
-            ));
-        }
-    })
+/// The rows one metric value adds to, as (cell, value) pairs. The value has
+/// passed [`candor_values::check_value`], so this only maps it: labels,
+/// categories, `true`/`false`, bucket indices and domains become cells.
+fn cells(value: &MetricValue) -> Vec<(String, i64)> {
+    // Every count passed the metric's bound, which the schema keeps far below
+    // i64::MAX (limits::MAX_CONTRIBUTION_BOUND); saturate rather than wrap.
+    let count = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+    match value {
+        MetricValue::Counter(n) => vec![(String::new(), count(*n))],
+        MetricValue::LabeledCounter(map) => map
+            .iter()
+            .filter(|(_, n)| **n > 0)
+            .map(|(label, n)| (label.clone(), count(*n)))
+            .collect(),
+        MetricValue::Boolean(b) => vec![(b.to_string(), 1)],
+        MetricValue::Category(c) => vec![(c.clone(), 1)],
+        MetricValue::Distribution(counts) => counts
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| **c > 0)
+            .map(|(i, c)| (i.to_string(), count(*c)))
+            .collect(),
+        MetricValue::DomainSet(set) => set.iter().map(|d| (d.clone(), 1)).collect(),
+    }
 }
 
 /// The accepted day window: `[today − past, today + future]`, where `past`
@@ -199,9 +118,11 @@ impl DayWindow {
 
 /// Validates an opened report and reduces it to a [`ReportDelta`].
 ///
-/// Metrics that have expired are skipped (devices with an old schema may
-/// still send them), everything else undeclared or out of bounds refuses the
-/// whole report: a report is counted entirely or not at all.
+/// The value rules are [`candor_values::check_report`]'s, the same code the
+/// SDK runs before sealing. Metrics that have expired are skipped (devices
+/// with an old schema may still send them), everything else undeclared or
+/// out of bounds refuses the whole report: a report is counted entirely or
+/// not at all.
 pub fn to_delta(
     registry: &Registry,
     report: &Report,
@@ -211,33 +132,19 @@ pub fn to_delta(
     let schema = registry
         .get(&report.schema)
         .ok_or_else(|| mismatch("unknown_schema", format!("schema {:?}", report.schema)))?;
+    // Schema version, purpose, metrics, the dimension rule and every value:
+    // the SDK's own check before sealing, run again here.
+    candor_values::check_report(schema, report)?;
     let purpose = schema
         .purpose(&report.purpose)
         .ok_or_else(|| mismatch("unknown_purpose", format!("purpose {:?}", report.purpose)))?;
-    for (id, value) in &report.dimensions {
-        let dim = schema
-            .dimension(id)
-            .ok_or_else(|| mismatch("unknown_dimension", format!("dimension {id:?}")))?;
-        if !dim.accepts(value) {
-            return Err(mismatch(
-                "unknown_dimension",
-                format!("{id}: value {value:?} is not allowed"),
-            ));
-        }
-    }
     let day = day_number(report.day);
     let mut contributions = Vec::new();
     for (id, value) in &report.metrics {
-        let metric = schema
-            .metric(id)
-            .ok_or_else(|| mismatch("unknown_metric", format!("metric {id:?}")))?;
-        if metric.purpose != report.purpose {
-            return Err(mismatch(
-                "unknown_metric",
-                format!("{id} belongs to purpose {:?}", metric.purpose),
-            ));
-        }
-        let cells = cells(metric, value)?;
+        let Some(metric) = schema.metric(id) else {
+            // check_report refused undeclared metrics already.
+            continue;
+        };
         if metric.is_expired(today) {
             continue;
         }
@@ -253,7 +160,7 @@ pub fn to_delta(
         // The metric's report count first: the release engine counts a
         // group's devices with it (candor_store::REPORTS_CELL).
         let reports = (candor_store::REPORTS_CELL.to_owned(), 1);
-        for (cell, value) in std::iter::once(reports).chain(cells) {
+        for (cell, value) in std::iter::once(reports).chain(cells(value)) {
             contributions.push(Contribution {
                 key: RowKey {
                     schema_id: schema.id.clone(),

@@ -27,9 +27,10 @@ pub fn encode<E: AsRef<[u8]>>(envelopes: &[E]) -> Result<Vec<u8>, Error> {
     }
     if envelopes.len() > MAX_BATCH_REPORTS {
         return Err(Error::TooLarge {
-            what: "batch (envelopes)",
+            what: "batch envelope count",
             len: envelopes.len(),
             max: MAX_BATCH_REPORTS,
+            unit: "envelopes",
         });
     }
     let len = 7 + envelopes
@@ -41,6 +42,7 @@ pub fn encode<E: AsRef<[u8]>>(envelopes: &[E]) -> Result<Vec<u8>, Error> {
             what: "batch",
             len,
             max: MAX_BATCH_BYTES,
+            unit: "bytes",
         });
     }
     let mut out = Vec::with_capacity(len);
@@ -54,6 +56,7 @@ pub fn encode<E: AsRef<[u8]>>(envelopes: &[E]) -> Result<Vec<u8>, Error> {
                 what: "envelope",
                 len: e.len(),
                 max: MAX_ENVELOPE_BYTES,
+                unit: "bytes",
             });
         }
         out.extend_from_slice(&(e.len() as u32).to_be_bytes());
@@ -71,6 +74,7 @@ pub fn decode(bytes: &[u8]) -> Result<Vec<&[u8]>, Error> {
             what: "batch",
             len: bytes.len(),
             max: MAX_BATCH_BYTES,
+            unit: "bytes",
         });
     }
     let truncated = |_| Error::MalformedBatch("truncated");
@@ -88,9 +92,10 @@ pub fn decode(bytes: &[u8]) -> Result<Vec<&[u8]>, Error> {
     }
     if count > MAX_BATCH_REPORTS {
         return Err(Error::TooLarge {
-            what: "batch (envelopes)",
+            what: "batch envelope count",
             len: count,
             max: MAX_BATCH_REPORTS,
+            unit: "envelopes",
         });
     }
     // Each entry takes at least 5 bytes, so a count the input cannot hold is
@@ -109,6 +114,7 @@ pub fn decode(bytes: &[u8]) -> Result<Vec<&[u8]>, Error> {
                 what: "envelope",
                 len,
                 max: MAX_ENVELOPE_BYTES,
+                unit: "bytes",
             });
         }
         out.push(r.take(len).map_err(truncated)?);
@@ -132,6 +138,7 @@ pub fn split_upload(body: &[u8]) -> Result<Vec<&[u8]>, Error> {
                     what: "envelope",
                     len: body.len(),
                     max: MAX_ENVELOPE_BYTES,
+                    unit: "bytes",
                 });
             }
             Ok(vec![body])

@@ -96,6 +96,7 @@ impl<'a> Envelope<'a> {
                 what: "envelope",
                 len: bytes.len(),
                 max: MAX_ENVELOPE_BYTES,
+                unit: "bytes",
             });
         }
         let mut r = Reader { bytes, pos: 0 };

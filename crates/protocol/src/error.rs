@@ -8,15 +8,18 @@
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    /// The input is longer than the limit for what it claims to be.
-    #[error("{what} is {len} bytes, more than the limit of {max}")]
+    /// The input is larger than the limit for what it claims to be.
+    #[error("{what} is {len} {unit}, more than the limit of {max} {unit}")]
     TooLarge {
-        /// What was being decoded or built ("envelope", "batch", "report").
+        /// What was being decoded or built ("envelope", "batch", "report",
+        /// "batch envelope count").
         what: &'static str,
-        /// Its length in bytes.
+        /// Its size, in `unit`s.
         len: usize,
-        /// The limit in bytes.
+        /// The limit, in `unit`s.
         max: usize,
+        /// "bytes", or "envelopes" for a batch's count.
+        unit: &'static str,
     },
     /// The envelope's bytes do not follow wire format v1.
     #[error("malformed envelope: {0}")]

@@ -207,6 +207,10 @@ pub struct Report {
     pub metrics: BTreeMap<String, MetricValue>,
 }
 
+/// Why a report without metrics is malformed (docs/wire.md §2): it would
+/// say nothing but that a device exists.
+const NO_METRICS: &str = "a report holds at least one metric";
+
 impl Report {
     /// An empty report (no dimensions, no metrics) with the given header fields.
     pub fn new(
@@ -232,32 +236,40 @@ impl Report {
         }
     }
 
-    /// Encodes the report as compact JSON, refusing one over
-    /// [`MAX_REPORT_BYTES`].
+    /// Encodes the report as compact JSON, refusing one without metrics or
+    /// over [`MAX_REPORT_BYTES`].
     pub fn to_json(&self) -> Result<Vec<u8>, Error> {
+        if self.metrics.is_empty() {
+            return Err(Error::MalformedReport(NO_METRICS.into()));
+        }
         let bytes = serde_json::to_vec(self).map_err(|e| Error::MalformedReport(e.to_string()))?;
         if bytes.len() > MAX_REPORT_BYTES {
             return Err(Error::TooLarge {
                 what: "report",
                 len: bytes.len(),
                 max: MAX_REPORT_BYTES,
+                unit: "bytes",
             });
         }
         Ok(bytes)
     }
 
     /// Decodes a report, refusing one over [`MAX_REPORT_BYTES`], with unknown
-    /// fields, or of another format version.
+    /// fields, without metrics, or of another format version.
     pub fn from_json(bytes: &[u8]) -> Result<Self, Error> {
         if bytes.len() > MAX_REPORT_BYTES {
             return Err(Error::TooLarge {
                 what: "report",
                 len: bytes.len(),
                 max: MAX_REPORT_BYTES,
+                unit: "bytes",
             });
         }
         let report: Report =
             serde_json::from_slice(bytes).map_err(|e| Error::MalformedReport(e.to_string()))?;
+        if report.metrics.is_empty() {
+            return Err(Error::MalformedReport(NO_METRICS.into()));
+        }
         if report.v != REPORT_FORMAT_VERSION {
             return Err(Error::MalformedReport(format!(
                 "report format version {} is not supported (expected {REPORT_FORMAT_VERSION})",
@@ -309,7 +321,7 @@ mod tests {
     fn report_id_must_be_lowercase_hex() {
         let mk = |id: &str| {
             format!(
-                r#"{{"v":1,"report_id":"{id}","schema":"s","schema_version":1,"purpose":"usage","consent_version":1,"region":"eu","day":"2026-11-29","metrics":{{}}}}"#
+                r#"{{"v":1,"report_id":"{id}","schema":"s","schema_version":1,"purpose":"usage","consent_version":1,"region":"eu","day":"2026-11-29","metrics":{{"m.n":{{"type":"counter","value":1}}}}}}"#
             )
         };
         assert!(Report::from_json(mk("000102030405060708090a0b0c0d0e0f").as_bytes()).is_ok());
@@ -324,5 +336,20 @@ mod tests {
         assert_eq!(json, r#"{"type":"labeled_counter","value":{"camera":3}}"#);
         let neg = r#"{"type":"counter","value":-1}"#;
         assert!(serde_json::from_str::<MetricValue>(neg).is_err());
+    }
+
+    #[test]
+    fn a_report_without_metrics_is_malformed() {
+        let json = br#"{"v":1,"report_id":"000102030405060708090a0b0c0d0e0f","schema":"s","schema_version":1,
+            "purpose":"usage","consent_version":1,"region":"eu","day":"2026-11-29","metrics":{}}"#;
+        let err = Report::from_json(json).expect_err("no metrics");
+        assert_eq!(err.code(), "malformed_report");
+        let mut report: Report = serde_json::from_slice(json).expect("the shape parses");
+        assert_eq!(
+            report.to_json().map_err(|e| e.code()),
+            Err("malformed_report")
+        );
+        report.metrics.insert("m.n".into(), MetricValue::Counter(1));
+        assert!(report.to_json().is_ok());
     }
 }

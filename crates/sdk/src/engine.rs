@@ -407,6 +407,12 @@ impl Inner {
         let Some(report) = report else {
             return Sealed::Nothing;
         };
+        // The collector's value rules, through the same code: a report it
+        // would refuse is never sealed (and so never retried forever).
+        if candor_values::check_report(&self.schema, &report).is_err() {
+            self.errors.add(ErrorKind::SealFailed, 1);
+            return Sealed::Nothing;
+        }
         match report
             .to_json()
             .and_then(|plain| Ok((plain, seal(&report, &self.key)?)))

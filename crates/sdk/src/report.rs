@@ -5,8 +5,8 @@
 //! randomized answer for a true value is drawn once and remembered
 //! ([`LdpMemo`]), and a local-DP metric, once set, is sent with every report
 //! of its purpose (its last value), so neither repetition nor presence
-//! tells more than one randomized answer per true value. docs/wire.md
-//! ("Local differential privacy") specifies the mechanism for other clients.
+//! tells more than one randomized answer per true value. docs/wire.md §2.4
+//! specifies the mechanism for other clients.
 
 use std::collections::{BTreeMap, BTreeSet};
 

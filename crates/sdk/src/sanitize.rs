@@ -46,7 +46,13 @@
 //! - **Private names** ([`Rejection::PrivateHost`]) are checked before the
 //!   list, because some are in it (`onion`, `arpa`, `home.arpa`) and the rest
 //!   deserve a more telling counter than "unknown suffix"; see
-//!   `PRIVATE_SUFFIXES` below for the list and the reason for each.
+//!   [`candor_values::domain::PRIVATE_SUFFIXES`] for the list and the reason
+//!   for each.
+//! - **One rule on both sides**: everything after URL parsing (the host to
+//!   registrable domain step, the private names, the PSL lookup, the output
+//!   check) lives in [`candor_values::domain`], which the collector uses to
+//!   check every `domain_set` value it receives; a value is accepted there
+//!   exactly when this sanitizer could have produced it.
 //! - **Output** is validated as an LDH host name (`[a-z0-9-]` labels, no
 //!   leading or trailing hyphen, at least two labels, DNS length limits) so
 //!   that nothing else, such as `_` or `*`, which WHATWG hosts allow, can
@@ -65,6 +71,9 @@
 
 use url::{Host, Url};
 
+pub use candor_values::domain::Rejection;
+use candor_values::domain::of_host as domain_of_host;
+
 /// Longest accepted input in bytes, measured after trimming surrounding
 /// whitespace; longer input is [`Rejection::TooLong`] without being parsed.
 ///
@@ -72,119 +81,6 @@ use url::{Host, Url};
 /// real page never needs it, and the bound keeps parsing cost predictable on
 /// hostile input.
 pub const MAX_URL_LEN: usize = 2048;
-
-/// DNS limit on a whole name in presentation form without the root dot
-/// (RFC 1035 §2.3.4: 255 octets on the wire).
-const MAX_DOMAIN_LEN: usize = 253;
-
-/// DNS limit on one label (RFC 1035 §2.3.4).
-const MAX_LABEL_LEN: usize = 63;
-
-/// Suffixes that name a private network or a non-web namespace. A host equal
-/// to one of them or ending in `.` + one of them is [`Rejection::PrivateHost`].
-const PRIVATE_SUFFIXES: &[&str] = &[
-    // mDNS / Bonjour link-local names (RFC 6762): printers, NAS boxes, laptops.
-    "local",
-    // Default domain of many /etc/hosts files and DHCP setups.
-    "localdomain",
-    // Reserved by ICANN (2024) for private use, like 10.0.0.0/8 for names.
-    "internal",
-    // De-facto private namespaces of home routers and enterprises. ICANN
-    // refused to delegate `home` and `corp` because of their name-collision
-    // risk; `lan`, `intranet` and `private` are common router/AD defaults.
-    "lan",
-    "home",
-    "corp",
-    "intranet",
-    "private",
-    // Reserved for testing and documentation (RFC 2606, RFC 6761).
-    "test",
-    "example",
-    "invalid",
-    // Tor onion services (RFC 7686). Listed in the PSL, but an onion address
-    // names one hidden service, often personal, and Tor users expect not to
-    // be measured.
-    "onion",
-    // Non-DNS namespaces (RFC 9476).
-    "alt",
-    // Infrastructure, never a web site: `home.arpa` is the home-network
-    // domain (RFC 8375) and `in-addr.arpa` / `ip6.arpa` are reverse-DNS names,
-    // i.e. IP addresses in disguise. All of `arpa` is refused.
-    "arpa",
-];
-
-/// Why a URL was not turned into a domain; each is counted by the SDK under
-/// [`Rejection::code`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, thiserror::Error)]
-#[non_exhaustive]
-pub enum Rejection {
-    /// Not a URL by the WHATWG URL standard (including relative input such
-    /// as a bare `example.com`, an empty host, a bad port), or a host that is
-    /// not a valid DNS host name (e.g. `foo_bar.com`, empty labels).
-    #[error("not a parseable absolute URL with a valid host name")]
-    Unparseable,
-    /// Scheme other than `http` or `https`: `file:`, `data:`, `about:`,
-    /// `chrome:`, `javascript:`, `ftp:`, `blob:`, `ws:`, `mailto:`, ...
-    #[error("scheme is not http or https")]
-    NotWeb,
-    /// Host is an IPv4 address in any form (dotted, decimal, octal, hex,
-    /// shortened) or an IPv6 address.
-    #[error("host is an IP address literal")]
-    IpLiteral,
-    /// Host is `localhost`, a name under `.localhost`, or
-    /// `localhost.localdomain`.
-    #[error("host is localhost")]
-    Localhost,
-    /// Host has a single label (an intranet name such as `http://router/`).
-    #[error("host is a single-label name")]
-    SingleLabel,
-    /// Host is under a private or special-use suffix: `.local`,
-    /// `.localdomain`, `.internal`, `.lan`, `.home`, `.corp`, `.intranet`,
-    /// `.private`, `.test`, `.example`, `.invalid`, `.onion`, `.alt`, `.arpa`
-    /// (including `.home.arpa` and reverse-DNS names).
-    #[error("host is under a private or special-use suffix")]
-    PrivateHost,
-    /// Host is itself a public suffix (`co.uk`, `github.io`,
-    /// `s3.amazonaws.com`), or its top-level label is not a suffix known to
-    /// the Public Suffix List.
-    #[error("host has no registrable domain under a known public suffix")]
-    NoRegistrableDomain,
-    /// Input longer than [`MAX_URL_LEN`] bytes, or a registrable domain over
-    /// the DNS limits (253 bytes, 63 per label).
-    #[error("input or domain is too long")]
-    TooLong,
-}
-
-impl Rejection {
-    /// Every variant, in declaration order, so the SDK can pre-register one
-    /// counter per code.
-    pub const ALL: [Rejection; 8] = [
-        Rejection::Unparseable,
-        Rejection::NotWeb,
-        Rejection::IpLiteral,
-        Rejection::Localhost,
-        Rejection::SingleLabel,
-        Rejection::PrivateHost,
-        Rejection::NoRegistrableDomain,
-        Rejection::TooLong,
-    ];
-
-    /// Stable `snake_case` code, used as the SDK's error-counter label. Codes
-    /// are part of the metrics contract: never rename one.
-    #[must_use]
-    pub fn code(self) -> &'static str {
-        match self {
-            Rejection::Unparseable => "unparseable",
-            Rejection::NotWeb => "not_web",
-            Rejection::IpLiteral => "ip_literal",
-            Rejection::Localhost => "localhost",
-            Rejection::SingleLabel => "single_label",
-            Rejection::PrivateHost => "private_host",
-            Rejection::NoRegistrableDomain => "no_registrable_domain",
-            Rejection::TooLong => "too_long",
-        }
-    }
-}
 
 /// Reduces a URL to its registrable domain (eTLD+1 per the Public Suffix
 /// List, private section included): lowercase ASCII, punycode for IDNs, no
@@ -217,74 +113,6 @@ pub fn registrable_domain(url: &str) -> Result<String, Rejection> {
         // unreachable today; refusing is still the safe answer.
         None => Err(Rejection::Unparseable),
     }
-}
-
-/// Classifies an already canonicalised (lowercase, punycoded) domain host.
-fn domain_of_host(host: &str) -> Result<String, Rejection> {
-    // `example.com.` is the same name as `example.com` (fully qualified).
-    let host = host.strip_suffix('.').unwrap_or(host);
-    // Empty labels (`a..com`, `example.com..`) are tolerated by WHATWG but
-    // are not DNS names; refusing them also keeps the PSL lookup meaningful.
-    if host.split('.').any(str::is_empty) {
-        return Err(Rejection::Unparseable);
-    }
-    if host == "localhost" || host.ends_with(".localhost") || host == "localhost.localdomain" {
-        return Err(Rejection::Localhost);
-    }
-    if !host.contains('.') {
-        return Err(Rejection::SingleLabel);
-    }
-    if PRIVATE_SUFFIXES.iter().any(|suffix| is_under(host, suffix)) {
-        return Err(Rejection::PrivateHost);
-    }
-    let suffix = psl::suffix(host.as_bytes()).ok_or(Rejection::NoRegistrableDomain)?;
-    // An unknown suffix only matched the PSL's implicit `*` rule: refuse it
-    // (see "Known suffixes only" in the module docs).
-    if !suffix.is_known() {
-        return Err(Rejection::NoRegistrableDomain);
-    }
-    let domain = psl::domain(host.as_bytes()).ok_or(Rejection::NoRegistrableDomain)?;
-    // `domain` is a tail of `host` cut at a '.', so it is valid UTF-8; the
-    // conversion is checked anyway rather than trusted.
-    let domain = std::str::from_utf8(domain.as_bytes()).map_err(|_| Rejection::Unparseable)?;
-    check_ldh(domain)?;
-    Ok(domain.to_owned())
-}
-
-/// Whether `host` is `suffix` or a name under it.
-fn is_under(host: &str, suffix: &str) -> bool {
-    host.strip_suffix(suffix)
-        .is_some_and(|rest| rest.is_empty() || rest.ends_with('.'))
-}
-
-/// Checks that `domain` is a letter-digit-hyphen host name of at least two
-/// labels within DNS length limits, which is what the output promises.
-fn check_ldh(domain: &str) -> Result<(), Rejection> {
-    if domain.len() > MAX_DOMAIN_LEN {
-        return Err(Rejection::TooLong);
-    }
-    let mut labels = 0_usize;
-    for label in domain.split('.') {
-        labels += 1;
-        if label.len() > MAX_LABEL_LEN {
-            return Err(Rejection::TooLong);
-        }
-        let ldh = !label.is_empty()
-            && !label.starts_with('-')
-            && !label.ends_with('-')
-            && label
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
-        if !ldh {
-            return Err(Rejection::Unparseable);
-        }
-    }
-    if labels < 2 {
-        // The PSL never yields a one-label registrable domain; kept so the
-        // "at least one dot" promise does not rest on that.
-        return Err(Rejection::NoRegistrableDomain);
-    }
-    Ok(())
 }
 
 #[cfg(test)]
@@ -539,46 +367,14 @@ mod tests {
         );
     }
 
-    #[test]
-    fn codes_are_stable_unique_snake_case_and_all_is_complete() {
-        // Exhaustive match: adding a variant without listing it in ALL and
-        // giving it a code fails to compile here.
-        fn index(r: Rejection) -> usize {
-            match r {
-                Unparseable => 0,
-                NotWeb => 1,
-                IpLiteral => 2,
-                Localhost => 3,
-                SingleLabel => 4,
-                PrivateHost => 5,
-                NoRegistrableDomain => 6,
-                TooLong => 7,
-            }
-        }
-        for (i, r) in Rejection::ALL.iter().enumerate() {
-            assert_eq!(index(*r), i, "ALL is in declaration order");
-        }
-        let codes: Vec<_> = Rejection::ALL.iter().map(|r| r.code()).collect();
-        assert_eq!(
-            codes,
-            [
-                "unparseable",
-                "not_web",
-                "ip_literal",
-                "localhost",
-                "single_label",
-                "private_host",
-                "no_registrable_domain",
-                "too_long",
-            ]
-        );
-        for r in Rejection::ALL {
-            assert!(!r.to_string().is_empty());
-        }
-    }
-
     /// The output contract, checked on every Ok anywhere in these tests.
     fn assert_well_formed(domain: &str) {
+        // Whatever the sanitizer outputs, the collector's check accepts.
+        assert_eq!(
+            candor_values::domain::check_canonical(domain),
+            Ok(()),
+            "{domain:?} is not canonical"
+        );
         assert!(domain.contains('.'), "{domain:?} has no dot");
         assert!(
             !domain.starts_with('.') && !domain.ends_with('.'),
@@ -590,7 +386,7 @@ mod tests {
                 .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-'),
             "{domain:?} has a character outside [a-z0-9.-]"
         );
-        assert!(domain.len() <= MAX_DOMAIN_LEN);
+        assert!(domain.len() <= 253);
     }
 
     mod properties {

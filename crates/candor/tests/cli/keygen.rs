@@ -38,7 +38,7 @@ fn writes_a_private_key_0600_and_a_public_config() {
     assert!(!public_text.contains("private_key"));
 
     // The pair works end to end.
-    let report = candor_protocol::Report::new(
+    let mut report = candor_protocol::Report::new(
         candor_protocol::ReportId([1; 16]),
         "s",
         1,
@@ -47,6 +47,9 @@ fn writes_a_private_key_0600_and_a_public_config() {
         "eu",
         candor_protocol::Day::from_ymd(2026, 11, 29).expect("day"),
     );
+    report
+        .metrics
+        .insert("a.b".into(), candor_protocol::MetricValue::Counter(1));
     let envelope = seal(&report, &config).expect("seals");
     let opener = Opener::new("eu", [pair]).expect("same region");
     assert_eq!(opener.open(&envelope).expect("opens"), report);

@@ -15,6 +15,8 @@
 use std::collections::BTreeMap;
 use std::net::TcpListener;
 use std::path::Path;
+
+use crate::files_under;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -169,6 +171,7 @@ pub(crate) fn usage_batch(
 pub(crate) fn post(port: u16, body: &[u8]) -> Option<u16> {
     agent()
         .post(&format!("http://127.0.0.1:{port}/v1/regions/eu/reports"))
+        .header("content-type", "application/vnd.candor.report")
         .send(body)
         .ok()
         .map(|r| r.status().as_u16())
@@ -302,4 +305,70 @@ fn kill_9_during_load_loses_no_acknowledged_report_and_counts_retries_once() {
         10 * bodies.len() as i64,
         "each report counted exactly once"
     );
+}
+
+#[test]
+fn a_second_serve_on_one_data_directory_refuses_and_the_first_keeps_serving() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let port = free_port();
+    let first = start(dir.path(), port);
+    let before = files_under(dir.path());
+    let other_port = free_port();
+    let second = Command::new(env!("CARGO_BIN_EXE_candor"))
+        .args([
+            "serve",
+            "--listen",
+            &format!("127.0.0.1:{other_port}"),
+            "--data-dir",
+        ])
+        .arg(dir.path())
+        .output()
+        .expect("runs");
+    assert!(!second.status.success(), "the second serve must fail");
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert!(
+        stderr.contains("in use by another collector") && stderr.contains("collector.lock"),
+        "{stderr}"
+    );
+    // The second one never listened and changed nothing.
+    assert!(std::net::TcpStream::connect(("127.0.0.1", other_port)).is_err());
+    assert_eq!(files_under(dir.path()), before);
+    // The first still serves and accepts reports.
+    let body = usage_batch(
+        &key(port),
+        today(),
+        1,
+        "browser.tabs_opened",
+        &MetricValue::Counter(1),
+        &[],
+    );
+    assert_eq!(post(port, &body), Some(202));
+    stop(first);
+    // Once it stopped, the directory can be served again.
+    let again = start(dir.path(), port);
+    stop(again);
+}
+
+#[test]
+fn serve_on_a_taken_port_creates_nothing() {
+    let taken = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = taken.local_addr().expect("addr").port();
+    let parent = tempfile::tempdir().expect("tempdir");
+    let data = parent.path().join("data");
+    let out = Command::new(env!("CARGO_BIN_EXE_candor"))
+        .args([
+            "serve",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--data-dir",
+        ])
+        .arg(&data)
+        .output()
+        .expect("runs");
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("cannot listen"), "{stderr}");
+    assert!(!data.exists(), "the data directory was created");
+    assert_eq!(std::fs::read_dir(parent.path()).expect("dir").count(), 0);
+    drop(taken);
 }

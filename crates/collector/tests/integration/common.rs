@@ -67,8 +67,8 @@ impl Server {
         format!("http://{}", self.running.addr)
     }
 
-    /// The region's active key config, as devices fetch it.
-    pub(crate) fn key(&self, region: &str) -> KeyConfig {
+    /// The region's published key configs, as JSON.
+    pub(crate) fn key_configs(&self, region: &str) -> Vec<serde_json::Value> {
         let text = agent()
             .get(&format!("{}/v1/regions/{region}/keys", self.url()))
             .call()
@@ -76,7 +76,12 @@ impl Server {
             .into_body()
             .read_to_string()
             .expect("body");
-        let keys: Vec<serde_json::Value> = serde_json::from_str(&text).expect("json");
+        serde_json::from_str(&text).expect("json")
+    }
+
+    /// The region's active key config, as devices fetch it.
+    pub(crate) fn key(&self, region: &str) -> KeyConfig {
+        let keys = self.key_configs(region);
         KeyConfig::from_json(keys.last().expect("a key").to_string().as_bytes()).expect("config")
     }
 
@@ -103,6 +108,23 @@ impl Server {
     /// Posts a body; returns status, headers we care about, and body text.
     pub(crate) fn post(&self, region: &str, body: &[u8]) -> Answer {
         post_raw(&self.url(), region, body, &[])
+    }
+
+    /// Everything stored in both served test regions (aggregate rows and
+    /// report counts), to show that a refusal changed nothing.
+    pub(crate) fn snapshot(&self) -> String {
+        let mut out = String::new();
+        for region in ["eu", "us"] {
+            out.push_str(&format!("{:?}", self.rows(region)));
+            let store = self
+                .running
+                .collector
+                .open_store(region)
+                .expect("region")
+                .expect("opens");
+            out.push_str(&format!("{:?}", store.report_counts().expect("counts")));
+        }
+        out
     }
 
     pub(crate) fn stop(self) -> tempfile::TempDir {

@@ -21,4 +21,12 @@ fn unknown_fields_and_bad_values_are_refused() {
         Config::parse("[ingest]\nmax_body_bytes = 99999999\n").expect_err("over the wire limit");
     assert!(err.contains("max_body_bytes"), "{err}");
     assert_eq!(Config::parse("").expect("empty"), Config::default());
+    // A body limit too small for any envelope; with no in-flight budget it
+    // would have refused every upload as `overloaded`.
+    let zero = "[ingest]\nmax_body_bytes = 0\nmax_inflight_body_bytes = 0\n";
+    let err = Config::parse(zero).expect_err("no envelope fits");
+    assert!(
+        err.contains("max_body_bytes must be at least 1024"),
+        "{err}"
+    );
 }

@@ -1,7 +1,14 @@
 //! Integration tests of the collector through its real HTTP server, one binary:
 //! - `end_to_end`: SDK devices in two regions upload; stored aggregates equal
 //!   the reports exactly, and no region holds another's data;
+//! - `codes`: one list of error codes in the code, docs/wire.md and docs/api.md;
 //! - `rejections`: every error code, with the database unchanged;
+//! - `strict_api`: the upload media type (415), problem+json for every
+//!   error, authentication before parameters, strict parameters, and
+//!   `too_large` naming its limit;
+//! - `value_rules`: every value rule (canonical domains, schema version,
+//!   empty reports, the dimension rule, bounds) refused at the door for a
+//!   `foreign` client built from docs/wire.md alone;
 //! - `schemas`: two schemas by id, and an older schema version;
 //! - `config`: the sample configuration in docs/ and config errors;
 //! - `privacy`: client addresses, user agents and cookies are never stored or logged;
@@ -16,12 +23,16 @@
 //!   what was accepted, key rotation and retirement, retention.
 
 mod api;
+mod codes;
 mod common;
 mod config;
 mod dashboard;
 mod end_to_end;
+mod foreign;
 mod lifecycle;
 mod privacy;
 mod query;
 mod rejections;
 mod schemas;
+mod strict_api;
+mod value_rules;

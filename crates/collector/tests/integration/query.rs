@@ -9,14 +9,14 @@ use serde_json::{Value, json};
 use crate::common::{Server, agent};
 use crate::privacy::captured_logs;
 
-struct Reply {
-    status: u16,
-    content_type: String,
-    text: String,
+pub(crate) struct Reply {
+    pub(crate) status: u16,
+    pub(crate) content_type: String,
+    pub(crate) text: String,
 }
 
 impl Reply {
-    fn json(&self) -> Value {
+    pub(crate) fn json(&self) -> Value {
         serde_json::from_str(&self.text).unwrap_or(Value::Null)
     }
 }
@@ -29,7 +29,7 @@ fn send(req: ureq::RequestBuilder<ureq::typestate::WithBody>, body: &Value) -> R
     reply(resp)
 }
 
-fn reply(resp: ureq::http::Response<ureq::Body>) -> Reply {
+pub(crate) fn reply(resp: ureq::http::Response<ureq::Body>) -> Reply {
     let status = resp.status().as_u16();
     let content_type = resp
         .headers()
@@ -306,4 +306,28 @@ fn the_ledger_and_the_cache_survive_a_restart() {
     );
     again.stop();
     drop(dir);
+}
+
+#[test]
+fn a_query_survives_json_exactly() {
+    // Found by the query_json fuzz target: without serde_json's
+    // float_roundtrip the ε read back from a query's own JSON was 1 ulp off,
+    // so client, server, cache and audit log could disagree on it.
+    let text = r#"{"region": "eu", "metric": "app.opened", "from": "2026-11-01",
+        "to": "2026-11-28", "epsilon": 33333333333333333333333333333333.45}"#;
+    let q: candor_collector::release::Query = serde_json::from_str(text).expect("parses");
+    let once = serde_json::to_string(&q).expect("serializes");
+    let back: candor_collector::release::Query = serde_json::from_str(&once).expect("parses");
+    assert_eq!(back, q);
+    assert_eq!(serde_json::to_string(&back).expect("serializes"), once);
+    for eps in [
+        0.1,
+        1.0 / 3.0,
+        2.0_f64.sqrt(),
+        5e-324,
+        1.7976931348623157e308,
+    ] {
+        let json = serde_json::to_string(&eps).expect("f64");
+        assert_eq!(serde_json::from_str::<f64>(&json).expect("f64"), eps);
+    }
 }

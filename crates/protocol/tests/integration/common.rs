@@ -51,7 +51,7 @@ pub(crate) fn any_report(region: &'static str) -> impl Strategy<Value = Report> 
         1u32..10,
         (1970i32..2200, 1u8..=12, 1u8..=28),
         prop::collection::btree_map(id(), "[a-z0-9.]{1,10}", 0..4),
-        prop::collection::btree_map(id(), metric_value(), 0..8),
+        prop::collection::btree_map(id(), metric_value(), 1..8),
     )
         .prop_map(
             move |(rid, schema, version, purpose, consent, (y, m, d), dims, metrics)| {

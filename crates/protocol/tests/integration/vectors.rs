@@ -115,30 +115,27 @@ fn report_1() -> Report {
     r
 }
 
+/// Like vector 1, a valid report of examples/browser.toml (the values
+/// crate's tests check both): one domain-set metric of purpose `browsing`
+/// with the one dimension it declares.
 fn report_2() -> Report {
     let mut r = Report::new(
         ReportId(std::array::from_fn(|i| 0x30 + i as u8)),
         "org.example.browser",
         3,
         "browsing",
-        2,
+        1,
         "eu",
         day(),
     );
+    r.dimensions.insert("platform".into(), "ios".into());
     r.metrics.insert(
         "browser.slow_domains".into(),
         MetricValue::DomainSet(BTreeSet::from([
             "example.co.uk".into(),
             "example.com".into(),
+            "user.github.io".into(),
         ])),
-    );
-    r.metrics.insert(
-        "browser.page_load_ms".into(),
-        MetricValue::Distribution(vec![0, 4, 9, 2, 1]),
-    );
-    r.metrics.insert(
-        "browser.default_search".into(),
-        MetricValue::Category("duckduckgo".into()),
     );
     r
 }

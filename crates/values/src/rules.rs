@@ -1,0 +1,292 @@
+//! The value rules of a report under its data dictionary: schema version,
+//! purpose, metrics, dimensions, and every metric value (bounds, labels,
+//! categories, buckets, domains).
+//!
+//! docs/wire.md §2.1 states these rules for other implementations; this
+//! module is the one place they are coded.
+
+use std::collections::BTreeSet;
+
+use candor_protocol::{MetricValue, Report};
+use candor_schema::{Metric, MetricKind, Schema};
+
+use crate::domain::{self, DomainError};
+
+/// One broken value rule. [`ValueError::code`] is the stable code the
+/// collector answers with (docs/wire.md §10); the message names the metric,
+/// dimension or value so a sender can find its bug.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ValueError {
+    /// The report names another data dictionary than the one checked against.
+    #[error("schema {got:?} is not {expected:?}")]
+    UnknownSchema {
+        /// The report's schema id.
+        got: String,
+        /// The schema checked against.
+        expected: String,
+    },
+    /// The report's schema version is 0 or newer than the data dictionary's.
+    #[error("schema {schema:?} version {got} is unknown (the current version is {current})")]
+    UnknownSchemaVersion {
+        /// The schema id.
+        schema: String,
+        /// The report's `schema_version`.
+        got: u32,
+        /// The data dictionary's version.
+        current: u32,
+    },
+    /// The purpose is not declared.
+    #[error("purpose {0:?} is not declared")]
+    UnknownPurpose(String),
+    /// A metric is not declared, or is declared for another purpose.
+    #[error("metric {metric:?}: {detail}")]
+    UnknownMetric {
+        /// The metric id.
+        metric: String,
+        /// Why.
+        detail: String,
+    },
+    /// A dimension breaks the dimension rule.
+    #[error("dimension {dimension:?}: {detail}")]
+    UnknownDimension {
+        /// The dimension id.
+        dimension: String,
+        /// Why.
+        detail: String,
+    },
+    /// A value's type is not its metric's.
+    #[error("{metric} is a {expected}")]
+    WrongType {
+        /// The metric id.
+        metric: String,
+        /// The metric's type name.
+        expected: &'static str,
+    },
+    /// A label or category outside the metric's closed set.
+    #[error("{metric}: {what} {value:?} is not declared")]
+    UnknownLabel {
+        /// The metric id.
+        metric: String,
+        /// "label" or "category".
+        what: &'static str,
+        /// The value.
+        value: String,
+    },
+    /// A value over the metric's per-report bound, a wrong bucket count.
+    #[error("{metric}: {detail}")]
+    OutOfBounds {
+        /// The metric id.
+        metric: String,
+        /// What exceeds what.
+        detail: String,
+    },
+    /// A `domain_set` member that is not a canonical registrable domain.
+    #[error("{metric}: {value:?} is not a canonical registrable domain: {reason}")]
+    NotADomain {
+        /// The metric id.
+        metric: String,
+        /// The member as sent.
+        value: String,
+        /// Why it is not canonical.
+        reason: DomainError,
+    },
+}
+
+impl ValueError {
+    /// The stable code (docs/wire.md §10); a domain that is not canonical is
+    /// `value_out_of_bounds`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ValueError::UnknownSchema { .. } => "unknown_schema",
+            ValueError::UnknownSchemaVersion { .. } => "unknown_schema_version",
+            ValueError::UnknownPurpose(_) => "unknown_purpose",
+            ValueError::UnknownMetric { .. } => "unknown_metric",
+            ValueError::UnknownDimension { .. } => "unknown_dimension",
+            ValueError::WrongType { .. } => "wrong_type",
+            ValueError::UnknownLabel { .. } => "unknown_label",
+            ValueError::OutOfBounds { .. } | ValueError::NotADomain { .. } => "value_out_of_bounds",
+        }
+    }
+
+    /// Every code [`ValueError::code`] returns.
+    pub const CODES: [&'static str; 8] = [
+        "unknown_schema",
+        "unknown_schema_version",
+        "unknown_purpose",
+        "unknown_metric",
+        "unknown_dimension",
+        "wrong_type",
+        "unknown_label",
+        "value_out_of_bounds",
+    ];
+}
+
+/// Checks a report against its data dictionary, in this order: schema id and
+/// version, purpose, metric ids, the dimension rule, then each value. The
+/// first broken rule is returned: a report is valid entirely or not at all.
+///
+/// The rules (docs/wire.md §2.1):
+/// - `schema_version` is between 1 and the schema's version (devices on an
+///   older version keep reporting the metrics that still exist);
+/// - every metric is declared for the report's purpose;
+/// - **dimensions**: a report carries only dimensions declared by at least
+///   one of its metrics, each with a value the dimension accepts (closed set
+///   member, or the canonical coarse version form). A dimension a metric
+///   declares may be absent when the device does not know it; each metric's
+///   rows are keyed by the dimensions it declares that the report carries;
+/// - each value as [`check_value`].
+///
+/// Whether a metric has expired, the consent version and the report's day
+/// are not value rules: the collector decides them (expired metrics are
+/// skipped, not refused).
+///
+/// # Errors
+/// The first [`ValueError`].
+pub fn check_report(schema: &Schema, report: &Report) -> Result<(), ValueError> {
+    if report.schema != schema.id {
+        return Err(ValueError::UnknownSchema {
+            got: report.schema.clone(),
+            expected: schema.id.clone(),
+        });
+    }
+    if report.schema_version == 0 || report.schema_version > schema.version {
+        return Err(ValueError::UnknownSchemaVersion {
+            schema: schema.id.clone(),
+            got: report.schema_version,
+            current: schema.version,
+        });
+    }
+    if schema.purpose(&report.purpose).is_none() {
+        return Err(ValueError::UnknownPurpose(report.purpose.clone()));
+    }
+    let mut metrics = Vec::with_capacity(report.metrics.len());
+    for (id, value) in &report.metrics {
+        let metric = schema.metric(id).ok_or_else(|| ValueError::UnknownMetric {
+            metric: id.clone(),
+            detail: "not declared".into(),
+        })?;
+        if metric.purpose != report.purpose {
+            return Err(ValueError::UnknownMetric {
+                metric: id.clone(),
+                detail: format!("belongs to purpose {:?}", metric.purpose),
+            });
+        }
+        metrics.push((metric, value));
+    }
+    let declared: BTreeSet<&str> = metrics
+        .iter()
+        .flat_map(|(m, _)| m.dimensions.iter().map(String::as_str))
+        .collect();
+    for (id, value) in &report.dimensions {
+        let unknown = |detail: String| ValueError::UnknownDimension {
+            dimension: id.clone(),
+            detail,
+        };
+        let dimension = schema
+            .dimension(id)
+            .ok_or_else(|| unknown("not declared by the schema".into()))?;
+        if !declared.contains(id.as_str()) {
+            return Err(unknown("no metric of the report declares it".into()));
+        }
+        if !dimension.accepts(value) {
+            return Err(unknown(format!("value {value:?} is not allowed")));
+        }
+    }
+    for (metric, value) in metrics {
+        check_value(metric, value)?;
+    }
+    Ok(())
+}
+
+/// Checks one metric value against its metric:
+///
+/// - the value's type is the metric's;
+/// - `counter`: at most `max_per_report`;
+/// - `labeled_counter`: declared labels only, the **sum over all labels** at
+///   most `max_per_report`;
+/// - `category`: a declared category;
+/// - `distribution`: exactly one count per bucket (n bounds make n + 1
+///   buckets; bucket bounds are inclusive upper bounds), the **sum of the
+///   counts** at most `max_per_report`;
+/// - `domain_set`: at most `max_per_report` members, each a canonical
+///   registrable domain ([`domain::check_canonical`]).
+///
+/// # Errors
+/// The first [`ValueError`].
+pub fn check_value(metric: &Metric, value: &MetricValue) -> Result<(), ValueError> {
+    let bound = metric.max_per_report;
+    let over = |what: &str, n: u64| ValueError::OutOfBounds {
+        metric: metric.id.clone(),
+        detail: format!("{what} {n} exceeds the bound {bound}"),
+    };
+    match (&metric.kind, value) {
+        (MetricKind::Counter, MetricValue::Counter(n)) => {
+            if *n > bound {
+                return Err(over("count", *n));
+            }
+        }
+        (MetricKind::LabeledCounter { labels }, MetricValue::LabeledCounter(map)) => {
+            let mut total = 0u64;
+            for (label, n) in map {
+                if !labels.contains(label) {
+                    return Err(ValueError::UnknownLabel {
+                        metric: metric.id.clone(),
+                        what: "label",
+                        value: label.clone(),
+                    });
+                }
+                total = total.saturating_add(*n);
+            }
+            if total > bound {
+                return Err(over("the total over all labels", total));
+            }
+        }
+        (MetricKind::Boolean, MetricValue::Boolean(_)) => {}
+        (MetricKind::Category { categories }, MetricValue::Category(c)) => {
+            if !categories.contains(c) {
+                return Err(ValueError::UnknownLabel {
+                    metric: metric.id.clone(),
+                    what: "category",
+                    value: c.clone(),
+                });
+            }
+        }
+        (MetricKind::Distribution { buckets }, MetricValue::Distribution(counts)) => {
+            if counts.len() != buckets.len() + 1 {
+                return Err(ValueError::OutOfBounds {
+                    metric: metric.id.clone(),
+                    detail: format!(
+                        "{} bucket counts, the schema has {} buckets",
+                        counts.len(),
+                        buckets.len() + 1
+                    ),
+                });
+            }
+            let total = counts.iter().fold(0u64, |a, &c| a.saturating_add(c));
+            if total > bound {
+                return Err(over("the total over all buckets", total));
+            }
+        }
+        (MetricKind::DomainSet, MetricValue::DomainSet(set)) => {
+            let n = u64::try_from(set.len()).unwrap_or(u64::MAX);
+            if n > bound {
+                return Err(over("the number of domains", n));
+            }
+            for d in set {
+                domain::check_canonical(d).map_err(|reason| ValueError::NotADomain {
+                    metric: metric.id.clone(),
+                    value: d.clone(),
+                    reason,
+                })?;
+            }
+        }
+        _ => {
+            return Err(ValueError::WrongType {
+                metric: metric.id.clone(),
+                expected: metric.type_name(),
+            });
+        }
+    }
+    Ok(())
+}
