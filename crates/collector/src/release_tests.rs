@@ -563,9 +563,9 @@ fn local_dp_estimates_cover_the_truth() {
 }
 
 /// A client written from docs/wire.md §2.4 alone (not the SDK, not
-/// candor-privacy's encoder): k-ary randomized response with `p = e^ε/(e^ε
-/// + k − 1)`, the answer drawn once per device. The engine's estimate of
-/// its reports covers the truth.
+/// candor-privacy's encoder): k-ary randomized response with
+/// `p = e^ε/(e^ε + k − 1)`, the answer drawn once per device. The engine's
+/// estimate of its reports covers the truth.
 #[test]
 fn a_spec_only_randomized_response_client_is_debiased() {
     // The spec's client: a tiny xorshift generator, floating point coins.

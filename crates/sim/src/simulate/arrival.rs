@@ -98,7 +98,7 @@ pub fn report_arrival(
         never: 0,
     };
     for device in 0..devices {
-        let mut rng = Rng::new(mix(mix(seed, device as u64), 0x0ff1_14e));
+        let mut rng = Rng::new(mix(mix(seed, device as u64), 0x00ff_114e));
         let share = rng.beta_mean(offline.share.clamp(0.0, 0.99), 2.0).min(0.99);
         // Stationary offline share `share` with spells of mean `spell`:
         // leave offline with 1/spell, go offline with share/(spell·(1−share)).
