@@ -216,8 +216,25 @@ fn check_report_invariants(report: &Report) {
     let Ok(delta) = delta else { return };
     // Everything stored is within the schema: declared metrics, cells of
     // their sets, canonical domains, dimensions their metric declares.
+    // Each counted metric has exactly one report-count contribution of 1.
+    let counted: Vec<&str> = delta
+        .contributions
+        .iter()
+        .filter(|c| c.key.cell == candor_store::REPORTS_CELL)
+        .map(|c| c.key.metric.as_str())
+        .collect();
+    let distinct: std::collections::BTreeSet<&str> = counted.iter().copied().collect();
+    assert_eq!(counted.len(), distinct.len(), "one report count per metric");
     for c in &delta.contributions {
         let metric = schema.metric(&c.key.metric).expect("declared metric");
+        if c.key.cell == candor_store::REPORTS_CELL {
+            assert_eq!(c.value, 1, "a report counts once");
+            continue;
+        }
+        assert!(
+            distinct.contains(c.key.metric.as_str()),
+            "a value row without its report count"
+        );
         assert!(c.value >= 1);
         let value = u64::try_from(c.value).expect("positive");
         assert!(
