@@ -4,8 +4,6 @@
 //! per-report batch results and as the `code` label of the rejection
 //! counter. Renaming one is a breaking change.
 
-use axum::http::StatusCode;
-
 /// Why a report (or a whole request) was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -145,22 +143,13 @@ impl Rejection {
         }
     }
 
-    /// The HTTP status for a request refused with this error.
-    pub fn status(&self) -> StatusCode {
-        match self {
-            Rejection::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            Rejection::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-            Rejection::UnknownRegion(_) => StatusCode::NOT_FOUND,
-            Rejection::WrongRegion => StatusCode::MISDIRECTED_REQUEST,
-            Rejection::SchemaMismatch { .. }
-            | Rejection::Value(_)
-            | Rejection::ConsentTooOld { .. }
-            | Rejection::DayOutOfWindow(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            Rejection::Overloaded | Rejection::StoreUnavailable | Rejection::ShuttingDown => {
-                StatusCode::SERVICE_UNAVAILABLE
-            }
-            _ => StatusCode::BAD_REQUEST,
-        }
+    /// The HTTP status documented for this refusal ([`Rejection::CODES`]).
+    pub fn http_status(&self) -> u16 {
+        let code = self.code();
+        Self::CODES
+            .iter()
+            .find(|(c, _)| *c == code)
+            .map_or(400, |(_, status)| *status)
     }
 
     /// Whether a client should retry the same report later.

@@ -4,7 +4,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::Collector;
-use crate::validate::day_number;
 
 /// What one run of the jobs did in one region.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -24,23 +23,23 @@ pub struct JobReport {
 /// keeps data longer than any schema promises.
 pub async fn run_once(c: &Collector) -> Vec<(String, Result<JobReport, candor_store::StoreError>)> {
     c.reload_keys();
-    let today = day_number(crate::clock::today(c.clock.as_ref()));
+    let (window, _) = c.calendar().window();
+    let today = window.today;
     let mut out = Vec::new();
-    for r in c.regions.values() {
+    for (id, r) in c.runtimes() {
         let retention = c
-            .registry
+            .registry()
             .all()
-            .filter_map(|s| s.region(&r.id).map(|reg| reg.retention_days))
+            .filter_map(|s| s.region(id).map(|reg| reg.retention_days))
             .min()
             .unwrap_or(u32::MAX);
         let cutoff = today.saturating_sub(i32::try_from(retention).unwrap_or(i32::MAX));
         // Reports older than the window are refused anyway, so their ids
         // can be forgotten (the widest window of the region's schemas).
-        let (window, _) = c.window();
         let first = c
-            .registry
+            .registry()
             .all()
-            .map(|s| window.first(s.region(&r.id)))
+            .map(|s| window.first(s.region(id)))
             .min()
             .unwrap_or(today);
         let result = r
@@ -63,28 +62,27 @@ pub async fn run_once(c: &Collector) -> Vec<(String, Result<JobReport, candor_st
                 })
                 .to_string(),
             };
-            let logged = c.with_control_store(&r.id, |s| s.append_audit(&record).map(|_| ()));
-            if let Some(Err(error)) = logged {
-                tracing::error!(region = %r.id, %error, "Writing the retention run to the audit log failed.");
+            if let Err(error) = c.analyst().append_audit(id, &record) {
+                tracing::error!(region = %id, %error, "Writing the retention run to the audit log failed.");
             }
         }
         match &result {
             Ok(report) => tracing::info!(
-                region = %r.id,
+                region = %id,
                 rows_deleted = report.rows_deleted,
                 ids_pruned = report.ids_pruned,
                 "Retention ran."
             ),
-            Err(error) => tracing::error!(region = %r.id, %error, "Retention failed."),
+            Err(error) => tracing::error!(region = %id, %error, "Retention failed."),
         }
-        out.push((r.id.clone(), result));
+        out.push((id.clone(), result));
     }
     out
 }
 
 /// Runs the jobs now and then every `jobs.interval_seconds`.
 pub(crate) fn spawn(c: Arc<Collector>) -> tokio::task::JoinHandle<()> {
-    let every = Duration::from_secs(c.config.jobs.interval_seconds.max(1));
+    let every = Duration::from_secs(c.config().jobs.interval_seconds.max(1));
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(every);
         loop {

@@ -13,7 +13,9 @@ use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
-use candor_protocol::{KeyConfig, KeyPair, Opener};
+use candor_protocol::{Envelope, KeyConfig, KeyPair, Opener, Report};
+
+use crate::error::Rejection;
 
 /// Why a key directory operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -227,5 +229,18 @@ impl RegionKeys {
             expired,
             active,
         })
+    }
+
+    /// Opens an envelope with this region's keys: the header names this
+    /// region and a key it holds (a retired key past its grace is refused
+    /// with its own code, `key_retired`), and HPKE opens the report with
+    /// the header as associated data.
+    pub fn open(&self, envelope: &Envelope<'_>) -> Result<Report, Rejection> {
+        match self.opener.open_envelope(envelope) {
+            Err(candor_protocol::Error::UnknownKey(id)) if self.expired.contains(&id) => {
+                Err(Rejection::KeyRetired(id))
+            }
+            other => other.map_err(Rejection::from),
+        }
     }
 }

@@ -68,7 +68,7 @@ impl Metrics {
     }
 
     /// The Prometheus text exposition of these counters and the writers'.
-    pub fn render(&self, writers: &[(String, &crate::writer::Writer)]) -> String {
+    pub fn render(&self, writers: &[(String, &crate::ingest::writer::Writer)]) -> String {
         let mut out = String::new();
         out.push_str("# HELP candor_reports_total Reports received, by region, outcome and rejection code.\n");
         out.push_str("# TYPE candor_reports_total counter\n");

@@ -103,7 +103,7 @@ fn show(args: ShowArgs) -> Result<ExitCode> {
     let (entries, head) = read_log(&config, &args.region)?;
     let checked = audit::verify(&entries, head, None);
     if args.json {
-        let body = candor_collector::api::audit_log_json(&args.region, &entries, head);
+        let body = candor_api::audit_log_json(&args.region, &entries, head, &checked);
         println!("{body:#}");
         return Ok(ExitCode::SUCCESS);
     }

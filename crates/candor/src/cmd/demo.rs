@@ -16,9 +16,11 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
+use candor_api::{Answer, Group, Query};
 use candor_collector::access::{self, Role, TokenSpec};
+use candor_collector::analyst::Principal;
 use candor_collector::clock::ManualClock;
-use candor_collector::release::{Answer, Query, Scope, format_day};
+use candor_collector::release::{Scope, format_day};
 use candor_collector::{Collector, Config};
 use candor_sim::simulate::{self, ProgressBarHooks, SimConfig, SimHooks};
 use clap::Args;
@@ -224,18 +226,22 @@ fn summary_text(
         "\nReports accepted, by region and purpose (exact operational counts, not differentially \
          private: for operators, never published):"
     );
+    let scope = Scope {
+        name: "demo".into(),
+        admin: true,
+        regions: vec![],
+        purposes: vec![],
+    };
+    let operator = Principal {
+        scope: scope.clone(),
+        role: Role::Admin,
+    };
+    let exact = c.analyst().overview(&operator).exact.unwrap_or_default();
     let mut rows = Vec::new();
-    for region in c.region_ids() {
-        let counts = match c.open_store(region) {
-            Some(Ok(store)) => store.report_counts()?,
-            _ => continue,
-        };
-        let mut by_purpose: BTreeMap<String, i64> = BTreeMap::new();
-        for rc in counts {
-            *by_purpose.entry(rc.purpose).or_default() += rc.reports;
-        }
-        for (purpose, n) in by_purpose {
-            rows.push(vec![region.to_owned(), purpose, n.to_string()]);
+    for (region, per_purpose) in exact.reports {
+        for (purpose, by_day) in per_purpose {
+            let n: i64 = by_day.values().sum();
+            rows.push(vec![region.clone(), purpose, n.to_string()]);
         }
     }
     out.push_str(&super::table(&["region", "purpose", "reports"], &rows));
@@ -246,12 +252,6 @@ fn summary_text(
         summary.reports.rejected
     );
 
-    let scope = Scope {
-        name: "demo".into(),
-        admin: true,
-        regions: vec![],
-        purposes: vec![],
-    };
     let ask = |metric: &str, group_by: &[&str]| -> Result<Answer> {
         let q = Query {
             region: "eu".into(),
@@ -264,7 +264,8 @@ fn summary_text(
             cells: vec![],
             epsilon: None,
         };
-        c.query(&scope, &q)
+        c.analyst()
+            .query(&scope, &q)
             .with_context(|| format!("releasing {metric}"))
     };
     let _ = writeln!(
@@ -282,7 +283,7 @@ fn summary_text(
         let a = ask(metric, group_by)?;
         spent += a.epsilon_spent;
         suppressed += a.suppressed.unwrap_or(0);
-        let mut top: Vec<&candor_collector::release::Group> = a.groups.iter().collect();
+        let mut top: Vec<&Group> = a.groups.iter().collect();
         top.sort_by(|x, y| y.value.total_cmp(&x.value));
         let rows: Vec<Vec<String>> = top
             .iter()

@@ -15,8 +15,8 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
-use candor_collector::api::number;
-use candor_collector::release::{Answer, Query, format_day, parse_day};
+use candor_api::{Answer, DAY, Query, number};
+use candor_collector::release::{format_day, parse_day};
 use clap::Args;
 
 /// The environment variable holding the bearer token.
@@ -301,12 +301,7 @@ fn render(a: &Answer) -> String {
     line(String::new());
 
     let by_day = a.groups.iter().any(|g| g.day.is_some());
-    let dims: Vec<&String> = a
-        .query
-        .group_by
-        .iter()
-        .filter(|g| *g != candor_collector::release::DAY)
-        .collect();
+    let dims: Vec<&String> = a.query.group_by.iter().filter(|g| *g != DAY).collect();
     let with_cell = a.groups.iter().any(|g| g.cell.is_some());
     let with_bucket = a.groups.iter().any(|g| g.bucket.is_some());
     let with_share = a.groups.iter().any(|g| g.share.is_some());

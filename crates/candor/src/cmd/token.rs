@@ -116,7 +116,7 @@ fn list(args: ListArgs) -> Result<ExitCode> {
     let tokens = access::list_tokens(&config).context("cannot read the token database")?;
     if args.json {
         // The same fields as the API's `GET /v1/tokens`: never a hash.
-        let body = candor_collector::api::tokens_json(&tokens);
+        let body = candor_api::tokens_json(&tokens);
         println!("{body:#}");
         return Ok(ExitCode::SUCCESS);
     }

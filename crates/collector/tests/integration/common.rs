@@ -96,13 +96,15 @@ impl Server {
 
     /// Every aggregate row of a region, report counts included.
     pub(crate) fn all_rows(&self, region: &str) -> Vec<AggregateRow> {
-        let store = self
-            .running
-            .collector
-            .open_store(region)
-            .expect("served region")
-            .expect("opens");
-        store.rows(&RowFilter::default()).expect("rows")
+        self.store(region)
+            .rows(&RowFilter::default())
+            .expect("rows")
+    }
+
+    /// A read handle on a region's store, opened from the data directory as
+    /// an operator would: the collector hands out none.
+    pub(crate) fn store(&self, region: &str) -> Box<dyn candor_store::Store> {
+        open_store(self.dir.path(), region)
     }
 
     /// Posts a body; returns status, headers we care about, and body text.
@@ -116,13 +118,8 @@ impl Server {
         let mut out = String::new();
         for region in ["eu", "us"] {
             out.push_str(&format!("{:?}", self.rows(region)));
-            let store = self
-                .running
-                .collector
-                .open_store(region)
-                .expect("region")
-                .expect("opens");
-            out.push_str(&format!("{:?}", store.report_counts().expect("counts")));
+            let counts = self.store(region).report_counts().expect("counts");
+            out.push_str(&format!("{counts:?}"));
         }
         out
     }
@@ -176,4 +173,14 @@ pub(crate) fn post_raw(url: &str, region: &str, body: &[u8], headers: &[(&str, &
         content_type,
         json: serde_json::from_str(&text).unwrap_or(serde_json::Value::Null),
     }
+}
+
+/// A read handle on `region`'s store under the data directory `data_dir`.
+pub(crate) fn open_store(data_dir: &std::path::Path, region: &str) -> Box<dyn candor_store::Store> {
+    Box::new(
+        candor_store::sqlite::SqliteStore::open_read_only(
+            data_dir.join(region).join("aggregates.sqlite"),
+        )
+        .expect("opens"),
+    )
 }

@@ -173,12 +173,7 @@ fn many_devices_in_two_regions_aggregate_exactly_and_stay_apart() {
     assert!(eu.iter().any(|r| r.key.cell == "eu-only-news.de"));
     assert!(us.iter().any(|r| r.key.cell == "us-only-news.com"));
     // Report counts per purpose.
-    let store = server
-        .running
-        .collector
-        .open_store("eu")
-        .expect("eu")
-        .expect("opens");
+    let store = server.store("eu");
     let counts: i64 = store
         .report_counts()
         .expect("counts")

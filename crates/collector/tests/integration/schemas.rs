@@ -99,11 +99,7 @@ fn two_schemas_and_an_older_schema_version_are_accepted() {
         assert_eq!(answer.status, 202, "{answer:?}");
         assert_eq!(answer.json["results"][0]["status"], "accepted");
     }
-    let store = running
-        .collector
-        .open_store("eu")
-        .expect("eu")
-        .expect("opens");
+    let store = crate::common::open_store(dir.path(), "eu");
     let rows = store.rows(&Default::default()).expect("rows");
     let schemas: std::collections::BTreeSet<&str> =
         rows.iter().map(|r| r.key.schema_id.as_str()).collect();

@@ -14,8 +14,10 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::json;
 
-use crate::error::Limit;
+use crate::ingest::front;
 use crate::{Collector, Rejection, ReportOutcome};
+
+pub mod api;
 
 /// The routes, as `(method, path)`; the OpenAPI document must list exactly these.
 pub const ROUTES: [(&str, &str); 11] = [
@@ -42,20 +44,46 @@ pub fn router(collector: Arc<Collector>) -> Router {
         .route(ROUTES[4].1, get(healthz))
         .route(ROUTES[5].1, get(readyz))
         .route(ROUTES[6].1, get(metrics))
-        .route(ROUTES[7].1, post(crate::api::query))
-        .route(ROUTES[8].1, get(crate::api::budget))
-        .route(ROUTES[9].1, get(crate::api::audit))
-        .route(ROUTES[10].1, get(crate::api::tokens))
+        .route(ROUTES[7].1, post(api::query))
+        .route(ROUTES[8].1, get(api::budget))
+        .route(ROUTES[9].1, get(api::audit))
+        .route(ROUTES[10].1, get(api::tokens))
         .merge(crate::dashboard::router())
         .layer(axum::middleware::map_response(problem_errors))
         .with_state(collector)
 }
 
-/// A problem+json answer (RFC 9457) with the rejection's stable code.
-fn problem(c: &Collector, r: &Rejection) -> Response {
-    let mut response = crate::api::problem(r.status(), r.code(), &r.to_string());
+/// A problem+json answer (RFC 9457) with a stable code: the one builder of
+/// every error body of the API.
+pub(crate) fn problem(status: StatusCode, code: &str, title: &str) -> Response {
+    let body = json!({
+        "type": format!("urn:candor:problem:{code}"),
+        "title": title,
+        "status": status.as_u16(),
+        "code": code,
+    });
+    let mut response = (
+        status,
+        [(header::CONTENT_TYPE, "application/problem+json")],
+        body.to_string(),
+    )
+        .into_response();
+    if status == StatusCode::UNAUTHORIZED {
+        response
+            .headers_mut()
+            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+    }
+    response
+}
+
+/// An ingest refusal as HTTP: its documented status, its stable code, and
+/// Retry-After when retrying later can succeed. The one place where an
+/// ingest error becomes an HTTP answer.
+fn rejection(c: &Collector, r: &Rejection) -> Response {
+    let status = StatusCode::from_u16(r.http_status()).unwrap_or(StatusCode::BAD_REQUEST);
+    let mut response = problem(status, r.code(), &r.to_string());
     if r.is_transient() {
-        let secs = c.config.ingest.retry_after_seconds.to_string();
+        let secs = c.ingest().config().retry_after_seconds.to_string();
         if let Ok(v) = HeaderValue::from_str(&secs) {
             response.headers_mut().insert(header::RETRY_AFTER, v);
         }
@@ -114,7 +142,7 @@ async fn problem_errors(response: Response) -> Response {
         .map(|t| t.trim().to_owned())
         .filter(|t| !t.is_empty())
         .unwrap_or_else(|| status.canonical_reason().unwrap_or("error").to_owned());
-    let mut out = crate::api::problem(status, generic_code(status), &text);
+    let mut out = problem(status, generic_code(status), &text);
     for name in [header::ALLOW, header::RETRY_AFTER, header::WWW_AUTHENTICATE] {
         if let Some(v) = parts.headers.get(&name) {
             out.headers_mut().insert(name, v.clone());
@@ -124,15 +152,13 @@ async fn problem_errors(response: Response) -> Response {
 }
 
 async fn keys(State(c): State<Arc<Collector>>, Path(region): Path<String>, uri: Uri) -> Response {
-    let Some(state) = c.regions.get(&region) else {
-        return problem(&c, &Rejection::UnknownRegion(region));
+    let Some(active) = c.ingest().active_keys(&region) else {
+        return rejection(&c, &Rejection::UnknownRegion(region));
     };
-    if let Err(r) = crate::api::strict_params(&uri, &[]) {
+    if let Err(r) = api::strict_params(&uri, &[]) {
         return r;
     }
-    let keys = state.keys.read().unwrap_or_else(|p| p.into_inner()).clone();
-    let configs: Vec<serde_json::Value> = keys
-        .active
+    let configs: Vec<serde_json::Value> = active
         .iter()
         .filter_map(|k| serde_json::from_str(&k.to_json()).ok())
         .collect();
@@ -154,11 +180,11 @@ async fn reports(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let response = match crate::api::strict_params(&uri, &[]) {
+    let response = match api::strict_params(&uri, &[]) {
         Ok(_) => upload(&c, &region, &headers, body).await,
         Err(r) => r,
     };
-    c.metrics.request(response.status().as_u16());
+    c.metrics().request(response.status().as_u16());
     response
 }
 
@@ -175,59 +201,42 @@ fn is_report_upload(headers: &HeaderMap) -> bool {
         .is_some_and(|essence| essence.trim().eq_ignore_ascii_case(REPORT_MEDIA_TYPE))
 }
 
+/// The HTTP front of the ingest pipeline: media type, declared size and
+/// in-flight budget before the body is read, then the pipeline.
 async fn upload(c: &Arc<Collector>, region: &str, headers: &HeaderMap, body: Body) -> Response {
-    if !c.regions.contains_key(region) {
-        return problem(c, &Rejection::UnknownRegion(region.to_owned()));
+    let ingest = c.ingest();
+    if !ingest.serves(region) {
+        return rejection(c, &Rejection::UnknownRegion(region.to_owned()));
     }
     if !is_report_upload(headers) {
-        c.metrics
-            .report(region, "rejected", "unsupported_media_type", 1);
-        return problem(c, &Rejection::UnsupportedMediaType);
+        return rejection(c, &ingest.refuse(region, Rejection::UnsupportedMediaType));
     }
-    let limit = c.config.ingest.max_body_bytes;
-    let body_limit = |size| {
-        Rejection::TooLarge(Limit {
-            what: "request body",
-            size,
-            max: limit,
-            unit: "bytes",
-        })
-    };
     let declared = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<usize>().ok());
-    if declared.is_some_and(|n| n > limit) {
-        c.metrics.report(region, "rejected", "too_large", 1);
-        return problem(c, &body_limit(declared));
-    }
-    // Refuse before reading the body: the permits (KiB of body) bound the
-    // memory that requests in flight can take.
-    let Ok(_permit) = c
-        .permits
-        .try_acquire_many(c.config.ingest.body_kib(declared))
-    else {
-        c.metrics.report(region, "rejected", "overloaded", 1);
-        return problem(c, &Rejection::Overloaded);
+    // Refuse before reading the body: the admission (KiB of body) bounds
+    // the memory that requests in flight can take.
+    let _admission = match ingest.admit(region, declared) {
+        Ok(a) => a,
+        Err(r) => return rejection(c, &r),
     };
+    let limit = ingest.config().max_body_bytes;
     let bytes = match axum::body::to_bytes(body, limit).await {
         Ok(b) => b,
         Err(_) => {
-            c.metrics.report(region, "rejected", "too_large", 1);
-            return problem(c, &body_limit(None));
+            let refused = ingest.refuse(region, front::body_too_large(ingest.config(), None));
+            return rejection(c, &refused);
         }
     };
     let single = !bytes.starts_with(&candor_protocol::batch::BATCH_MAGIC);
-    match c.ingest(region, &bytes).await {
-        Err(r) => {
-            c.metrics.report(region, "rejected", r.code(), 1);
-            problem(c, &r)
-        }
+    match ingest.process(region, &bytes).await {
+        Err(r) => rejection(c, &r),
         Ok(outcomes) => {
             // A single report that was refused is answered as a problem, so
             // a client can act on the status alone.
             if let (true, [ReportOutcome::Rejected(r)]) = (single, outcomes.as_slice()) {
-                return problem(c, r);
+                return rejection(c, r);
             }
             accepted(&outcomes)
         }
@@ -244,12 +253,12 @@ fn accepted(outcomes: &[ReportOutcome]) -> Response {
 }
 
 async fn schema(State(c): State<Arc<Collector>>, uri: Uri) -> Response {
-    if let Err(r) = crate::api::strict_params(&uri, &[]) {
+    if let Err(r) = api::strict_params(&uri, &[]) {
         return r;
     }
     (
         [(header::CONTENT_TYPE, "application/json")],
-        c.schema_json.clone(),
+        c.schema_json().to_owned(),
     )
         .into_response()
 }
@@ -257,7 +266,7 @@ async fn schema(State(c): State<Arc<Collector>>, uri: Uri) -> Response {
 async fn privacy(State(c): State<Arc<Collector>>) -> Response {
     (
         [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
-        c.privacy_html.clone(),
+        c.privacy_html().to_owned(),
     )
         .into_response()
 }
@@ -267,8 +276,8 @@ async fn healthz() -> &'static str {
 }
 
 async fn readyz(State(c): State<Arc<Collector>>) -> Response {
-    if c.shutting_down.load(std::sync::atomic::Ordering::Relaxed) {
-        problem(&c, &Rejection::ShuttingDown)
+    if c.ingest().is_shutting_down() {
+        rejection(&c, &Rejection::ShuttingDown)
     } else {
         "ready\n".into_response()
     }
@@ -278,17 +287,17 @@ async fn readyz(State(c): State<Arc<Collector>>) -> Response {
 /// so only for admin tokens of every region; Prometheus sends one with
 /// `authorization: { credentials_file: ... }`.
 async fn metrics(State(c): State<Arc<Collector>>, headers: HeaderMap) -> Response {
-    if let Err(refused) = crate::api::require_operator(&c, &headers).await {
+    if let Err(refused) = api::require_operator(&c, &headers).await {
         return refused;
     }
-    let writers: Vec<(String, &crate::writer::Writer)> = c
-        .regions
-        .values()
-        .map(|r| (r.id.clone(), &r.writer))
+    let writers: Vec<(String, &crate::ingest::writer::Writer)> = c
+        .runtimes()
+        .iter()
+        .map(|(id, r)| (id.clone(), &r.writer))
         .collect();
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        c.metrics.render(&writers),
+        c.metrics().render(&writers),
     )
         .into_response()
 }

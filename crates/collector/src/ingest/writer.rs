@@ -15,9 +15,9 @@ use std::time::{Duration, Instant};
 use candor_store::{CommitOutcome, DayNumber, ReportDelta, Store, StoreError};
 use tokio::sync::oneshot;
 
-use crate::error::Rejection;
+use super::sink::{Sink, SinkError, SinkFuture};
 
-type Reply = oneshot::Sender<Result<Vec<CommitOutcome>, Rejection>>;
+type Reply = oneshot::Sender<Result<Vec<CommitOutcome>, SinkError>>;
 
 struct Job {
     deltas: Vec<ReportDelta>,
@@ -109,14 +109,14 @@ impl Writer {
     }
 
     /// Queues reports and waits until they are committed (or the commit failed).
-    pub async fn commit(&self, deltas: Vec<ReportDelta>) -> Result<Vec<CommitOutcome>, Rejection> {
+    pub async fn commit(&self, deltas: Vec<ReportDelta>) -> Result<Vec<CommitOutcome>, SinkError> {
         let n = deltas.len();
         if n == 0 {
             return Ok(Vec::new());
         }
         if self.queued.fetch_add(n, Ordering::AcqRel) + n > self.max_queued {
             self.queued.fetch_sub(n, Ordering::AcqRel);
-            return Err(Rejection::Overloaded);
+            return Err(SinkError::Overloaded);
         }
         let (reply, answer) = oneshot::channel();
         let sent = {
@@ -125,10 +125,10 @@ impl Writer {
                 Some(tx) => tx
                     .try_send(Work::Commit(Job { deltas, reply }))
                     .map_err(|e| match e {
-                        TrySendError::Full(_) => Rejection::Overloaded,
-                        TrySendError::Disconnected(_) => Rejection::ShuttingDown,
+                        TrySendError::Full(_) => SinkError::Overloaded,
+                        TrySendError::Disconnected(_) => SinkError::ShuttingDown,
                     }),
-                None => Err(Rejection::ShuttingDown),
+                None => Err(SinkError::ShuttingDown),
             }
         };
         if let Err(e) = sent {
@@ -137,7 +137,7 @@ impl Writer {
         }
         // The writer always answers; a dropped reply means it died, and
         // then nothing of this request was committed.
-        answer.await.unwrap_or(Err(Rejection::StoreUnavailable))
+        answer.await.unwrap_or(Err(SinkError::Unavailable))
     }
 
     /// Deletes aggregate rows of days before `rows_before` and forgets
@@ -172,6 +172,12 @@ impl Writer {
     /// Stops accepting work; queued jobs are still committed.
     pub fn close(&self) {
         self.tx.lock().unwrap_or_else(|p| p.into_inner()).take();
+    }
+}
+
+impl Sink for Writer {
+    fn commit(&self, deltas: Vec<ReportDelta>) -> SinkFuture<'_> {
+        Box::pin(Writer::commit(self, deltas))
     }
 }
 
@@ -256,7 +262,7 @@ fn commit(
             stats.failed_commits.fetch_add(1, Ordering::Relaxed);
             tracing::error!(%error, reports, "Commit failed; nothing of the batch was stored.");
             for job in jobs.drain(..) {
-                let _ = job.reply.send(Err(Rejection::StoreUnavailable));
+                let _ = job.reply.send(Err(SinkError::Unavailable));
             }
         }
     }

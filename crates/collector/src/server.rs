@@ -1,0 +1,468 @@
+//! Starting and stopping a collector: the data directory's lock, each
+//! region's keys, stores, writer, ingest pipeline and analyst service, the
+//! HTTP server and the background jobs.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use candor_protocol::KeyConfig;
+use candor_schema::Schema;
+use candor_store::Store;
+use candor_store::sqlite::SqliteStore;
+
+use crate::analyst::Analyst;
+use crate::calendar::Calendar;
+use crate::clock::{self, Clock};
+use crate::config::Config;
+use crate::ingest::Ingest;
+use crate::ingest::writer::{Writer, WriterConfig};
+use crate::keys::{self, RegionKeys};
+use crate::metrics::Metrics;
+use crate::validate::Registry;
+
+/// Why the collector could not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StartError {
+    /// A region's keys could not be loaded or generated.
+    #[error("region {region}: {source}")]
+    Keys {
+        /// The region.
+        region: String,
+        /// The error.
+        source: keys::KeyError,
+    },
+    /// A region's store could not be opened.
+    #[error("region {region}: {source}")]
+    Store {
+        /// The region.
+        region: String,
+        /// The error.
+        source: candor_store::StoreError,
+    },
+    /// The configuration names a region no schema declares, or no schema was given.
+    #[error("{0}")]
+    Config(String),
+    /// Another collector holds the data directory's lock: two processes
+    /// writing one set of region databases and key directories would race.
+    #[error(
+        "the data directory {} is in use by another collector (lock file {}); stop it first or choose another data_dir",
+        data_dir.display(),
+        lock.display()
+    )]
+    DataDirInUse {
+        /// The data directory.
+        data_dir: PathBuf,
+        /// Its lock file.
+        lock: PathBuf,
+    },
+    /// The data directory or its lock file could not be created.
+    #[error("cannot use the data directory {}: {source}", data_dir.display())]
+    DataDir {
+        /// The data directory.
+        data_dir: PathBuf,
+        /// The error.
+        source: std::io::Error,
+    },
+    /// The listener could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        /// The address.
+        addr: SocketAddr,
+        /// The error.
+        source: std::io::Error,
+    },
+}
+
+/// The name of the lock file in the data directory.
+pub const LOCK_FILE: &str = "collector.lock";
+
+/// Creates the data directory if needed and takes its exclusive lock, so a
+/// second collector on the same directory refuses to start. The operating
+/// system drops the lock when the process ends, however it ends.
+fn lock_data_dir(data_dir: &std::path::Path) -> Result<std::fs::File, StartError> {
+    let io = |source| StartError::DataDir {
+        data_dir: data_dir.to_owned(),
+        source,
+    };
+    std::fs::create_dir_all(data_dir).map_err(io)?;
+    let lock = data_dir.join(LOCK_FILE);
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock)
+        .map_err(io)?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(StartError::DataDirInUse {
+            data_dir: data_dir.to_owned(),
+            lock,
+        }),
+        Err(std::fs::TryLockError::Error(e)) => Err(io(e)),
+    }
+}
+
+/// What the collector keeps of a region besides its pipeline and read
+/// side: where its keys live (for reloads) and its writer (for retention
+/// and the writer's counters).
+pub(crate) struct RegionRuntime {
+    pub(crate) key_dir: PathBuf,
+    pub(crate) writer: Writer,
+}
+
+/// A running collector's parts; HTTP handlers and jobs reach them through
+/// its accessors.
+pub struct Collector {
+    config: Arc<Config>,
+    registry: Arc<Registry>,
+    calendar: Calendar,
+    metrics: Arc<Metrics>,
+    ingest: Ingest,
+    analyst: Analyst,
+    regions: BTreeMap<String, RegionRuntime>,
+    schema_json: String,
+    privacy_html: String,
+    /// The data directory's exclusive lock, held while the collector lives.
+    _data_dir_lock: std::fs::File,
+    writer_threads: std::sync::Mutex<Vec<std::thread::JoinHandle<()>>>,
+}
+
+/// A started collector: its address, the key configs it generated on first
+/// start, and the handle that stops it.
+pub struct Running {
+    /// The bound address (useful with port 0).
+    pub addr: SocketAddr,
+    /// Keys generated because a region had none.
+    pub generated_keys: Vec<KeyConfig>,
+    /// The collector's state (for tests and the binary's summaries).
+    pub collector: Arc<Collector>,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Running {
+    /// Stops accepting connections, answers the requests in flight, commits
+    /// everything accepted, and returns once the writers have finished.
+    pub async fn shutdown(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        let _ = (&mut self.task).await;
+    }
+
+    /// Waits until the server stops by itself (after a signal given to
+    /// [`Collector::start`]'s `stop` future).
+    pub async fn wait(self) {
+        let _ = self.task.await;
+    }
+}
+
+/// One region opened at start: its pieces before they are handed to the
+/// pipeline, the read side and the runtime.
+struct OpenedRegion {
+    keys: RegionKeys,
+    control: Box<dyn Store>,
+    store_path: PathBuf,
+    runtime: RegionRuntime,
+    writer_thread: std::thread::JoinHandle<()>,
+}
+
+/// Opens (creating on first start) a region's store, keys and writer.
+fn open_region(
+    config: &Config,
+    id: &str,
+    clock: &dyn Clock,
+    generated_keys: &mut Vec<KeyConfig>,
+) -> Result<OpenedRegion, StartError> {
+    let dir = config.region_dir(id);
+    let key_dir = dir.join("keys");
+    let key_err = |source| StartError::Keys {
+        region: id.to_owned(),
+        source,
+    };
+    let store_path = dir.join(crate::access::STORE_FILE);
+    let store_err = |source| StartError::Store {
+        region: id.to_owned(),
+        source,
+    };
+    std::fs::create_dir_all(&dir).map_err(|e| {
+        store_err(candor_store::StoreError::Backend(format!(
+            "create {}: {e}",
+            dir.display()
+        )))
+    })?;
+    let mut control = SqliteStore::open(&store_path).map_err(store_err)?;
+    if keys::load(&key_dir).map_err(key_err)?.is_empty() {
+        let generated = keys::generate(&key_dir, id, None).map_err(key_err)?;
+        control
+            .append_audit(&candor_store::AuditRecord {
+                at: clock::audit_now(),
+                actor: "collector".into(),
+                action: "key.generate".into(),
+                detail: serde_json::json!({ "key_id": generated.key_id() }).to_string(),
+            })
+            .map_err(store_err)?;
+        generated_keys.push(generated);
+    }
+    let keys = RegionKeys::new(
+        id,
+        keys::load(&key_dir).map_err(key_err)?,
+        clock.now(),
+        config.keys.retired_grace_days,
+    )
+    .map_err(key_err)?;
+    let store = SqliteStore::open(&store_path).map_err(store_err)?;
+    let (writer, writer_thread) = Writer::start(
+        id,
+        Box::new(store),
+        WriterConfig {
+            batch_max_reports: config.ingest.batch_max_reports,
+            max_wait: Duration::from_millis(config.ingest.batch_max_wait_ms),
+            max_queued: config.ingest.queue_max_reports,
+        },
+    );
+    Ok(OpenedRegion {
+        keys,
+        control: Box::new(control),
+        store_path,
+        runtime: RegionRuntime { key_dir, writer },
+        writer_thread,
+    })
+}
+
+/// The regions to serve: those configured, or every region of the schemas.
+fn region_ids(config: &Config, registry: &Registry) -> Result<Vec<String>, StartError> {
+    let mut ids: Vec<String> = if config.regions.is_empty() {
+        registry
+            .all()
+            .flat_map(|s| s.regions.keys().cloned())
+            .collect()
+    } else {
+        config.regions.clone()
+    };
+    ids.sort();
+    ids.dedup();
+    if let Some(id) = ids
+        .iter()
+        .find(|id| !registry.all().any(|s| s.region(id).is_some()))
+    {
+        return Err(StartError::Config(format!(
+            "region {id:?} is not declared by any schema"
+        )));
+    }
+    Ok(ids)
+}
+
+impl Collector {
+    /// Binds the listener, takes the data directory's exclusive lock
+    /// ([`LOCK_FILE`]), opens every region (generating keys where there are
+    /// none) and starts serving. Nothing is created before the listener is
+    /// bound, and a second collector on the same data directory fails with
+    /// [`StartError::DataDirInUse`]. The server stops when `stop`
+    /// completes or [`Running::shutdown`] is called.
+    pub async fn start(
+        config: Config,
+        schemas: Vec<Schema>,
+        clock: Arc<dyn Clock>,
+        stop: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> Result<Running, StartError> {
+        if schemas.is_empty() {
+            return Err(StartError::Config("no schema to serve".into()));
+        }
+        // Listen first: a collector that cannot serve must not create a data
+        // directory, keys or databases on its way to failing.
+        let listener = tokio::net::TcpListener::bind(config.listen)
+            .await
+            .map_err(|source| StartError::Listen {
+                addr: config.listen,
+                source,
+            })?;
+        let addr = listener.local_addr().map_err(|source| StartError::Listen {
+            addr: config.listen,
+            source,
+        })?;
+        let data_dir_lock = lock_data_dir(&config.data_dir)?;
+        let registry = Arc::new(Registry::new(schemas));
+        let config = Arc::new(config);
+        let calendar = Calendar::new(clock.clone(), &config.ingest);
+        let metrics = Arc::new(Metrics::default());
+        let mut ingest = Ingest::new(
+            registry.clone(),
+            calendar.clone(),
+            config.ingest.clone(),
+            metrics.clone(),
+        );
+        let mut analyst = Analyst::new(
+            registry.clone(),
+            calendar.clone(),
+            config.clone(),
+            metrics.clone(),
+        );
+        let mut regions = BTreeMap::new();
+        let mut generated_keys = Vec::new();
+        let mut writer_threads = Vec::new();
+        for id in region_ids(&config, &registry)? {
+            let opened = open_region(&config, &id, clock.as_ref(), &mut generated_keys)?;
+            let path = opened.store_path;
+            let reader: crate::analyst::Reader = Box::new(move || {
+                SqliteStore::open_read_only(&path).map(|s| Box::new(s) as Box<dyn Store>)
+            });
+            ingest = ingest.with_region(&id, opened.keys, Arc::new(opened.runtime.writer.clone()));
+            analyst = analyst.with_region(&id, opened.control, reader);
+            writer_threads.push(opened.writer_thread);
+            regions.insert(id, opened.runtime);
+        }
+        let collector = Arc::new(Collector {
+            schema_json: schema_json(&registry),
+            privacy_html: privacy_html(&registry),
+            config,
+            registry,
+            calendar,
+            metrics,
+            ingest,
+            analyst,
+            regions,
+            _data_dir_lock: data_dir_lock,
+            writer_threads: std::sync::Mutex::new(writer_threads),
+        });
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let jobs = crate::jobs::spawn(collector.clone());
+        let task = {
+            let collector = collector.clone();
+            tokio::spawn(async move {
+                let router = crate::http::router(collector.clone());
+                let signal = async move {
+                    tokio::select! {
+                        _ = rx => {}
+                        _ = stop => {}
+                    }
+                };
+                if let Err(error) = axum::serve(listener, router)
+                    .with_graceful_shutdown(signal)
+                    .await
+                {
+                    tracing::error!(%error, "The HTTP server failed.");
+                }
+                jobs.abort();
+                collector.finish().await;
+            })
+        };
+        Ok(Running {
+            addr,
+            generated_keys,
+            collector,
+            shutdown: Some(tx),
+            task,
+        })
+    }
+
+    /// After the server stopped: close the writers and wait until they
+    /// committed what was queued.
+    async fn finish(&self) {
+        self.ingest.shut_down();
+        for r in self.regions.values() {
+            r.writer.close();
+        }
+        let threads: Vec<_> = self
+            .writer_threads
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .drain(..)
+            .collect();
+        let _ = tokio::task::spawn_blocking(move || {
+            for t in threads {
+                let _ = t.join();
+            }
+        })
+        .await;
+    }
+
+    /// The regions served.
+    pub fn region_ids(&self) -> impl Iterator<Item = &str> {
+        self.regions.keys().map(String::as_str)
+    }
+
+    /// The counters.
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
+    /// The ingest pipeline.
+    pub fn ingest(&self) -> &Ingest {
+        &self.ingest
+    }
+
+    /// The read side: queries, budget, audit, overview.
+    pub fn analyst(&self) -> &Analyst {
+        &self.analyst
+    }
+
+    /// The data dictionaries served.
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
+    /// The collector's days (today, the accepted window, closed days).
+    pub fn calendar(&self) -> &Calendar {
+        &self.calendar
+    }
+
+    /// The configuration it runs with.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The data dictionaries as served by `GET /v1/schema`.
+    pub(crate) fn schema_json(&self) -> &str {
+        &self.schema_json
+    }
+
+    /// The privacy page.
+    pub(crate) fn privacy_html(&self) -> &str {
+        &self.privacy_html
+    }
+
+    /// Each region's runtime (writers, key directories), for jobs and metrics.
+    pub(crate) fn runtimes(&self) -> &BTreeMap<String, RegionRuntime> {
+        &self.regions
+    }
+
+    /// Re-reads every region's key directory (new keys, retirements, grace expiry).
+    pub fn reload_keys(&self) {
+        for (id, r) in &self.regions {
+            let loaded = keys::load(&r.key_dir).and_then(|k| {
+                RegionKeys::new(
+                    id,
+                    k,
+                    self.calendar.now(),
+                    self.config.keys.retired_grace_days,
+                )
+            });
+            match loaded {
+                Ok(k) => self.ingest.set_keys(id, k),
+                Err(error) => {
+                    tracing::error!(region = %id, %error, "Reloading keys failed; keeping the previous ones.")
+                }
+            }
+        }
+    }
+}
+
+fn schema_json(registry: &Registry) -> String {
+    serde_json::to_string_pretty(&serde_json::json!({
+        "schemas": registry.all().map(|s| serde_json::from_str::<serde_json::Value>(&s.to_json()).unwrap_or_default()).collect::<Vec<_>>()
+    }))
+    .unwrap_or_default()
+}
+
+fn privacy_html(registry: &Registry) -> String {
+    registry
+        .all()
+        .map(|s| candor_schema::docs::render(s, candor_schema::docs::Format::Html))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
