@@ -24,8 +24,10 @@ use serde_json::Value;
 
 use super::*;
 use crate::validate::{DayWindow, to_delta};
+use candor_privacy::budget::Caps;
+use candor_schema::{MetricKind, Release, Schema};
 
-const SCHEMA: &str = include_str!("../../../examples/browser.toml");
+const SCHEMA: &str = include_str!("../../../../examples/browser.toml");
 /// 2026-11-01 as a day number.
 const DAY0: DayNumber = 20_758;
 
