@@ -1,0 +1,106 @@
+//! `candor client init`: validate a schema and a region's key config and
+//! create a client directory from them.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{Context, Result, bail};
+use candor_protocol::KeyConfig;
+use candor_schema::Checked;
+use candor_sdk::Clock;
+
+use super::file::{CLIENT_FILE, CLIENT_FORMAT, ClientFile, open_sdk, write_client_file};
+use super::{join, refuse, today};
+
+/// Creates the client directory `dir`; refuses an existing one unless `force`.
+pub(super) fn init(
+    dir: &Path,
+    clock: Arc<dyn Clock>,
+    schema_path: &Path,
+    key_path: &Path,
+    dimensions: Vec<(String, String)>,
+    force: bool,
+) -> Result<ExitCode> {
+    let client_path = dir.join(CLIENT_FILE);
+    if client_path.exists() && !force {
+        bail!(
+            "{} already exists; use --force to replace it",
+            client_path.display()
+        );
+    }
+    // Read the text once and validate exactly what is copied, with the
+    // (possibly injected) clock's day for the expiry checks.
+    let origin = schema_path.display().to_string();
+    let src = fs::read_to_string(schema_path).with_context(|| format!("reading {origin}"))?;
+    let schema = match candor_schema::parse(&src, &origin, today(&*clock)) {
+        Ok(Checked { schema, warnings }) => {
+            for w in &warnings {
+                eprintln!("{w}");
+            }
+            schema
+        }
+        Err(errors) => {
+            for d in errors.errors.iter().chain(&errors.warnings) {
+                eprintln!("{d}");
+            }
+            let n = errors.errors.len();
+            return refuse(format!(
+                "{origin}: invalid schema: {n} error{}",
+                if n == 1 { "" } else { "s" }
+            ));
+        }
+    };
+    let key_bytes =
+        fs::read(key_path).with_context(|| format!("reading {}", key_path.display()))?;
+    let key_config = match KeyConfig::from_json(&key_bytes) {
+        Ok(k) => k,
+        Err(e) => return refuse(format!("{}: {e}", key_path.display())),
+    };
+    if schema.region(key_config.region()).is_none() {
+        return refuse(format!(
+            "the key config is for region {:?}, which schema {} does not declare (regions: {})",
+            key_config.region(),
+            schema.id,
+            join(schema.regions.keys())
+        ));
+    }
+    let mut dims = BTreeMap::new();
+    for (id, raw) in dimensions {
+        let Some(dimension) = schema.dimension(&id) else {
+            return refuse(format!(
+                "unknown dimension {id:?} (schema dimensions: {})",
+                join(schema.dimensions.keys())
+            ));
+        };
+        if dimension.coarsen(&raw).is_none() {
+            return refuse(format!("dimension {id}: the schema does not allow {raw:?}"));
+        }
+        dims.insert(id, raw);
+    }
+    let file = ClientFile {
+        format: CLIENT_FORMAT,
+        schema_origin: origin,
+        schema: src,
+        key_config,
+        dimensions: dims,
+        private_mode: false,
+    };
+    // Opening the SDK once checks the directory is usable before
+    // client.json claims it.
+    let sdk = open_sdk(dir, &file, schema.clone(), clock, None)?;
+    sdk.flush();
+    drop(sdk);
+    write_client_file(dir, &file, force)?;
+    eprintln!(
+        "Initialised {}: schema {} version {}, region {}, key {}.",
+        dir.display(),
+        schema.id,
+        schema.version,
+        file.key_config.region(),
+        file.key_config.key_id()
+    );
+    Ok(ExitCode::SUCCESS)
+}
