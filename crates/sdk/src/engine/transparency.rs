@@ -1,0 +1,85 @@
+//! What the user can see and delete: the queued and sent reports, deleting
+//! everything collected, and the error counters.
+
+use std::collections::BTreeMap;
+
+use crate::errors::ErrorKind;
+use crate::store::State;
+
+use super::{Inner, lock, offset_day};
+
+impl Inner {
+    /// The plaintext of every queued report.
+    pub(crate) fn pending_reports(&self) -> Vec<String> {
+        self.outbox
+            .list()
+            .map(|l| l.into_iter().map(|(q, _)| q.plaintext).collect())
+            .unwrap_or_default()
+    }
+
+    /// The plaintext of the reports sent in the last `days` days.
+    pub(crate) fn sent_reports(&self, days: u32) -> Vec<String> {
+        let since = offset_day(self.clock.today(), -i64::from(days));
+        self.outbox
+            .sent_since(since)
+            .map(|l| l.into_iter().map(|s| s.plaintext).collect())
+            .unwrap_or_default()
+    }
+
+    /// Deletes all collected data and resets the error counters; consent
+    /// receipts are kept.
+    pub(crate) fn delete_all_data(&self) {
+        for slot in self.slots.values() {
+            let _ = slot.take();
+        }
+        let mut state = lock(&self.state);
+        *state = State::default();
+        if self.outbox.clear().is_err() {
+            self.errors.add(ErrorKind::Storage, 1);
+        }
+        for slot in self.slots.values() {
+            slot.errors.reset();
+        }
+        self.errors.reset();
+        lock(&self.unknown_metrics).clear();
+        lock(&self.url_drops).clear();
+        self.persist(&mut state);
+    }
+
+    /// The persisted error counters: metric id (`*` for the SDK) → code → count.
+    pub(super) fn error_snapshot(&self) -> BTreeMap<String, BTreeMap<String, u64>> {
+        let mut out: BTreeMap<String, BTreeMap<String, u64>> = BTreeMap::new();
+        let mut put = |id: &str, kind: ErrorKind, n: u64| {
+            if n > 0 {
+                out.entry(id.to_owned())
+                    .or_default()
+                    .insert(kind.code().to_owned(), n);
+            }
+        };
+        for (id, slot) in &self.slots {
+            for kind in ErrorKind::ALL {
+                put(id, kind, slot.errors.get(kind));
+            }
+        }
+        for kind in ErrorKind::ALL {
+            put("*", kind, self.errors.get(kind));
+        }
+        out
+    }
+
+    /// All error counters, with unknown metric ids and dropped URLs (`*url`).
+    pub(crate) fn error_counts(&self) -> BTreeMap<String, BTreeMap<String, u64>> {
+        let mut out = self.error_snapshot();
+        for (id, n) in lock(&self.unknown_metrics).iter() {
+            out.entry(id.clone())
+                .or_default()
+                .insert(ErrorKind::UnknownMetric.code().to_owned(), *n);
+        }
+        for (code, n) in lock(&self.url_drops).iter() {
+            out.entry("*url".to_owned())
+                .or_default()
+                .insert((*code).to_owned(), *n);
+        }
+        out
+    }
+}
