@@ -12,10 +12,10 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use candor_protocol::{Day, KeyConfig, Report, ReportId, batch, seal};
 use candor_schema::Schema;
+use candor_time::{Clock, SECONDS_PER_DAY, day_number_of_unix};
 use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
 
-use crate::clock::{Clock, day_number, day_of};
 use crate::config::{BackoffPolicy, Config, OutboxLimits};
 use crate::consent::{ConsentAction, ConsentFile, PurposeConsent, Receipt};
 use crate::errors::{ErrorCounters, ErrorKind, OpenError};
@@ -207,7 +207,7 @@ impl Inner {
             slots,
             dimensions,
             private_mode: AtomicBool::new(false),
-            current_day: AtomicI64::new(day_number(now)),
+            current_day: AtomicI64::new(day_number_of_unix(now)),
             state: Mutex::new(state),
             consent: Mutex::new(consent),
             outbox: outbox_dir,
@@ -236,7 +236,7 @@ impl Inner {
     /// Moves the cells into the finished day's aggregates when the day changed.
     #[inline]
     pub(crate) fn roll_day(&self) {
-        let today = day_number(self.clock.now());
+        let today = day_number_of_unix(self.clock.now());
         if self.current_day.load(Ordering::Relaxed) != today {
             // Never wait on a flush's I/O here: if the state is busy, the
             // flush itself rolls the day over.
@@ -266,7 +266,9 @@ impl Inner {
     /// closed (revoked while a call was in flight) are discarded here, so
     /// they never reach the disk.
     fn harvest(&self, state: &mut State) {
-        let day = day_of(self.current_day.load(Ordering::Relaxed) * 86_400);
+        let day = Day::from_unix_seconds_or_epoch(
+            self.current_day.load(Ordering::Relaxed) * SECONDS_PER_DAY,
+        );
         for slot in self.slots.values() {
             if let Some(acc) = slot.take() {
                 let gate = &self.gates[slot.purpose];
@@ -280,7 +282,7 @@ impl Inner {
             }
         }
         self.current_day
-            .store(day_number(self.clock.now()), Ordering::Relaxed);
+            .store(day_number_of_unix(self.clock.now()), Ordering::Relaxed);
     }
 
     fn persist(&self, state: &mut State) {
@@ -833,12 +835,8 @@ impl Drop for Inner {
     }
 }
 
-/// `day` moved by `delta` days, saturating at the representable range.
+/// `day` moved by `delta` days; 1970-01-01 outside the representable range
+/// (as [`Clock::today`] of a clock that far off).
 fn offset_day(day: Day, delta: i64) -> Day {
-    let secs = (day_number_of(day) + delta).saturating_mul(86_400);
-    day_of(secs)
-}
-
-fn day_number_of(day: Day) -> i64 {
-    day.days_since(day_of(0))
+    day.add_days(delta).unwrap_or(Day::EPOCH)
 }

@@ -310,11 +310,7 @@ pub(crate) fn run(args: ClientArgs) -> Result<ExitCode> {
 /// `--now`: RFC 3339, or `YYYY-MM-DD` for noon UTC that day, as Unix seconds.
 fn parse_now(text: &str) -> Result<i64, String> {
     if let Some(day) = Day::parse(text) {
-        return Ok(day
-            .date()
-            .with_time(time::macros::time!(12:00))
-            .assume_utc()
-            .unix_timestamp());
+        return Ok(day.noon());
     }
     time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
         .map(|t| t.unix_timestamp())
@@ -327,12 +323,6 @@ fn parse_dimension(text: &str) -> Result<(String, String), String> {
         Some((id, value)) if !id.is_empty() => Ok((id.to_owned(), value.to_owned())),
         _ => Err("expected ID=VALUE, e.g. platform=android".to_owned()),
     }
-}
-
-/// The clock's UTC date (for the schema's expiry checks).
-fn today(clock: &dyn Clock) -> time::Date {
-    Day::from_unix_seconds(clock.now())
-        .map_or_else(|| time::OffsetDateTime::now_utc().date(), |d| d.date())
 }
 
 /// Prints `error: {message}` and returns exit status 1: the input was
@@ -363,7 +353,7 @@ fn init(
     // (possibly injected) clock's day for the expiry checks.
     let origin = schema_path.display().to_string();
     let src = fs::read_to_string(schema_path).with_context(|| format!("reading {origin}"))?;
-    let schema = match candor_schema::parse(&src, &origin, today(&*clock)) {
+    let schema = match candor_schema::parse(&src, &origin, clock.today().date()) {
         Ok(Checked { schema, warnings }) => {
             for w in &warnings {
                 eprintln!("{w}");
@@ -523,7 +513,7 @@ impl Session {
             );
         }
         let origin = format!("{} (schema from {})", path.display(), file.schema_origin);
-        let schema = candor_schema::parse(&file.schema, &origin, today(&*clock))
+        let schema = candor_schema::parse(&file.schema, &origin, clock.today().date())
             .map_err(|e| anyhow::anyhow!("{e}"))
             .with_context(|| format!("{} holds an invalid schema", path.display()))?
             .schema;
