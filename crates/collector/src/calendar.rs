@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use crate::clock::{self, Clock};
+use crate::clock::Clock;
 use crate::config::IngestConfig;
 use crate::validate::{DayWindow, Registry};
 
@@ -33,10 +33,10 @@ impl Calendar {
 
     /// The accepted day window as of now, and today's date.
     pub fn window(&self) -> (DayWindow, time::Date) {
-        let today = clock::today(self.clock.as_ref());
+        let today = self.clock.today();
         (
             DayWindow {
-                today: crate::validate::day_number(today),
+                today: today.number(),
                 past_override: self.past_override,
                 future: self.future,
             },

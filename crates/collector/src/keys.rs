@@ -215,7 +215,12 @@ impl RegionKeys {
         for k in keys {
             let id = k.pair.config().key_id();
             match k.retired_at {
-                Some(t) if now >= t.saturating_add(i64::from(grace_days) * 86_400) => {
+                Some(t)
+                    if now
+                        >= t.saturating_add(
+                            i64::from(grace_days) * candor_time::SECONDS_PER_DAY,
+                        ) =>
+                {
                     expired.insert(id);
                     continue;
                 }

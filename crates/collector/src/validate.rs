@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use candor_protocol::{Day, MetricValue, Report};
+use candor_protocol::{MetricValue, Report};
 use candor_schema::Schema;
 use candor_store::{Contribution, ReportDelta, RowKey};
 
@@ -39,12 +39,6 @@ fn mismatch(what: &'static str, detail: impl Into<String>) -> Rejection {
         what,
         detail: detail.into(),
     }
-}
-
-/// Days since 1970-01-01 of a day.
-pub(crate) fn day_number(day: Day) -> i32 {
-    let epoch = Day::from_ymd(1970, 1, 1).expect("the epoch is a valid day");
-    day.days_since(epoch) as i32
 }
 
 /// The rows one metric value adds to, as (cell, value) pairs. The value has
@@ -138,7 +132,7 @@ pub fn to_delta(
     let purpose = schema
         .purpose(&report.purpose)
         .ok_or_else(|| mismatch("unknown_purpose", format!("purpose {:?}", report.purpose)))?;
-    let day = day_number(report.day);
+    let day = report.day.number();
     let mut contributions = Vec::new();
     for (id, value) in &report.metrics {
         let Some(metric) = schema.metric(id) else {

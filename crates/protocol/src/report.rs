@@ -60,96 +60,9 @@ impl<'de> Deserialize<'de> for ReportId {
     }
 }
 
-/// A UTC calendar day, the finest time a report may carry.
-///
-/// Written in JSON as `"YYYY-MM-DD"`.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Day(time::Date);
-
-impl Day {
-    /// The day with the given year, month (1–12) and day of month, if it exists.
-    pub fn from_ymd(year: i32, month: u8, day: u8) -> Option<Self> {
-        let month = time::Month::try_from(month).ok()?;
-        time::Date::from_calendar_date(year, month, day)
-            .ok()
-            .map(Day)
-    }
-
-    /// The UTC day containing the given Unix time (seconds since 1970-01-01T00:00:00Z).
-    pub fn from_unix_seconds(seconds: i64) -> Option<Self> {
-        time::OffsetDateTime::from_unix_timestamp(seconds)
-            .ok()
-            .map(|t| Day(t.date()))
-    }
-
-    /// The day as a `time::Date`.
-    pub fn date(&self) -> time::Date {
-        self.0
-    }
-
-    /// The following day, if representable.
-    pub fn next(&self) -> Option<Self> {
-        self.0.next_day().map(Day)
-    }
-
-    /// Whole days from `earlier` to `self` (negative when `self` is earlier).
-    pub fn days_since(&self, earlier: Day) -> i64 {
-        (self.0 - earlier.0).whole_days()
-    }
-
-    /// Parses `YYYY-MM-DD` (four-digit year, zero-padded month and day).
-    pub fn parse(text: &str) -> Option<Self> {
-        let b = text.as_bytes();
-        let digits = |r: std::ops::Range<usize>| b[r].iter().all(u8::is_ascii_digit);
-        if b.len() != 10 || b[4] != b'-' || b[7] != b'-' || !digits(0..4) || !digits(5..7) {
-            return None;
-        }
-        if !digits(8..10) {
-            return None;
-        }
-        let year = text[0..4].parse().ok()?;
-        let month = text[5..7].parse().ok()?;
-        let day = text[8..10].parse().ok()?;
-        Day::from_ymd(year, month, day)
-    }
-}
-
-impl From<time::Date> for Day {
-    fn from(date: time::Date) -> Self {
-        Day(date)
-    }
-}
-
-impl fmt::Display for Day {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{:04}-{:02}-{:02}",
-            self.0.year(),
-            u8::from(self.0.month()),
-            self.0.day()
-        )
-    }
-}
-
-impl fmt::Debug for Day {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Day({self})")
-    }
-}
-
-impl Serialize for Day {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
-    }
-}
-
-impl<'de> Deserialize<'de> for Day {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let text = <&str>::deserialize(d)?;
-        Day::parse(text).ok_or_else(|| serde::de::Error::custom("day must be a date YYYY-MM-DD"))
-    }
-}
+/// A UTC calendar day, the finest time a report may carry (`candor-time`'s,
+/// written in JSON as `"YYYY-MM-DD"`).
+pub use candor_time::Day;
 
 /// One metric's value in a report. The variant must match the metric's type
 /// in the schema; the collector checks labels, buckets and bounds.
@@ -283,30 +196,6 @@ impl Report {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn day_parses_and_prints_canonically() {
-        let day = Day::parse("2026-02-28").expect("valid day");
-        assert_eq!(day.to_string(), "2026-02-28");
-        assert_eq!(
-            day.next().map(|d| d.to_string()).as_deref(),
-            Some("2026-03-01")
-        );
-        for bad in [
-            "2026-2-28",
-            "2026-02-29",
-            "26-02-28",
-            "2026/02/28",
-            "2026-02-28T00",
-            "+026-02-28",
-        ] {
-            assert!(Day::parse(bad).is_none(), "{bad} must not parse");
-        }
-        assert_eq!(
-            Day::from_unix_seconds(0).map(|d| d.to_string()).as_deref(),
-            Some("1970-01-01")
-        );
-    }
 
     #[test]
     fn unknown_fields_are_refused() {

@@ -9,8 +9,8 @@ use std::time::Duration;
 use candor_protocol::KeyConfig;
 use candor_schema::Schema;
 
-use crate::clock::{Clock, SystemClock};
 use crate::upload::Uploader;
+use candor_time::{Clock, SystemClock};
 
 /// Everything [`crate::Candor::open`] needs.
 pub struct Config {

@@ -45,7 +45,6 @@
 //! ```
 #![deny(missing_docs)]
 
-mod clock;
 mod config;
 mod consent;
 mod engine;
@@ -62,7 +61,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
-pub use clock::{Clock, ManualClock, SystemClock};
+pub use candor_time::{Clock, ManualClock, SystemClock};
 pub use config::{BackoffPolicy, Config, OutboxLimits};
 pub use consent::{ConsentAction, PurposeConsent, Receipt};
 pub use engine::ConsentError;

@@ -238,7 +238,7 @@ impl SimConfig {
 
     /// The last simulated day, if representable.
     pub fn end(&self) -> Option<Day> {
-        offset(self.start, i64::from(self.days.max(1)) - 1)
+        self.start.add_days(i64::from(self.days.max(1)) - 1)
     }
 
     /// Checks every field against the schema and its range.
@@ -323,19 +323,6 @@ pub fn default_threads() -> usize {
 
 fn list<'a>(items: impl Iterator<Item = &'a String>) -> String {
     items.map(String::as_str).collect::<Vec<_>>().join(", ")
-}
-
-/// `day` moved by `delta` days.
-fn offset(day: Day, delta: i64) -> Option<Day> {
-    let epoch = Day::from_ymd(1970, 1, 1)?;
-    let n = day.days_since(epoch).checked_add(delta)?;
-    Day::from_unix_seconds(n.checked_mul(86_400)?)
-}
-
-/// Noon (UTC) of `day`, in Unix seconds.
-pub fn noon(day: Day) -> i64 {
-    let epoch = Day::from_ymd(1970, 1, 1).expect("1970-01-01 exists");
-    day.days_since(epoch) * 86_400 + 43_200
 }
 
 /// Callbacks from a run, on any thread.
@@ -560,9 +547,14 @@ pub fn run(config: &SimConfig, hooks: &dyn SimHooks) -> Result<SimSummary, SimEr
         workers[p.index % threads].profiles.push(p);
     }
     let days: Vec<DayCtx> = (0..config.days)
-        .filter_map(|i| offset(config.start, i64::from(i)).map(|d| DayCtx::new(i, d)))
+        .filter_map(|i| {
+            config
+                .start
+                .add_days(i64::from(i))
+                .map(|d| DayCtx::new(i, d))
+        })
         .collect();
-    let clock = ManualClock::new(noon(config.start));
+    let clock = ManualClock::new(config.start.noon());
     let done = AtomicU64::new(0);
     let total = config.devices as u64 * u64::from(config.days);
     let env = Env {
@@ -576,7 +568,7 @@ pub fn run(config: &SimConfig, hooks: &dyn SimHooks) -> Result<SimSummary, SimEr
         total,
     };
     for ctx in &days {
-        let now = noon(ctx.day);
+        let now = ctx.day.noon();
         clock.set(now);
         hooks.day_started(now);
         if ctx.index == 0 {

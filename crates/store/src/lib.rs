@@ -116,8 +116,9 @@ pub enum StoreError {
 /// index or domain can be `*`.
 pub const REPORTS_CELL: &str = "*";
 
-/// A UTC day as days since 1970-01-01 (so storage needs no date type).
-pub type DayNumber = i32;
+/// A UTC day as days since 1970-01-01 (so storage needs no date type);
+/// `candor-time`'s.
+pub use candor_time::DayNumber;
 
 /// The key of one aggregate row.
 ///

@@ -20,9 +20,10 @@ use candor_api::{Answer, Group, Query};
 use candor_collector::access::{self, Role, TokenSpec};
 use candor_collector::analyst::Principal;
 use candor_collector::clock::ManualClock;
-use candor_collector::release::{Scope, format_day};
+use candor_collector::release::Scope;
 use candor_collector::{Collector, Config};
 use candor_sim::simulate::{self, ProgressBarHooks, SimConfig, SimHooks};
+use candor_time::Day;
 use clap::Args;
 
 /// The file that marks a directory as the demo's own, so that running the
@@ -119,7 +120,7 @@ pub(crate) fn run(args: DemoArgs) -> Result<ExitCode> {
         .unwrap_or(0);
     let last = today - time::Duration::days(i64::from(window) + 1);
     let first = last - time::Duration::days(i64::from(args.days.max(1)) - 1);
-    let noon = |d: time::Date| d.midnight().assume_utc().unix_timestamp() + 12 * 3600;
+    let noon = |d: time::Date| Day::from(d).noon();
     let clock = ManualClock::new(noon(first));
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -257,8 +258,8 @@ fn summary_text(
             region: "eu".into(),
             metric: metric.into(),
             schema: None,
-            from: format_day(day_number(first)),
-            to: format_day(day_number(last)),
+            from: Day::from(first).to_string(),
+            to: Day::from(last).to_string(),
             group_by: group_by.iter().map(|s| (*s).to_owned()).collect(),
             filters: BTreeMap::new(),
             cells: vec![],
@@ -337,11 +338,4 @@ fn summary_text(
          {suppressed} groups were suppressed because their noisy device count was below k."
     );
     Ok(out)
-}
-
-fn day_number(d: time::Date) -> i32 {
-    d.to_julian_day()
-        - time::Date::from_calendar_date(1970, time::Month::January, 1)
-            .map(|e| e.to_julian_day())
-            .unwrap_or(2_440_588)
 }

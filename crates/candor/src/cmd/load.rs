@@ -41,7 +41,7 @@ pub(crate) struct LoadArgs {
     #[arg(long)]
     rate: Option<f64>,
     /// The UTC day the reports carry, YYYY-MM-DD (default: today).
-    #[arg(long, value_parser = parse_day)]
+    #[arg(long, value_parser = super::parse_day)]
     day: Option<Day>,
     /// Seed of the report contents (report ids are always fresh).
     #[arg(long, default_value_t = 1)]
@@ -62,10 +62,6 @@ pub(crate) struct LoadArgs {
     /// Draw no progress bars.
     #[arg(long)]
     no_progress: bool,
-}
-
-fn parse_day(s: &str) -> Result<Day, String> {
-    Day::parse(s).ok_or_else(|| format!("{s:?} is not a day of the form YYYY-MM-DD"))
 }
 
 fn parse_secs(s: &str) -> Result<Duration, String> {

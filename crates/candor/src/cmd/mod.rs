@@ -17,16 +17,22 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 use candor_collector::Config;
+use candor_time::{Clock, Day, SystemClock};
 use clap::Args;
 
 /// Today's UTC date, for schema expiry checks.
 pub(crate) fn today() -> time::Date {
-    time::OffsetDateTime::now_utc().date()
+    SystemClock.today().date()
 }
 
 /// Now, in Unix seconds.
 pub(crate) fn now() -> i64 {
-    time::OffsetDateTime::now_utc().unix_timestamp()
+    SystemClock.now()
+}
+
+/// A `YYYY-MM-DD` argument (`--start`, `--day`).
+pub(crate) fn parse_day(s: &str) -> Result<Day, String> {
+    Day::parse(s).ok_or_else(|| format!("{s:?} is not a day of the form YYYY-MM-DD"))
 }
 
 /// Logs to stderr, filtered by `RUST_LOG` (default `info`). Logs carry

@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use candor_api::{Answer, DAY, Query, number};
-use candor_collector::release::{format_day, parse_day};
+use candor_time::{Day, format_day};
 use clap::Args;
 
 /// The environment variable holding the bearer token.
@@ -149,7 +149,12 @@ pub(crate) fn run(args: QueryArgs) -> Result<ExitCode> {
             };
             let from = match from {
                 Some(from) => from.clone(),
-                None => format_day(parse_day(&to).context("--to is not a day (YYYY-MM-DD)")? - 6),
+                None => format_day(
+                    Day::parse(&to)
+                        .context("--to is not a day (YYYY-MM-DD)")?
+                        .number()
+                        - 6,
+                ),
             };
             (from, to)
         }
@@ -233,7 +238,7 @@ fn last_closed_day(agent: &ureq::Agent, base: &str, region: &str) -> Result<i32>
         .filter_map(|s| s["regions"][region]["report_window_days"].as_i64())
         .max()
         .with_context(|| format!("the collector's schemas declare no region {region:?}"))?;
-    let today = parse_day(&super::today().to_string()).context("today is a day")?;
+    let today = Day::from(super::today()).number();
     Ok(today - window as i32 - 1)
 }
 

@@ -60,7 +60,7 @@ pub(crate) struct SimulateArgs {
     days: Option<u32>,
     /// The first simulated day, YYYY-MM-DD (default: today - days + 1, so
     /// the last simulated day is today).
-    #[arg(long, value_parser = parse_day)]
+    #[arg(long, value_parser = super::parse_day)]
     start: Option<Day>,
     /// Regions and their share of devices, e.g. `eu=0.6,us=0.4` (default:
     /// that, or every region of the schema equally).
@@ -104,10 +104,6 @@ pub(crate) struct SimulateArgs {
     /// Draw no progress bar.
     #[arg(long)]
     no_progress: bool,
-}
-
-fn parse_day(s: &str) -> Result<Day, String> {
-    Day::parse(s).ok_or_else(|| format!("{s:?} is not a day of the form YYYY-MM-DD"))
 }
 
 /// A list of `ID=NUMBER` pairs (a newtype: clap reads a bare `Vec` as a
@@ -165,8 +161,9 @@ pub(crate) fn run(args: SimulateArgs) -> Result<ExitCode> {
     let start = match args.start {
         Some(day) => day,
         None => {
-            let today = super::now().div_euclid(86_400);
-            Day::from_unix_seconds((today - i64::from(days) + 1) * 86_400)
+            let today = Day::from(super::today());
+            today
+                .add_days(1 - i64::from(days))
                 .context("--days reaches before 1970")?
         }
     };

@@ -22,6 +22,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use candor_protocol::{Day, KeyConfig, MetricValue, Report, ReportId, batch, seal};
+use candor_time::{Clock, SystemClock};
 
 /// A port nobody listens on right now.
 pub(crate) fn free_port() -> u16 {
@@ -110,20 +111,12 @@ pub(crate) fn key(port: u16) -> KeyConfig {
 
 /// Today (UTC).
 pub(crate) fn today() -> Day {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .expect("after 1970")
-        .as_secs() as i64;
-    Day::from_unix_seconds(secs).expect("day")
+    SystemClock.today()
 }
 
 /// Days before today (UTC).
 pub(crate) fn days_ago(n: i64) -> Day {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .expect("after 1970")
-        .as_secs() as i64;
-    Day::from_unix_seconds(secs - n * 86_400).expect("day")
+    today().add_days(-n).expect("day")
 }
 
 /// A fresh usage report of region eu for `day` with `metric` = `value` and
@@ -200,7 +193,7 @@ pub(crate) fn seed(
         .schema;
     let registry = candor_collector::validate::Registry::new([schema]);
     let window = candor_collector::validate::DayWindow {
-        today: day.days_since(Day::from_ymd(1970, 1, 1).expect("epoch")) as i32,
+        today: day.number(),
         past_override: None,
         future: 0,
     };

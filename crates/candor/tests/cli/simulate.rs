@@ -42,8 +42,7 @@ fn stored(dir: &Path, region: &str) -> Rows {
 }
 
 fn day_number(day: &str) -> i32 {
-    let epoch = Day::from_ymd(1970, 1, 1).expect("epoch");
-    Day::parse(day).expect("a day").days_since(epoch) as i32
+    Day::parse(day).expect("a day").number()
 }
 
 /// Runs `candor simulate` with `args` against the server on `port`;
@@ -200,9 +199,7 @@ fn a_simulated_fleet_is_stored_exactly_as_its_eligible_ground_truth() {
     assert!(checked > 100, "only {checked} cells compared");
     // Nothing stored that the truth does not have.
     for (day, metric, dims, cell) in rows.keys() {
-        let name = Day::from_unix_seconds(i64::from(*day) * 86_400)
-            .expect("day")
-            .to_string();
+        let name = Day::from_number(*day).expect("day").to_string();
         assert!(
             !cells[&name][metric][dims].is_null(),
             "stored but not true: {name} {metric} {dims} {cell:?}"

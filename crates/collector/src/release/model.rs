@@ -1,7 +1,7 @@
 //! The engine's model: who asks ([`Scope`]), why a query is refused
 //! ([`QueryError`]), days as text, and the fixed shares and limits.
 
-use candor_store::{DayNumber, StoreError};
+use candor_store::StoreError;
 
 /// The longest day range one query may cover.
 pub const MAX_QUERY_DAYS: i32 = 400;
@@ -88,24 +88,8 @@ pub(super) fn invalid(code: &'static str, message: impl Into<String>) -> QueryEr
     }
 }
 
-/// A day number as `YYYY-MM-DD`.
-pub fn format_day(day: DayNumber) -> String {
-    let date = time::Date::from_julian_day(EPOCH_JULIAN + day).unwrap_or(time::Date::MIN);
-    format!(
-        "{:04}-{:02}-{:02}",
-        date.year(),
-        u8::from(date.month()),
-        date.day()
-    )
-}
-
-/// Julian day of 1970-01-01.
-pub(super) const EPOCH_JULIAN: i32 = 2_440_588;
-
-/// `YYYY-MM-DD` as a day number.
-pub fn parse_day(text: &str) -> Option<DayNumber> {
-    candor_protocol::Day::parse(text).map(|d| d.date().to_julian_day() - EPOCH_JULIAN)
-}
+/// Day numbers as `YYYY-MM-DD` and back (`candor-time`'s).
+pub use candor_time::{format_day, parse_day};
 
 /// The share of a release's ε spent on the noisy group counts that decide
 /// which groups are shown (the rest goes to the values). A quarter keeps

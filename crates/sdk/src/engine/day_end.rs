@@ -7,12 +7,12 @@ use std::sync::atomic::Ordering;
 
 use candor_protocol::{Day, Report, ReportId, seal};
 
-use crate::clock::{day_number, day_of};
 use crate::errors::ErrorKind;
 use crate::files::write_atomic;
 use crate::outbox::Queued;
 use crate::report;
 use crate::store::{DayEntry, LdpMemo, State};
+use candor_time::{SECONDS_PER_DAY, day_number_of_unix};
 
 use super::gates::Gate;
 use super::{Inner, lock, offset_day};
@@ -33,7 +33,9 @@ impl Inner {
     /// closed (revoked while a call was in flight) are discarded here, so
     /// they never reach the disk.
     pub(super) fn harvest(&self, state: &mut State) {
-        let day = day_of(self.current_day.load(Ordering::Relaxed) * 86_400);
+        let day = Day::from_unix_seconds_or_epoch(
+            self.current_day.load(Ordering::Relaxed) * SECONDS_PER_DAY,
+        );
         for slot in self.slots.values() {
             if let Some(acc) = slot.take() {
                 let gate = &self.gates[slot.purpose];
@@ -47,7 +49,7 @@ impl Inner {
             }
         }
         self.current_day
-            .store(day_number(self.clock.now()), Ordering::Relaxed);
+            .store(day_number_of_unix(self.clock.now()), Ordering::Relaxed);
     }
 
     /// Writes the aggregates and error counters to `state.json`.

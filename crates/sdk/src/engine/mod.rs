@@ -21,7 +21,6 @@ use candor_schema::Schema;
 use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
 
-use crate::clock::{Clock, day_number, day_of};
 use crate::config::{BackoffPolicy, Config, OutboxLimits};
 use crate::consent::ConsentFile;
 use crate::errors::{ErrorCounters, ErrorKind, OpenError};
@@ -30,6 +29,7 @@ use crate::metrics::Slot;
 use crate::outbox::Outbox;
 use crate::store::State;
 use crate::upload::Uploader;
+use candor_time::{Clock, day_number_of_unix};
 
 mod day_end;
 mod gates;
@@ -195,7 +195,7 @@ impl Inner {
             slots,
             dimensions,
             private_mode: AtomicBool::new(false),
-            current_day: AtomicI64::new(day_number(now)),
+            current_day: AtomicI64::new(day_number_of_unix(now)),
             state: Mutex::new(state),
             consent: Mutex::new(consent),
             outbox: outbox_dir,
@@ -215,12 +215,8 @@ impl Drop for Inner {
     }
 }
 
-/// `day` moved by `delta` days, saturating at the representable range.
-fn offset_day(day: Day, delta: i64) -> Day {
-    let secs = (day_number_of(day) + delta).saturating_mul(86_400);
-    day_of(secs)
-}
-
-fn day_number_of(day: Day) -> i64 {
-    day.days_since(day_of(0))
+/// `day` moved by `delta` days; 1970-01-01 outside the representable range
+/// (as [`Clock::today`] of a clock that far off).
+pub(super) fn offset_day(day: Day, delta: i64) -> Day {
+    day.add_days(delta).unwrap_or(Day::EPOCH)
 }

@@ -5,10 +5,10 @@
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use crate::clock::day_number;
 use crate::errors::ErrorKind;
 use crate::metrics::Slot;
 use crate::sanitize::Rejection;
+use candor_time::day_number_of_unix;
 
 use super::{Inner, MAX_UNKNOWN_IDS, lock};
 
@@ -29,7 +29,7 @@ impl Inner {
     /// Moves the cells into the finished day's aggregates when the day changed.
     #[inline]
     pub(crate) fn roll_day(&self) {
-        let today = day_number(self.clock.now());
+        let today = day_number_of_unix(self.clock.now());
         if self.current_day.load(Ordering::Relaxed) != today {
             // Never wait on a flush's I/O here: if the state is busy, the
             // flush itself rolls the day over.

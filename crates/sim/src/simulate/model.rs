@@ -478,9 +478,8 @@ pub(crate) struct DayCtx {
 
 impl DayCtx {
     pub(crate) fn new(index: u32, day: Day) -> Self {
-        let epoch = Day::from_ymd(1970, 1, 1).expect("1970-01-01 exists");
-        // 1970-01-01 was a Thursday (3 with Monday = 0).
-        let weekday = (day.days_since(epoch) + 3).rem_euclid(7);
+        // 1970-01-01 (day number 0) was a Thursday (3 with Monday = 0).
+        let weekday = (day.number() + 3).rem_euclid(7);
         DayCtx {
             index,
             day,

@@ -8,7 +8,7 @@ use candor_schema::Schema;
 
 use super::model::{DayCtx, Fleet, Interner, Model, Profile};
 use super::truth::{DayRecorder, GroundTruth, TruthCells, TruthTable, Version};
-use super::{SimConfig, SimError, offset};
+use super::{SimConfig, SimError};
 
 fn browser() -> Schema {
     let src = include_str!("../../../../examples/browser.toml");
@@ -47,7 +47,7 @@ fn offline(
         .collect();
     let mut parts = vec![TruthTable::default(); tables];
     let ctxs: Vec<DayCtx> = (0..days)
-        .map(|i| DayCtx::new(i, offset(start(), i64::from(i)).expect("day")))
+        .map(|i| DayCtx::new(i, start().add_days(i64::from(i)).expect("day")))
         .collect();
     for ctx in &ctxs {
         let mut recorder = DayRecorder::new(model);

@@ -74,7 +74,7 @@ fn the_devices_send_valid_reports_that_match_the_ground_truth() {
     assert_eq!(summary.reports.rejected, 0);
 
     // The clock hook saw each day's noon, in order; progress reached the end.
-    let noon = simulate::noon(start());
+    let noon = start().noon();
     assert_eq!(
         *hooks.days.lock().expect("lock"),
         vec![noon, noon + 86_400, noon + 2 * 86_400]

@@ -133,11 +133,7 @@ impl Switch {
 /// `--now`: RFC 3339, or `YYYY-MM-DD` for noon UTC that day, as Unix seconds.
 pub(super) fn parse_now(text: &str) -> Result<i64, String> {
     if let Some(day) = Day::parse(text) {
-        return Ok(day
-            .date()
-            .with_time(time::macros::time!(12:00))
-            .assume_utc()
-            .unix_timestamp());
+        return Ok(day.noon());
     }
     time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
         .map(|t| t.unix_timestamp())

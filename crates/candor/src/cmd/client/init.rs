@@ -13,7 +13,7 @@ use candor_schema::Checked;
 use candor_sdk::Clock;
 
 use super::file::{CLIENT_FILE, CLIENT_FORMAT, ClientFile, open_sdk, write_client_file};
-use super::{join, refuse, today};
+use super::{join, refuse};
 
 /// Creates the client directory `dir`; refuses an existing one unless `force`.
 pub(super) fn init(
@@ -35,7 +35,7 @@ pub(super) fn init(
     // (possibly injected) clock's day for the expiry checks.
     let origin = schema_path.display().to_string();
     let src = fs::read_to_string(schema_path).with_context(|| format!("reading {origin}"))?;
-    let schema = match candor_schema::parse(&src, &origin, today(&*clock)) {
+    let schema = match candor_schema::parse(&src, &origin, clock.today().date()) {
         Ok(Checked { schema, warnings }) => {
             for w in &warnings {
                 eprintln!("{w}");

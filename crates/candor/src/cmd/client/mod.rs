@@ -29,7 +29,6 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::{Result, bail};
-use candor_protocol::Day;
 use candor_sdk::{Clock, ManualClock, SystemClock};
 
 mod args;
@@ -82,12 +81,6 @@ pub(crate) fn run(args: ClientArgs) -> Result<ExitCode> {
         } => init(&dir, clock, &schema, &key, dimensions, force),
         command => Session::open(&dir, clock, &command)?.run(command),
     }
-}
-
-/// The clock's UTC date (for the schema's expiry checks).
-fn today(clock: &dyn Clock) -> time::Date {
-    Day::from_unix_seconds(clock.now())
-        .map_or_else(|| time::OffsetDateTime::now_utc().date(), |d| d.date())
 }
 
 /// Prints `error: {message}` and returns exit status 1: the input was

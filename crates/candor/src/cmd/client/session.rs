@@ -19,7 +19,7 @@ use serde::Serialize;
 use super::args::ClientCommand;
 use super::file::{CLIENT_FILE, CLIENT_FORMAT, ClientFile, open_sdk, write_client_file};
 use super::show::{print_json, print_reports, summary_json};
-use super::{UPLOAD_FAILED, join, refuse, today};
+use super::{UPLOAD_FAILED, join, refuse};
 
 /// The SDK's error counters: metric id (or `*`, `*url`) → error code → count.
 pub(super) type ErrorCounts = BTreeMap<String, BTreeMap<String, u64>>;
@@ -59,7 +59,7 @@ impl Session {
             );
         }
         let origin = format!("{} (schema from {})", path.display(), file.schema_origin);
-        let schema = candor_schema::parse(&file.schema, &origin, today(&*clock))
+        let schema = candor_schema::parse(&file.schema, &origin, clock.today().date())
             .map_err(|e| anyhow::anyhow!("{e}"))
             .with_context(|| format!("{} holds an invalid schema", path.display()))?
             .schema;
