@@ -390,9 +390,11 @@ pub enum ReleaseOutcome {
 
 /// A region's aggregate store.
 ///
-/// Implementations are used from one writer thread at a time per region
-/// (the collector's group-commit writer); reads may come from elsewhere
-/// through a second handle opened on the same database.
+/// Opened through [`StoreConfig`]. Each handle is used from one thread at
+/// a time (it is `Send`, not `Sync`). Batches come from one writer per
+/// region (the collector's group-commit writer); other handles on the same
+/// region may record releases and audit entries (each call is one
+/// transaction) or read.
 pub trait Store: Send {
     /// In one transaction: for each report, record its id as seen; if it was
     /// already seen, it is a duplicate and adds nothing; otherwise add its

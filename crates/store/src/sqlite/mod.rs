@@ -30,7 +30,7 @@
 //!
 //! Files: `mod.rs` opens and configures a handle and migrates it
 //! (`migrations.rs`); `write.rs` is the batch commit, `read.rs` the row
-//! query, `store.rs` the [`Store`] implementation (releases and the audit
+//! query, `store.rs` the [`Store`](crate::Store) implementation (releases and the audit
 //! chain included), `tokens.rs` the token database, `layout.rs` the
 //! factory's side (paths, region listing).
 
@@ -212,7 +212,7 @@ impl SqliteStore {
 
     /// Opens a reading handle on a store that a writer created (and
     /// migrated). Each read sees the batches committed before it started;
-    /// [`Store::commit`], [`Store::prune_seen`] and [`Store::delete_before`]
+    /// [`Store::commit`](crate::Store::commit), [`Store::prune_seen`](crate::Store::prune_seen) and [`Store::delete_before`](crate::Store::delete_before)
     /// fail with [`StoreError::Backend`].
     ///
     /// # Errors
