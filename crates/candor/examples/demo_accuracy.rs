@@ -23,7 +23,7 @@ use std::path::PathBuf;
 
 use candor_collector::release::{self, Query, Scope};
 use candor_collector::validate::{DayWindow, Registry};
-use candor_store::sqlite::SqliteStore;
+use candor_store::StoreConfig;
 use rand_core::SeedableRng;
 use serde_json::Value;
 
@@ -68,7 +68,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("|---|---|---|---|---|---|---|---|---|---|");
     let cells = truth["cells"].as_object().ok_or("truth without cells")?;
     for (region, by_day) in cells {
-        let mut store = SqliteStore::open(dir.join("data").join(region).join("aggregates.sqlite"))?;
+        let mut store = StoreConfig::sqlite(dir.join("data")).open_region(region)?;
         for metric in schema.metrics.values() {
             // Truth per cell, summed over days and dimensions.
             let mut want: BTreeMap<String, f64> = BTreeMap::new();

@@ -27,7 +27,9 @@
 //! is `0.5 + (i mod 1000)·0.001 + ⌊i/1000⌋·10⁻⁷` (distinct cache keys,
 //! noise scales between Δ/0.5 and Δ/1.5). The cached case repeats one query.
 //!
-//! `QUERY_BENCH_DIR=/some/dir` keeps the database there for inspection.
+//! `QUERY_BENCH_DIR=/some/dir` keeps the database there for inspection
+//! (region eu's store in that data directory; its `eu/` is replaced each
+//! run).
 //!
 //! Besides criterion's report (median of per-sample means), each case
 //! prints the p50/p90 of its individually timed iterations.
@@ -39,11 +41,10 @@ use std::time::{Duration, Instant};
 use candor_collector::release::{self, Query, Scope};
 use candor_collector::validate::{DayWindow, Registry};
 use candor_schema::{MetricKind, Schema};
-use candor_store::sqlite::SqliteStore;
 use candor_store::{
     AggregateRow, AuditEntry, AuditRecord, BudgetFilter, BudgetSpent, CommitOutcome, Contribution,
     DayNumber, Head, NewRelease, ReleaseOutcome, ReportCount, ReportDelta, RowFilter, RowKey,
-    RowView, Store, StoreError,
+    RowView, Store, StoreConfig, StoreError,
 };
 use criterion::{Criterion, SamplingMode, criterion_group, criterion_main};
 use rand_chacha::ChaCha20Rng;
@@ -104,7 +105,7 @@ fn combinations(dims: &[String]) -> Vec<String> {
 }
 
 /// Fills `store` with a year of aggregates; returns the rows written per day.
-fn fill(store: &mut SqliteStore, schema: &Schema, first: i32) -> usize {
+fn fill(store: &mut dyn Store, schema: &Schema, first: i32) -> usize {
     let mut id = 0u128;
     let mut rows_per_day = 0;
     for day in first..first + DAYS {
@@ -202,7 +203,7 @@ fn fill(store: &mut SqliteStore, schema: &Schema, first: i32) -> usize {
 /// release's transaction) from the SQLite store. It shows what a release
 /// costs besides `Store::rows`.
 struct MemRows<'a> {
-    inner: &'a mut SqliteStore,
+    inner: &'a mut dyn Store,
     rows: &'a [AggregateRow],
 }
 
@@ -312,36 +313,45 @@ fn bench(c: &mut Criterion) {
     let (from, to) = (release::format_day(first), release::format_day(last));
     let week = release::format_day(last - 6);
 
-    // QUERY_BENCH_DIR keeps the database for inspection (a fresh file
-    // is written there each run); by default it lives in a temporary
-    // directory under the target directory (on disk, not tmpfs).
+    // QUERY_BENCH_DIR keeps the database for inspection (region eu of
+    // that data directory, written afresh each run); by default it lives
+    // in a temporary directory under the target directory (on disk, not
+    // tmpfs).
     let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).expect("tempdir");
-    let path = match std::env::var_os("QUERY_BENCH_DIR") {
+    let data_dir = match std::env::var_os("QUERY_BENCH_DIR") {
         Some(keep) => {
-            let path = std::path::PathBuf::from(keep).join("eu.sqlite");
-            for suffix in ["", "-wal", "-shm"] {
-                let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
-            }
-            path
+            let keep = std::path::PathBuf::from(keep);
+            let _ = std::fs::remove_dir_all(keep.join(REGION));
+            keep
         }
-        None => dir.path().join("eu.sqlite"),
+        None => dir.path().to_owned(),
     };
-    let mut store = SqliteStore::open(&path).expect("store");
+    let mut store = StoreConfig::sqlite(&data_dir)
+        .open_region(REGION)
+        .expect("store");
     let started = Instant::now();
     let rows_per_day = fill(&mut store, &schema, first);
     let filled = started.elapsed();
     let rows = store.rows(&RowFilter::default()).expect("rows").len();
-    let size = |suffix: &str| {
-        std::fs::metadata(format!("{}{suffix}", path.display()))
-            .map(|m| m.len())
-            .unwrap_or(0)
-    };
+    // Bytes of the region's files: the WAL, and everything else but the
+    // shared-memory index.
+    let (mut database, mut wal) = (0u64, 0u64);
+    for entry in std::fs::read_dir(data_dir.join(REGION)).expect("the region's directory") {
+        let entry = entry.expect("a directory entry");
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let len = entry.metadata().map(|m| m.len()).unwrap_or(0);
+        if name.ends_with("-wal") {
+            wal += len;
+        } else if !name.ends_with("-shm") {
+            database += len;
+        }
+    }
     eprintln!(
         "setup: {rows} aggregate rows ({rows_per_day} a day) over {DAYS} days ({from} … {to}) \
          in {:.1} s; database {:.1} MiB + WAL {:.1} MiB",
         filled.as_secs_f64(),
-        size("") as f64 / (1 << 20) as f64,
-        size("-wal") as f64 / (1 << 20) as f64,
+        database as f64 / (1 << 20) as f64,
+        wal as f64 / (1 << 20) as f64,
     );
 
     let store = RefCell::new(store);
@@ -399,7 +409,7 @@ fn bench(c: &mut Criterion) {
                     };
                     let mut s = store.borrow_mut();
                     let mut diag = MemRows {
-                        inner: &mut s,
+                        inner: &mut **s,
                         rows: &mem_rows,
                     };
                     let target: &mut dyn Store = if mem { &mut diag } else { &mut *diag.inner };

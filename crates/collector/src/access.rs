@@ -1,8 +1,8 @@
 //! Analyst access: tokens, their scopes, and the audit trail of changes.
 //!
 //! A token is `cndr_` followed by 64 hex digits (256 bits from the OS
-//! CSPRNG). It is printed once by [`create_token`]; the token database
-//! (`access.sqlite` in the data directory, [`SqliteTokens`]) keeps only its
+//! CSPRNG). It is printed once by [`create_token`]; the token store
+//! ([`TokenStore`], opened through [`Config::store`]) keeps only its
 //! SHA-256. [`Access::authenticate`] hashes the presented token and
 //! compares it with **every** active hash in constant time (no early exit,
 //! no lookup by a secret-dependent key), so timing reveals neither a
@@ -14,23 +14,15 @@
 //! machine (the `candor` CLI) and written to the audit log of each region
 //! they concern.
 
-use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use candor_store::sqlite::{SqliteStore, SqliteTokens};
 use candor_store::tokens::{TokenError, TokenRecord};
-use candor_store::{AuditRecord, Store, StoreError};
+use candor_store::{AuditRecord, StoreConfig, StoreError, TokenStore};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use crate::config::Config;
 use crate::release::Scope;
-
-/// The token database's file name in the data directory.
-pub const TOKENS_FILE: &str = "access.sqlite";
-
-/// A region's store file name in its directory.
-pub const STORE_FILE: &str = "aggregates.sqlite";
 
 /// What a token may do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -117,42 +109,26 @@ fn valid_name(name: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
 }
 
-/// The store of each region in `regions` (all regions with a directory in
-/// the data directory when empty), for audit entries about them.
-fn region_stores(config: &Config, regions: &[String]) -> Vec<PathBuf> {
-    let ids: Vec<String> = if regions.is_empty() {
-        std::fs::read_dir(&config.data_dir)
-            .map(|entries| {
-                entries
-                    .filter_map(Result::ok)
-                    .filter(|e| e.path().join(STORE_FILE).exists())
-                    .filter_map(|e| e.file_name().into_string().ok())
-                    .collect()
-            })
-            .unwrap_or_default()
+/// Each region in `regions` (every region that has a store when empty),
+/// sorted, for audit entries about them.
+fn audited_regions(store: &StoreConfig, regions: &[String]) -> Result<Vec<String>, StoreError> {
+    let mut ids = if regions.is_empty() {
+        store.regions()?
     } else {
         regions.to_vec()
     };
-    let mut paths: Vec<PathBuf> = ids
-        .iter()
-        .map(|r| config.region_dir(r).join(STORE_FILE))
-        .collect();
-    paths.sort();
-    paths
+    ids.sort();
+    Ok(ids)
 }
 
-/// Appends `record` to the audit log of the store at `path`, creating the
+/// Appends `record` to the audit log of `region`'s store, creating the
 /// store if the region has none yet (its first audit entry may come before
 /// its first report).
 ///
 /// # Errors
 /// [`StoreError`] if the store cannot be opened or written.
-pub fn audit_to(path: &Path, record: &AuditRecord) -> Result<(), StoreError> {
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| StoreError::Backend(format!("create {}: {e}", dir.display())))?;
-    }
-    SqliteStore::open(path)?.append_audit(record)?;
+pub fn audit_to(store: &StoreConfig, region: &str, record: &AuditRecord) -> Result<(), StoreError> {
+    store.open_region(region)?.append_audit(record)?;
     Ok(())
 }
 
@@ -184,8 +160,6 @@ pub fn create_token(
             known_purposes.join(", ")
         )));
     }
-    std::fs::create_dir_all(&config.data_dir)
-        .map_err(|e| StoreError::Backend(format!("create {}: {e}", config.data_dir.display())))?;
     let token = new_token()?;
     let record = TokenRecord {
         name: spec.name.clone(),
@@ -196,7 +170,7 @@ pub fn create_token(
         created_at: now,
         revoked_at: None,
     };
-    SqliteTokens::open(config.data_dir.join(TOKENS_FILE))?.create(&record)?;
+    config.store().open_tokens()?.create(&record)?;
     let regions = if spec.regions.is_empty() {
         known_regions.to_vec()
     } else {
@@ -222,7 +196,7 @@ pub fn revoke_token(
     known_regions: &[String],
     now: i64,
 ) -> Result<(), AccessError> {
-    let db = SqliteTokens::open(config.data_dir.join(TOKENS_FILE))?;
+    let db = config.store().open_tokens()?;
     let record = db
         .get(name)?
         .ok_or_else(|| TokenError::NotFound(name.to_owned()))?;
@@ -247,11 +221,11 @@ pub fn revoke_token(
 /// # Errors
 /// [`StoreError`].
 pub fn list_tokens(config: &Config) -> Result<Vec<TokenRecord>, StoreError> {
-    let path = config.data_dir.join(TOKENS_FILE);
-    if !path.exists() {
+    let store = config.store();
+    if !store.has_tokens()? {
         return Ok(Vec::new());
     }
-    SqliteTokens::open(path)?.list()
+    store.open_tokens()?.list()
 }
 
 /// Appends an action by the local operator (`cli`) to the given regions'
@@ -272,16 +246,17 @@ pub fn audit_all(
         action: action.into(),
         detail: detail.to_string(),
     };
-    for path in region_stores(config, regions) {
-        audit_to(&path, &record)?;
+    let store = config.store();
+    for region in audited_regions(&store, regions)? {
+        audit_to(&store, &region, &record)?;
     }
     Ok(())
 }
 
-/// The collector's view of the token database.
+/// The collector's view of the token store.
 pub struct Access {
-    db: Mutex<Option<SqliteTokens>>,
-    path: PathBuf,
+    db: Mutex<Option<Box<dyn TokenStore>>>,
+    store: StoreConfig,
 }
 
 /// Why a request was not authenticated.
@@ -296,12 +271,12 @@ pub enum AuthError {
 }
 
 impl Access {
-    /// Access through the token database in `data_dir` (opened on first use,
+    /// Access through the token store of `store` (opened on first use,
     /// so a collector starts before any token exists).
-    pub fn new(data_dir: &Path) -> Self {
+    pub fn new(store: StoreConfig) -> Self {
         Access {
             db: Mutex::new(None),
-            path: data_dir.join(TOKENS_FILE),
+            store,
         }
     }
 
@@ -314,14 +289,22 @@ impl Access {
         let presented = token_hash(token);
         let mut guard = self.db.lock().unwrap_or_else(|p| p.into_inner());
         if guard.is_none() {
-            if !self.path.exists() {
+            if !self
+                .store
+                .has_tokens()
+                .map_err(|_| AuthError::Unavailable)?
+            {
                 return Err(AuthError::Invalid);
             }
-            *guard = Some(SqliteTokens::open(&self.path).map_err(|_| AuthError::Unavailable)?);
+            *guard = Some(
+                self.store
+                    .open_tokens()
+                    .map_err(|_| AuthError::Unavailable)?,
+            );
         }
         let active = guard
             .as_ref()
-            .map(SqliteTokens::active)
+            .map(|db| db.active())
             .transpose()
             .map_err(|_| AuthError::Unavailable)?
             .unwrap_or_default();
@@ -350,6 +333,8 @@ impl Access {
 
 #[cfg(test)]
 mod tests {
+    use std::path::{Path, PathBuf};
+
     use super::*;
 
     fn config(dir: &Path) -> Config {
@@ -373,17 +358,22 @@ mod tests {
         };
         let token = create_token(&c, &spec, &regions, &purposes, 100).unwrap();
         assert!(token.starts_with("cndr_") && token.len() == 69);
-        let access = Access::new(dir.path());
+        let access = Access::new(c.store());
         let (scope, role) = access.authenticate(&token).unwrap();
         assert_eq!(role, Role::Analyst);
         assert!(scope.allows_region("eu") && !scope.allows_region("in"));
         assert_eq!(access.authenticate("cndr_nope"), Err(AuthError::Invalid));
-        let file = std::fs::read(dir.path().join(TOKENS_FILE)).unwrap();
-        assert!(!file.windows(token.len()).any(|w| w == token.as_bytes()));
+        // No file of the data directory (the token store's among them)
+        // holds the token.
+        assert!(c.store().has_tokens().unwrap());
+        for path in files(dir.path()) {
+            let file = std::fs::read(&path).unwrap();
+            assert!(!file.windows(token.len()).any(|w| w == token.as_bytes()));
+        }
         revoke_token(&c, "ana", &regions, 200).unwrap();
         assert_eq!(access.authenticate(&token), Err(AuthError::Invalid));
         // Both changes are in eu's audit log, none in in's.
-        let eu = SqliteStore::open(c.region_dir("eu").join(STORE_FILE)).unwrap();
+        let eu = c.store().open_region("eu").unwrap();
         let actions: Vec<String> = eu
             .audit_log()
             .unwrap()
@@ -392,7 +382,21 @@ mod tests {
             .map(|e| e.record.action)
             .collect();
         assert_eq!(actions, ["token.create", "token.revoke"]);
-        assert!(!c.region_dir("in").join(STORE_FILE).exists());
+        assert!(!c.store().has_region("in").unwrap());
+    }
+
+    /// Every file under `dir`, recursively.
+    fn files(dir: &Path) -> Vec<PathBuf> {
+        let mut out = Vec::new();
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                out.extend(files(&path));
+            } else {
+                out.push(path);
+            }
+        }
+        out
     }
 
     #[test]

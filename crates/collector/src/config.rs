@@ -15,7 +15,7 @@ pub struct Config {
     /// Address and port to listen on.
     pub listen: SocketAddr,
     /// Root of the collector's data: one folder per region holding its
-    /// SQLite database and key directory.
+    /// store (see [`Config::store`]) and key directory.
     pub data_dir: PathBuf,
     /// Schema (data dictionary) files to serve, one per app or OS component.
     /// Empty: the binary's built-in example schema.
@@ -221,5 +221,12 @@ impl Config {
     /// The folder of one region's data.
     pub fn region_dir(&self, region: &str) -> PathBuf {
         self.data_dir.join(region)
+    }
+
+    /// Where the regions' stores and the token store live: the one place
+    /// that picks the storage backend (SQLite in [`Config::data_dir`]
+    /// today). Everything that opens storage goes through it.
+    pub fn store(&self) -> candor_store::StoreConfig {
+        candor_store::StoreConfig::sqlite(self.data_dir.clone())
     }
 }

@@ -11,7 +11,6 @@ use std::time::Duration;
 use candor_protocol::KeyConfig;
 use candor_schema::Schema;
 use candor_store::Store;
-use candor_store::sqlite::SqliteStore;
 
 use crate::analyst::Analyst;
 use crate::calendar::Calendar;
@@ -166,7 +165,6 @@ impl Running {
 struct OpenedRegion {
     keys: RegionKeys,
     control: Box<dyn Store>,
-    store_path: PathBuf,
     runtime: RegionRuntime,
     writer_thread: std::thread::JoinHandle<()>,
 }
@@ -178,24 +176,17 @@ fn open_region(
     clock: &dyn Clock,
     generated_keys: &mut Vec<KeyConfig>,
 ) -> Result<OpenedRegion, StartError> {
-    let dir = config.region_dir(id);
-    let key_dir = dir.join("keys");
+    let key_dir = config.region_dir(id).join("keys");
     let key_err = |source| StartError::Keys {
         region: id.to_owned(),
         source,
     };
-    let store_path = dir.join(crate::access::STORE_FILE);
+    let stores = config.store();
     let store_err = |source| StartError::Store {
         region: id.to_owned(),
         source,
     };
-    std::fs::create_dir_all(&dir).map_err(|e| {
-        store_err(candor_store::StoreError::Backend(format!(
-            "create {}: {e}",
-            dir.display()
-        )))
-    })?;
-    let mut control = SqliteStore::open(&store_path).map_err(store_err)?;
+    let mut control = stores.open_region(id).map_err(store_err)?;
     if keys::load(&key_dir).map_err(key_err)?.is_empty() {
         let generated = keys::generate(&key_dir, id, None).map_err(key_err)?;
         control
@@ -215,10 +206,10 @@ fn open_region(
         config.keys.retired_grace_days,
     )
     .map_err(key_err)?;
-    let store = SqliteStore::open(&store_path).map_err(store_err)?;
+    let store = stores.open_region(id).map_err(store_err)?;
     let (writer, writer_thread) = Writer::start(
         id,
-        Box::new(store),
+        store,
         WriterConfig {
             batch_max_reports: config.ingest.batch_max_reports,
             max_wait: Duration::from_millis(config.ingest.batch_max_wait_ms),
@@ -227,8 +218,7 @@ fn open_region(
     );
     Ok(OpenedRegion {
         keys,
-        control: Box::new(control),
-        store_path,
+        control,
         runtime: RegionRuntime { key_dir, writer },
         writer_thread,
     })
@@ -307,10 +297,9 @@ impl Collector {
         let mut writer_threads = Vec::new();
         for id in region_ids(&config, &registry)? {
             let opened = open_region(&config, &id, clock.as_ref(), &mut generated_keys)?;
-            let path = opened.store_path;
-            let reader: crate::analyst::Reader = Box::new(move || {
-                SqliteStore::open_read_only(&path).map(|s| Box::new(s) as Box<dyn Store>)
-            });
+            let (stores, region) = (config.store(), id.clone());
+            let reader: crate::analyst::Reader =
+                Box::new(move || stores.open_region_read_only(&region));
             ingest = ingest.with_region(&id, opened.keys, Arc::new(opened.runtime.writer.clone()));
             analyst = analyst.with_region(&id, opened.control, reader);
             writer_threads.push(opened.writer_thread);

@@ -86,6 +86,15 @@ pub use model::{
     Dimension, DimensionRule, Metric, MetricKind, Purpose, Region, Release, Schema, Sensitivity,
 };
 
+/// Whether `id` is a valid region id: 1 to 16 characters of `a-z`, `0-9`
+/// and `-`, starting with a letter. The rule a schema's regions follow, and
+/// the one storage checks before a region name becomes part of a path or a
+/// database name (so a region can never name a file outside its store).
+#[must_use]
+pub fn is_region_id(id: &str) -> bool {
+    rules::is_region_id(id)
+}
+
 /// A schema that passed validation, with the warnings found on the way.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Checked {

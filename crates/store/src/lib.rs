@@ -6,21 +6,72 @@
 //! already seen and adds the rest to the rows. A row holds a `sum` and a
 //! `contributors` count under a [`RowKey`].
 //!
-//! - [`Store`]: the backend-neutral trait; no driver type appears in it.
-//! - [`sqlite::SqliteStore`]: the embedded default (one database per region,
-//!   WAL, versioned migrations).
-//! - [`conformance`]: the suite every backend must pass.
+//! # The pieces
+//!
+//! - [`StoreConfig`]: **the factory**, and the only place that knows which
+//!   backend holds the data and where. It opens a region's writer
+//!   ([`StoreConfig::open_region`]) and readers
+//!   ([`StoreConfig::open_region_read_only`]), lists the regions that have a
+//!   store ([`StoreConfig::regions`]), opens the token store
+//!   ([`StoreConfig::open_tokens`]) and describes each for messages
+//!   ([`StoreConfig::describe_region`], never a secret). Region names are
+//!   checked with the schema's rule ([`candor_schema::is_region_id`]) before
+//!   they reach a backend ([`StoreError::InvalidRegion`]).
+//! - [`Store`]: a region's aggregates, dedup ids, privacy-budget ledger,
+//!   release cache and audit log. Backend-neutral: no driver type appears
+//!   in it.
+//! - [`TokenStore`]: analyst and admin tokens (their hashes and scopes), one
+//!   per deployment, shared by every region.
+//! - [`conformance`]: the suites every backend must pass — per-handle
+//!   [`Store`] cases, [`TokenStore`] cases, and cases that open several
+//!   handles through a [`StoreConfig`] (two writers racing to spend one
+//!   day's budget never overspend it).
 //! - [`validate_batch`]: the rules every backend checks before writing.
+//! - [`open_in_memory`]: a throwaway store for tests, benchmarks and
+//!   studies.
+//!
+//! # Backends and features
+//!
+//! | feature | default | backend | configuration |
+//! |---|---|---|---|
+//! | `sqlite` | on | [`sqlite`]: one WAL database per region, `<data_dir>/<region>/`, and one token database in `<data_dir>` | [`StoreConfig::Sqlite`] |
+//!
+//! Without any backend feature the crate still builds (the traits, the
+//! configuration type, the errors and the suites), so a deployment can
+//! leave out drivers it does not use. File names and driver types stay
+//! inside their backend's module.
+//!
+//! # Adding a backend
+//!
+//! In this order (PostgreSQL is the one planned):
+//!
+//! 1. `Cargo.toml`: a feature (`postgres = ["dep:…"]`) making the driver an
+//!    optional dependency.
+//! 2. `src/<backend>/`: a type implementing [`Store`] (writer and reader
+//!    handles on one region) and one implementing [`TokenStore`], plus the
+//!    backend's side of the factory: open, list and describe regions, open
+//!    tokens. Map driver errors to [`StoreError::Backend`] without bound
+//!    values (no report id, no token hash in a message).
+//! 3. `src/config.rs`: a `#[cfg(feature = "…")]` variant of [`StoreConfig`]
+//!    holding what it needs (a URL; [`StoreConfig::describe_region`] must
+//!    leave its password out), and an arm in each method.
+//! 4. `tests/integration/`: run the suites with
+//!    [`store_conformance_tests!`], [`token_conformance_tests!`] and
+//!    [`config_conformance_tests!`].
+//! 5. `README.md` and this table.
+//!
+//! The collector and the CLI only ever see [`StoreConfig`] and the traits,
+//! so nothing outside this crate changes but the place that builds the
+//! configuration (`candor_collector::Config::store`).
 //!
 //! The store holds no report plaintext; a report id is kept only to drop a
 //! retried duplicate, and never appears in an error, a log or a `Debug`.
 //!
 //! ```
-//! use candor_store::{
-//!     sqlite::SqliteStore, CommitOutcome, Contribution, ReportDelta, RowFilter, RowKey, Store,
-//! };
+//! # #[cfg(feature = "sqlite")] {
+//! use candor_store::{CommitOutcome, Contribution, ReportDelta, RowFilter, RowKey};
 //!
-//! let mut store = SqliteStore::open_in_memory()?;
+//! let mut store = candor_store::open_in_memory()?;
 //! let key = RowKey {
 //!     schema_id: "org.example.browser".into(),
 //!     day: 20_000,
@@ -42,17 +93,26 @@
 //! assert_eq!(outcomes[2], CommitOutcome::Duplicate);
 //! let rows = store.rows(&RowFilter::default())?;
 //! assert_eq!((rows[0].sum, rows[0].contributors), (7, 2));
+//! # }
 //! # Ok::<(), candor_store::StoreError>(())
 //! ```
 #![deny(missing_docs)]
 
 pub mod audit;
+mod config;
 pub mod conformance;
+// The in-memory merge of a batch, for any backend that writes merged rows.
+#[cfg_attr(not(feature = "sqlite"), allow(dead_code))]
 mod merge;
+#[cfg(feature = "sqlite")]
 pub mod sqlite;
 pub mod tokens;
 
 pub use audit::{AuditEntry, AuditRecord, Head};
+pub use config::StoreConfig;
+#[cfg(feature = "sqlite")]
+pub use config::open_in_memory;
+pub use tokens::{TokenError, TokenRecord, TokenStore};
 
 use std::fmt;
 
@@ -98,6 +158,10 @@ pub enum StoreError {
         /// femto-δ).
         remaining: u64,
     },
+    /// A region name that is not a region id (see
+    /// [`candor_schema::is_region_id`]); nothing was opened or created.
+    #[error("invalid region id {0:?}: 1-16 characters of a-z, 0-9 and '-', starting with a letter")]
+    InvalidRegion(String),
     /// The database was written by a newer version of Candor.
     #[error("database schema version {found} is newer than this build supports ({supported})")]
     TooNew {
@@ -327,9 +391,11 @@ pub enum ReleaseOutcome {
 
 /// A region's aggregate store.
 ///
-/// Implementations are used from one writer thread at a time per region
-/// (the collector's group-commit writer); reads may come from elsewhere
-/// through a second handle opened on the same database.
+/// Opened through [`StoreConfig`]. Each handle is used from one thread at
+/// a time (it is `Send`, not `Sync`). Batches come from one writer per
+/// region (the collector's group-commit writer); other handles on the same
+/// region may record releases and audit entries (each call is one
+/// transaction) or read.
 pub trait Store: Send {
     /// In one transaction: for each report, record its id as seen; if it was
     /// already seen, it is a duplicate and adds nothing; otherwise add its
@@ -398,6 +464,12 @@ pub trait Store: Send {
     /// [`StoreError::BudgetExceeded`]. If the key
     /// already holds an answer, nothing is charged, the audit record is
     /// still appended, and the earlier answer is returned.
+    ///
+    /// The caps hold across handles: two writers on one region (two
+    /// threads or processes, each with its own handle from
+    /// [`StoreConfig::open_region`]) racing to spend the same day's budget
+    /// never take it over a cap together
+    /// ([`conformance::racing_releases_never_overspend`]).
     fn record_release(&mut self, release: &NewRelease) -> Result<ReleaseOutcome, StoreError>;
 
     /// Appends one record to the audit log's hash chain (see [`audit`]).
@@ -441,4 +513,46 @@ pub fn validate_batch(batch: &[ReportDelta]) -> Result<(), StoreError> {
         }
     }
     Ok(())
+}
+
+/// A boxed store is a store, so what [`StoreConfig`] opens goes wherever a
+/// `&mut dyn Store` or an `impl Store` is expected.
+impl<S: Store + ?Sized> Store for Box<S> {
+    fn commit(&mut self, batch: &[ReportDelta]) -> Result<Vec<CommitOutcome>, StoreError> {
+        (**self).commit(batch)
+    }
+    fn prune_seen(&mut self, before: DayNumber) -> Result<u64, StoreError> {
+        (**self).prune_seen(before)
+    }
+    fn delete_before(&mut self, before: DayNumber) -> Result<u64, StoreError> {
+        (**self).delete_before(before)
+    }
+    fn rows(&self, filter: &RowFilter) -> Result<Vec<AggregateRow>, StoreError> {
+        (**self).rows(filter)
+    }
+    fn visit_rows(
+        &self,
+        filter: &RowFilter,
+        visit: &mut dyn FnMut(&RowView<'_>),
+    ) -> Result<(), StoreError> {
+        (**self).visit_rows(filter, visit)
+    }
+    fn report_counts(&self) -> Result<Vec<ReportCount>, StoreError> {
+        (**self).report_counts()
+    }
+    fn cached_release(&self, cache_key: &str) -> Result<Option<String>, StoreError> {
+        (**self).cached_release(cache_key)
+    }
+    fn budget(&self, filter: &BudgetFilter) -> Result<Vec<BudgetSpent>, StoreError> {
+        (**self).budget(filter)
+    }
+    fn record_release(&mut self, release: &NewRelease) -> Result<ReleaseOutcome, StoreError> {
+        (**self).record_release(release)
+    }
+    fn append_audit(&mut self, record: &AuditRecord) -> Result<AuditEntry, StoreError> {
+        (**self).append_audit(record)
+    }
+    fn audit_log(&self) -> Result<(Vec<AuditEntry>, Option<Head>), StoreError> {
+        (**self).audit_log()
+    }
 }

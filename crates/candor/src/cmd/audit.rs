@@ -1,20 +1,18 @@
 //! `candor audit`: read a region's audit log and check its hash chain.
 //!
-//! The log lives in the region's store (`<data-dir>/<region>/aggregates.sqlite`),
-//! opened read-only, so this works beside a running collector. The chain
+//! The log lives in the region's store (the collector's `Config::store`;
+//! with SQLite `<data-dir>/<region>/aggregates.sqlite`), opened read-only,
+//! so this works beside a running collector. The chain
 //! and its checks are `candor_store::audit`'s. Someone able to write the
 //! database could rewrite the whole chain consistently; the head printed by
 //! `show` and kept somewhere else (`verify --head`) catches that.
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
 use candor_collector::Config;
-use candor_collector::access::STORE_FILE;
-use candor_store::Store;
 use candor_store::audit::{self, AuditEntry, Head};
-use candor_store::sqlite::SqliteStore;
+use candor_store::{Store, StoreError};
 use clap::{Args, Subcommand};
 
 use super::ConfigArgs;
@@ -69,33 +67,30 @@ pub(crate) fn run(command: AuditCommand) -> Result<ExitCode> {
     }
 }
 
-/// The region's store file, which must exist.
-fn store_path(config: &Config, region: &str) -> Result<PathBuf> {
-    if region.is_empty()
-        || !region
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-'))
-    {
-        bail!("invalid region id {region:?}");
+/// A reader of the region's store, which must exist.
+fn open_store(config: &Config, region: &str) -> Result<Box<dyn Store>> {
+    let stores = config.store();
+    let place = stores.describe_region(region);
+    match stores.has_region(region) {
+        Err(StoreError::InvalidRegion(_)) => bail!("invalid region id {region:?}"),
+        Err(e) => return Err(e).with_context(|| format!("cannot look for {place}")),
+        Ok(false) => bail!("region {region:?} has no store (and so no audit log) at {place}"),
+        Ok(true) => {}
     }
-    let path = config.region_dir(region).join(STORE_FILE);
-    if !path.exists() {
-        bail!(
-            "region {region:?} has no store (and so no audit log) at {}",
-            path.display()
-        );
-    }
-    Ok(path)
+    stores
+        .open_region_read_only(region)
+        .with_context(|| format!("cannot open {place}"))
 }
 
 /// The whole log and the head the store recorded.
 fn read_log(config: &Config, region: &str) -> Result<(Vec<AuditEntry>, Option<Head>)> {
-    let path = store_path(config, region)?;
-    let store = SqliteStore::open_read_only(&path)
-        .with_context(|| format!("cannot open {}", path.display()))?;
-    store
-        .audit_log()
-        .with_context(|| format!("cannot read the audit log in {}", path.display()))
+    let store = open_store(config, region)?;
+    store.audit_log().with_context(|| {
+        format!(
+            "cannot read the audit log in {}",
+            config.store().describe_region(region)
+        )
+    })
 }
 
 fn show(args: ShowArgs) -> Result<ExitCode> {

@@ -5,15 +5,16 @@
 //! `candor_collector::keys`, which the collector loads the same way.
 //!
 //! In the collector's layout (`--out <data-dir>/<region>/keys`) each key
-//! generated or retired is also appended to the region's audit log, in
-//! `<data-dir>/<region>/aggregates.sqlite`.
+//! generated or retired is also appended to the region's audit log, in its
+//! store in that data directory (with SQLite
+//! `<data-dir>/<region>/aggregates.sqlite`).
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use candor_collector::{access, keys};
-use candor_store::AuditRecord;
+use candor_store::{AuditRecord, StoreConfig};
 use clap::Args;
 
 /// Arguments of `candor keygen`.
@@ -61,15 +62,21 @@ pub(crate) fn run(args: KeygenArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The region's store when `out` is `<data-dir>/<region>/keys`, the layout
-/// of `candor serve`.
-fn store_of(out: &Path, region: &str) -> Option<PathBuf> {
+/// The stores of the data directory when `out` is
+/// `<data-dir>/<region>/keys`, the layout of `candor serve`.
+fn store_of(out: &Path, region: &str) -> Option<StoreConfig> {
     let out = std::path::absolute(out).ok()?;
     if out.file_name()? != "keys" {
         return None;
     }
     let region_dir = out.parent()?;
-    (region_dir.file_name()? == region).then(|| region_dir.join(access::STORE_FILE))
+    let data_dir: PathBuf = region_dir.parent()?.to_owned();
+    // The same backend as the collector's, `Config::store`.
+    let config = candor_collector::Config {
+        data_dir,
+        ..candor_collector::Config::default()
+    };
+    (region_dir.file_name()? == region).then(|| config.store())
 }
 
 /// Appends `action` on key `key_id` to the region's audit log, or says why
@@ -89,10 +96,10 @@ fn audit(out: &Path, region: &str, action: &str, key_id: u8, now: i64) -> Result
         action: action.into(),
         detail: serde_json::json!({ "key_id": key_id }).to_string(),
     };
-    access::audit_to(&store, &record).with_context(|| {
+    access::audit_to(&store, region, &record).with_context(|| {
         format!(
             "the key changed, but its audit entry could not be written to {}",
-            store.display()
+            store.describe_region(region)
         )
     })?;
     eprintln!("Logged {action} in the audit log of region {region}.");
@@ -105,15 +112,11 @@ mod tests {
 
     #[test]
     fn only_the_serve_layout_has_a_store() {
-        assert_eq!(
-            store_of(Path::new("/d/eu/keys"), "eu"),
-            Some(PathBuf::from("/d/eu/aggregates.sqlite"))
-        );
-        assert_eq!(
-            store_of(Path::new("/d/eu/keys/"), "eu"),
-            Some(PathBuf::from("/d/eu/aggregates.sqlite"))
-        );
-        assert_eq!(store_of(Path::new("/d/in/keys"), "eu"), None);
-        assert_eq!(store_of(Path::new("/d/keys/eu"), "eu"), None);
+        let store = |out: &str| store_of(Path::new(out), "eu").map(|s| s.describe_region("eu"));
+        let file = |path: &str| Some(PathBuf::from(path).display().to_string());
+        assert_eq!(store("/d/eu/keys"), file("/d/eu/aggregates.sqlite"));
+        assert_eq!(store("/d/eu/keys/"), file("/d/eu/aggregates.sqlite"));
+        assert_eq!(store("/d/in/keys"), None);
+        assert_eq!(store("/d/keys/eu"), None);
     }
 }

@@ -156,7 +156,7 @@ fn list(args: ListArgs) -> Result<ExitCode> {
 fn revoke(args: RevokeArgs) -> Result<ExitCode> {
     let config = args.config.load()?;
     let (regions, _) = super::served(&config)?;
-    if !config.data_dir.join(access::TOKENS_FILE).exists() {
+    if !config.store().has_tokens()? {
         bail!(
             "cannot revoke token {:?}: there are no tokens in {}",
             args.name,

@@ -204,14 +204,15 @@ pub(crate) fn seed(
                 .expect("a valid report")
         })
         .collect();
-    std::fs::create_dir_all(data.join("eu")).expect("region directory");
-    let mut store = candor_store::sqlite::SqliteStore::open(data.join("eu/aggregates.sqlite"))
+    let mut store = candor_store::StoreConfig::sqlite(data)
+        .open_region("eu")
         .expect("the region's database");
     candor_store::Store::commit(&mut store, &deltas).expect("commit");
 }
 
 fn tabs_sum(dir: &Path) -> i64 {
-    let store = candor_store::sqlite::SqliteStore::open(dir.join("eu/aggregates.sqlite"))
+    let store = candor_store::StoreConfig::sqlite(dir)
+        .open_region("eu")
         .expect("database opens after the crash");
     candor_store::Store::rows(&store, &Default::default())
         .expect("rows")

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use candor_protocol::Day;
-use candor_store::{AggregateRow, RowFilter, Store, sqlite::SqliteStore};
+use candor_store::{AggregateRow, RowFilter, StoreConfig};
 use serde_json::Value;
 
 use crate::serve::{free_port, start, stop};
@@ -17,11 +17,13 @@ use crate::{candor, s, text};
 type Rows = BTreeMap<(i32, String, String, String), (i64, i64)>;
 
 fn stored(dir: &Path, region: &str) -> Rows {
-    let path = dir.join(region).join("aggregates.sqlite");
-    if !path.exists() {
+    let stores = StoreConfig::sqlite(dir);
+    if !stores.has_region(region).expect("a region id") {
         return Rows::new();
     }
-    let store = SqliteStore::open_read_only(&path).expect("the region's store opens");
+    let store = stores
+        .open_region_read_only(region)
+        .expect("the region's store opens");
     let mut rows = Rows::new();
     for AggregateRow {
         key,

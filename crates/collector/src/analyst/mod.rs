@@ -81,7 +81,7 @@ impl Analyst {
         metrics: Arc<Metrics>,
     ) -> Self {
         Analyst {
-            access: Access::new(&config.data_dir),
+            access: Access::new(config.store()),
             registry,
             calendar,
             config,

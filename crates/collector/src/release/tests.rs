@@ -15,7 +15,6 @@ use std::collections::{BTreeMap, BTreeSet};
 use candor_privacy::dp::DiscreteLaplace;
 use candor_privacy::ldp::RandomizedResponse;
 use candor_protocol::{Day, MetricValue, Report, ReportId};
-use candor_store::sqlite::SqliteStore;
 use candor_store::{BudgetFilter, Store};
 use proptest::prelude::*;
 use rand_chacha::ChaCha20Rng;
@@ -283,7 +282,7 @@ fn rare_domain_probe_is_bounded_by_epsilon() {
             .any(|g| g.cell.as_deref() == Some("rare-site.com"))
     };
     let dims = [("platform", "android")];
-    let mut without = SqliteStore::open_in_memory().unwrap();
+    let mut without = candor_store::open_in_memory().unwrap();
     for day in DAY0..DAY0 + 30 {
         many(
             &mut without,
@@ -294,7 +293,7 @@ fn rare_domain_probe_is_bounded_by_epsilon() {
             domains(&["rare-site.com"]),
         );
     }
-    let mut with = SqliteStore::open_in_memory().unwrap();
+    let mut with = candor_store::open_in_memory().unwrap();
     for day in DAY0..DAY0 + 30 {
         let n = if day == DAY0 + 7 { 10 } else { 9 };
         many(
@@ -324,7 +323,7 @@ fn rare_domain_probe_is_bounded_by_epsilon() {
         .threshold
         .unwrap();
     let near = tau.round() as usize;
-    let mut a = SqliteStore::open_in_memory().unwrap();
+    let mut a = candor_store::open_in_memory().unwrap();
     many(
         &mut a,
         near,
@@ -333,7 +332,7 @@ fn rare_domain_probe_is_bounded_by_epsilon() {
         &dims,
         domains(&["rare-site.com"]),
     );
-    let mut b = SqliteStore::open_in_memory().unwrap();
+    let mut b = candor_store::open_in_memory().unwrap();
     many(
         &mut b,
         near + 1,
@@ -362,7 +361,7 @@ fn k_boundary_probe_is_bounded_by_epsilon() {
     q.filters.insert("os_major".into(), vec!["14".into()]);
     let dims = [("platform", "android"), ("os_major", "14")];
     let store = |n: usize| {
-        let mut s = SqliteStore::open_in_memory().unwrap();
+        let mut s = candor_store::open_in_memory().unwrap();
         many(
             &mut s,
             n,
@@ -392,8 +391,8 @@ fn filter_on_an_unseen_value_probe_is_bounded_by_epsilon() {
     let trials = 3_000;
     let mut q = query("browser.tabs_opened", DAY0, DAY0, &[]);
     q.filters.insert("app_version".into(), vec!["999.1".into()]);
-    let empty = SqliteStore::open_in_memory().unwrap();
-    let mut one = SqliteStore::open_in_memory().unwrap();
+    let empty = candor_store::open_in_memory().unwrap();
+    let mut one = candor_store::open_in_memory().unwrap();
     many(
         &mut one,
         1,
@@ -418,7 +417,7 @@ fn filter_on_an_unseen_value_probe_is_bounded_by_epsilon() {
 #[test]
 fn grouping_by_an_open_dimension_thresholds_like_domains() {
     let registry = roomy_registry();
-    let mut store = SqliteStore::open_in_memory().unwrap();
+    let mut store = candor_store::open_in_memory().unwrap();
     many(
         &mut store,
         600,
@@ -475,7 +474,7 @@ fn exact_report_count_cannot_be_recovered_from_local_dp_releases() {
     let (trials, mut recovered) = (200, 0);
     for t in 0..trials {
         let n = 40 + t % 25;
-        let mut store = SqliteStore::open_in_memory().unwrap();
+        let mut store = candor_store::open_in_memory().unwrap();
         let reports: Vec<Report> = (0..n)
             .map(|i| {
                 let sent = rr.randomize(usize::from(i % 3 == 0), &mut r) == 1;
@@ -529,7 +528,7 @@ fn local_dp_estimates_cover_the_truth() {
     let mut errors = Vec::new();
     for seed in 0..populations {
         let mut r = rng(1_000 + seed);
-        let mut store = SqliteStore::open_in_memory().unwrap();
+        let mut store = candor_store::open_in_memory().unwrap();
         let share = 0.1 + 0.8 * (seed as f64 / populations as f64);
         let mut truth = 0i64;
         let reports: Vec<Report> = (0..n)
@@ -600,7 +599,7 @@ fn a_spec_only_randomized_response_client_is_debiased() {
     let n = 3_000;
     let mut client = Client(0x9e37_79b9_7f4a_7c15);
     let mut truth = [0usize; 4];
-    let mut store = SqliteStore::open_in_memory().unwrap();
+    let mut store = candor_store::open_in_memory().unwrap();
     let reports: Vec<Report> = (0..n)
         .map(|i| {
             let u = (i as f64 + 0.5) / n as f64;
@@ -658,7 +657,7 @@ proptest! {
         by_platform in any::<bool>(),
         seed in any::<u64>(),
     ) {
-        let mut store = SqliteStore::open_in_memory().unwrap();
+        let mut store = candor_store::open_in_memory().unwrap();
         for (i, &n) in sizes.iter().enumerate() {
             let (day, platform) = (DAY0 + (i / 3) as i32, ["android", "ios", "exampleos"][i % 3]);
             many(&mut store, n, "browser.bookmarks_added", day, &[("platform", platform)],
@@ -685,7 +684,7 @@ proptest! {
         let schema = registry.all().next().unwrap();
         let metric = schema.metrics.values().nth(metric_index).unwrap();
         let epsilon = f64::from(milli) / 1000.0;
-        let mut store = SqliteStore::open_in_memory().unwrap();
+        let mut store = candor_store::open_in_memory().unwrap();
         let mut q = query(&metric.id, DAY0, DAY0, &[]);
         q.epsilon = Some(epsilon);
         let a = release(&registry, &mut store, &admin(), &q, 0, &late(), &mut rng(1)).unwrap();
@@ -729,7 +728,7 @@ proptest! {
         let region = registry.all().next().unwrap().region("eu").unwrap().clone();
         let caps = Caps::new(region.epsilon_per_metric_day, region.epsilon_per_purpose_day,
             region.delta_per_purpose_day).unwrap();
-        let mut store = SqliteStore::open_in_memory().unwrap();
+        let mut store = candor_store::open_in_memory().unwrap();
         let mut r = rng(seed);
         let mut answers: BTreeMap<String, Answer> = BTreeMap::new();
         for (m, start, len, quarter, grouped) in queries {
@@ -786,7 +785,7 @@ proptest! {
 #[test]
 fn central_noise_is_unbiased_and_its_interval_covers() {
     let registry = roomy_registry();
-    let mut store = SqliteStore::open_in_memory().unwrap();
+    let mut store = candor_store::open_in_memory().unwrap();
     many(
         &mut store,
         400,
@@ -833,7 +832,7 @@ fn central_noise_is_unbiased_and_its_interval_covers() {
 fn k_counts_devices_not_reports_across_days() {
     let registry = roomy_registry();
     let dims = [("platform", "ios")];
-    let mut nine_days = SqliteStore::open_in_memory().unwrap();
+    let mut nine_days = candor_store::open_in_memory().unwrap();
     for day in DAY0..DAY0 + 9 {
         many(
             &mut nine_days,
@@ -844,7 +843,7 @@ fn k_counts_devices_not_reports_across_days() {
             MetricValue::Counter(1),
         );
     }
-    let mut one_day = SqliteStore::open_in_memory().unwrap();
+    let mut one_day = candor_store::open_in_memory().unwrap();
     many(
         &mut one_day,
         5,
@@ -853,7 +852,7 @@ fn k_counts_devices_not_reports_across_days() {
         &dims,
         MetricValue::Counter(1),
     );
-    let mut big = SqliteStore::open_in_memory().unwrap();
+    let mut big = candor_store::open_in_memory().unwrap();
     many(
         &mut big,
         45,
@@ -879,7 +878,7 @@ fn k_counts_devices_not_reports_across_days() {
 #[test]
 fn scope_limits_regions_and_purposes() {
     let registry = registry();
-    let mut store = SqliteStore::open_in_memory().unwrap();
+    let mut store = candor_store::open_in_memory().unwrap();
     let analyst = Scope {
         name: "ana".into(),
         admin: false,
@@ -887,7 +886,7 @@ fn scope_limits_regions_and_purposes() {
         purposes: vec!["usage".into()],
     };
     let ok = query("browser.tabs_opened", DAY0, DAY0, &[]);
-    let release_as = |store: &mut SqliteStore, q: &Query| {
+    let release_as = |store: &mut dyn Store, q: &Query| {
         release(&registry, store, &analyst, q, 0, &late(), &mut rng(1))
     };
     assert!(release_as(&mut store, &ok).is_ok());
@@ -909,7 +908,7 @@ fn scope_limits_regions_and_purposes() {
 #[test]
 fn rare_domains_never_appear_and_common_ones_do() {
     let registry = registry();
-    let mut store = SqliteStore::open_in_memory().unwrap();
+    let mut store = candor_store::open_in_memory().unwrap();
     let dims = [("platform", "android")];
     many(
         &mut store,
@@ -951,7 +950,7 @@ fn rare_domains_never_appear_and_common_ones_do() {
 #[test]
 fn only_closed_days_are_released() {
     let registry = registry();
-    let mut store = SqliteStore::open_in_memory().unwrap();
+    let mut store = candor_store::open_in_memory().unwrap();
     many(
         &mut store,
         50,
@@ -1004,7 +1003,7 @@ fn only_closed_days_are_released() {
 #[test]
 fn budget_refusal_names_cap_days_and_remaining() {
     let registry = registry();
-    let mut store = SqliteStore::open_in_memory().unwrap();
+    let mut store = candor_store::open_in_memory().unwrap();
     let mut q = query("browser.tabs_opened", DAY0, DAY0 + 2, &[]);
     q.epsilon = Some(0.75);
     release(&registry, &mut store, &admin(), &q, 0, &late(), &mut rng(1)).unwrap();
@@ -1053,7 +1052,7 @@ fn budget_refusal_names_cap_days_and_remaining() {
 #[test]
 fn bad_queries_have_stable_codes_and_change_nothing() {
     let registry = registry();
-    let mut store = SqliteStore::open_in_memory().unwrap();
+    let mut store = candor_store::open_in_memory().unwrap();
     let base = query("app.opened", DAY0, DAY0, &[]);
     type Change = Box<dyn Fn(&mut Query)>;
     let cases: Vec<(Change, &str)> = vec![
@@ -1097,7 +1096,7 @@ fn bad_queries_have_stable_codes_and_change_nothing() {
 #[test]
 fn labeled_counters_release_cells_with_totals_and_shares() {
     let registry = registry();
-    let mut store = SqliteStore::open_in_memory().unwrap();
+    let mut store = candor_store::open_in_memory().unwrap();
     let dims = [("platform", "android"), ("os_major", "14")];
     many(
         &mut store,

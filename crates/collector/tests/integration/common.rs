@@ -177,10 +177,7 @@ pub(crate) fn post_raw(url: &str, region: &str, body: &[u8], headers: &[(&str, &
 
 /// A read handle on `region`'s store under the data directory `data_dir`.
 pub(crate) fn open_store(data_dir: &std::path::Path, region: &str) -> Box<dyn candor_store::Store> {
-    Box::new(
-        candor_store::sqlite::SqliteStore::open_read_only(
-            data_dir.join(region).join("aggregates.sqlite"),
-        )
-        .expect("opens"),
-    )
+    candor_store::StoreConfig::sqlite(data_dir)
+        .open_region_read_only(region)
+        .expect("opens")
 }

@@ -89,7 +89,8 @@ fn shutdown_commits_everything_accepted() {
         );
     }
     let dir = server.stop();
-    let store = candor_store::sqlite::SqliteStore::open(dir.path().join("eu/aggregates.sqlite"))
+    let store = candor_store::StoreConfig::sqlite(dir.path())
+        .open_region("eu")
         .expect("opens");
     let rows = candor_store::Store::rows(&store, &Default::default()).expect("rows");
     let (counts, values): (Vec<_>, Vec<_>) = rows

@@ -1,5 +1,5 @@
-//! [`SqliteTokens`]: the token database (`access.sqlite` beside the
-//! regions' directories).
+//! [`SqliteTokens`]: the token database (one file beside the regions'
+//! directories; see `layout.rs`).
 
 use std::path::Path;
 
@@ -7,7 +7,7 @@ use rusqlite::{Connection, params};
 
 use super::backend;
 use crate::StoreError;
-use crate::tokens::{TokenError, TokenRecord};
+use crate::tokens::{TokenError, TokenRecord, TokenStore};
 
 /// `PRAGMA application_id` of a token database: "CNDT" in ASCII.
 const APPLICATION_ID: i32 = 0x434E_4454;
@@ -44,6 +44,21 @@ impl SqliteTokens {
             .map_err(backend("set busy_timeout"))?;
         conn.pragma_update(None, "journal_mode", "WAL")
             .map_err(backend("set journal_mode"))?;
+        Self::init(conn)
+    }
+
+    /// A private token database in memory, gone when dropped: for tests
+    /// (the token conformance suite runs on it). Created like a file.
+    ///
+    /// # Errors
+    /// [`StoreError::Backend`] if SQLite fails (out of memory).
+    pub fn open_in_memory() -> Result<Self, StoreError> {
+        let conn = Connection::open_in_memory().map_err(backend("open in memory"))?;
+        Self::init(conn)
+    }
+
+    /// Checks the database is ours (or empty, then creates the table).
+    fn init(conn: Connection) -> Result<Self, StoreError> {
         conn.pragma_update(None, "synchronous", "FULL")
             .map_err(backend("set synchronous"))?;
         let id: i32 = conn
@@ -70,75 +85,6 @@ impl SqliteTokens {
         Ok(Self { conn })
     }
 
-    /// Stores a new token.
-    ///
-    /// # Errors
-    /// [`TokenError::NameTaken`] if the name was ever used.
-    pub fn create(&self, token: &TokenRecord) -> Result<(), TokenError> {
-        let inserted = self
-            .conn
-            .execute(
-                "INSERT INTO tokens (name, role, regions, purposes, hash, created_at, revoked_at) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (name) DO NOTHING",
-                params![
-                    token.name,
-                    token.role,
-                    token.regions.join(","),
-                    token.purposes.join(","),
-                    &token.hash[..],
-                    token.created_at,
-                    token.revoked_at
-                ],
-            )
-            .map_err(backend("store a token"))?;
-        if inserted == 0 {
-            return Err(TokenError::NameTaken(token.name.clone()));
-        }
-        Ok(())
-    }
-
-    /// Every token, revoked ones included, by name.
-    ///
-    /// # Errors
-    /// [`StoreError::Backend`] if the database failed.
-    pub fn list(&self) -> Result<Vec<TokenRecord>, StoreError> {
-        self.select("SELECT name, role, regions, purposes, hash, created_at, revoked_at FROM tokens ORDER BY name")
-    }
-
-    /// Tokens not revoked: what authentication compares against.
-    ///
-    /// # Errors
-    /// [`StoreError::Backend`] if the database failed.
-    pub fn active(&self) -> Result<Vec<TokenRecord>, StoreError> {
-        self.select("SELECT name, role, regions, purposes, hash, created_at, revoked_at FROM tokens WHERE revoked_at IS NULL ORDER BY name")
-    }
-
-    /// The token of that name, revoked or not.
-    ///
-    /// # Errors
-    /// [`StoreError::Backend`] if the database failed.
-    pub fn get(&self, name: &str) -> Result<Option<TokenRecord>, StoreError> {
-        Ok(self.list()?.into_iter().find(|t| t.name == name))
-    }
-
-    /// Revokes the active token `name` at `at` (Unix time).
-    ///
-    /// # Errors
-    /// [`TokenError::NotFound`] if no active token has that name.
-    pub fn revoke(&self, name: &str, at: i64) -> Result<(), TokenError> {
-        let n = self
-            .conn
-            .execute(
-                "UPDATE tokens SET revoked_at = ?2 WHERE name = ?1 AND revoked_at IS NULL",
-                params![name, at],
-            )
-            .map_err(backend("revoke a token"))?;
-        if n == 0 {
-            return Err(TokenError::NotFound(name.to_owned()));
-        }
-        Ok(())
-    }
-
     fn select(&self, sql: &str) -> Result<Vec<TokenRecord>, StoreError> {
         let split = |s: String| -> Vec<String> {
             s.split(',')
@@ -163,6 +109,55 @@ impl SqliteTokens {
         })
         .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
         .map_err(backend("read tokens"))
+    }
+}
+
+/// Each call is its own statement (its own transaction), so the CLI and a
+/// running collector may use the same file at once.
+impl TokenStore for SqliteTokens {
+    fn create(&self, token: &TokenRecord) -> Result<(), TokenError> {
+        let inserted = self
+            .conn
+            .execute(
+                "INSERT INTO tokens (name, role, regions, purposes, hash, created_at, revoked_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (name) DO NOTHING",
+                params![
+                    token.name,
+                    token.role,
+                    token.regions.join(","),
+                    token.purposes.join(","),
+                    &token.hash[..],
+                    token.created_at,
+                    token.revoked_at
+                ],
+            )
+            .map_err(backend("store a token"))?;
+        if inserted == 0 {
+            return Err(TokenError::NameTaken(token.name.clone()));
+        }
+        Ok(())
+    }
+
+    fn list(&self) -> Result<Vec<TokenRecord>, StoreError> {
+        self.select("SELECT name, role, regions, purposes, hash, created_at, revoked_at FROM tokens ORDER BY name")
+    }
+
+    fn active(&self) -> Result<Vec<TokenRecord>, StoreError> {
+        self.select("SELECT name, role, regions, purposes, hash, created_at, revoked_at FROM tokens WHERE revoked_at IS NULL ORDER BY name")
+    }
+
+    fn revoke(&self, name: &str, at: i64) -> Result<(), TokenError> {
+        let n = self
+            .conn
+            .execute(
+                "UPDATE tokens SET revoked_at = ?2 WHERE name = ?1 AND revoked_at IS NULL",
+                params![name, at],
+            )
+            .map_err(backend("revoke a token"))?;
+        if n == 0 {
+            return Err(TokenError::NotFound(name.to_owned()));
+        }
+        Ok(())
     }
 }
 
