@@ -40,7 +40,7 @@ use std::time::{Duration, Instant};
 
 use candor_collector::release::{self, Query, Scope};
 use candor_collector::validate::{DayWindow, Registry};
-use candor_schema::{MetricKind, Schema};
+use candor_schema::Schema;
 use candor_store::{
     AggregateRow, AuditEntry, AuditRecord, BudgetFilter, BudgetSpent, CommitOutcome, Contribution,
     DayNumber, Head, NewRelease, ReleaseOutcome, ReportCount, ReportDelta, RowFilter, RowKey,
@@ -133,15 +133,10 @@ fn fill(store: &mut dyn Store, schema: &Schema, first: i32) -> usize {
                 cell: cell.to_owned(),
             };
             for metric in schema.metrics.values().filter(|m| &m.purpose == purpose) {
-                let cells: Vec<String> = match &metric.kind {
-                    MetricKind::Counter => vec![String::new()],
-                    MetricKind::LabeledCounter { labels } => labels.clone(),
-                    MetricKind::Category { categories } => categories.clone(),
-                    MetricKind::Boolean => vec!["false".into(), "true".into()],
-                    MetricKind::Distribution { buckets } => {
-                        (0..=buckets.len()).map(|i| i.to_string()).collect()
-                    }
-                    MetricKind::DomainSet => {
+                let cells: Vec<String> = match metric.kind.cells() {
+                    Some(cells) => cells,
+                    // An open set (domains): a Zipf-like tail per platform.
+                    None => {
                         for (p, &n) in PLATFORMS.iter().zip(&DOMAINS_PER_DAY) {
                             let dims = format!("platform={p}");
                             let count = row(&metric.id, &dims, candor_store::REPORTS_CELL);
@@ -168,7 +163,6 @@ fn fill(store: &mut dyn Store, schema: &Schema, first: i32) -> usize {
                         }
                         continue;
                     }
-                    _ => panic!("unknown metric type"),
                 };
                 for dims in combinations(&metric.dimensions) {
                     let count = row(&metric.id, &dims, candor_store::REPORTS_CELL);

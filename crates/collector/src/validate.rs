@@ -42,29 +42,15 @@ fn mismatch(what: &'static str, detail: impl Into<String>) -> Rejection {
 }
 
 /// The rows one metric value adds to, as (cell, value) pairs. The value has
-/// passed [`candor_values::check_value`], so this only maps it: labels,
-/// categories, `true`/`false`, bucket indices and domains become cells.
-fn cells(value: &MetricValue) -> Vec<(String, i64)> {
+/// passed [`candor_values::check_value`], so this only maps it
+/// ([`candor_values::cells`]): labels, categories, `true`/`false`, bucket
+/// indices and domains become cells.
+fn cells(value: &MetricValue) -> impl Iterator<Item = (String, i64)> {
     // Every count passed the metric's bound, which the schema keeps far below
     // i64::MAX (limits::MAX_CONTRIBUTION_BOUND); saturate rather than wrap.
-    let count = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
-    match value {
-        MetricValue::Counter(n) => vec![(String::new(), count(*n))],
-        MetricValue::LabeledCounter(map) => map
-            .iter()
-            .filter(|(_, n)| **n > 0)
-            .map(|(label, n)| (label.clone(), count(*n)))
-            .collect(),
-        MetricValue::Boolean(b) => vec![(b.to_string(), 1)],
-        MetricValue::Category(c) => vec![(c.clone(), 1)],
-        MetricValue::Distribution(counts) => counts
-            .iter()
-            .enumerate()
-            .filter(|(_, c)| **c > 0)
-            .map(|(i, c)| (i.to_string(), count(*c)))
-            .collect(),
-        MetricValue::DomainSet(set) => set.iter().map(|d| (d.clone(), 1)).collect(),
-    }
+    candor_values::cells(value)
+        .into_iter()
+        .map(|(cell, n)| (cell, i64::try_from(n).unwrap_or(i64::MAX)))
 }
 
 /// The accepted day window: `[today − past, today + future]`, where `past`

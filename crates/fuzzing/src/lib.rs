@@ -238,21 +238,15 @@ fn check_report_invariants(report: &Report) {
         assert!(c.value >= 1);
         let value = u64::try_from(c.value).expect("positive");
         assert!(
-            value <= metric.max_per_report.max(1),
+            value <= metric.contribution_bound(),
             "a cell over the bound"
         );
-        match &metric.kind {
-            MetricKind::DomainSet => {
-                assert_eq!(candor_values::domain::check_canonical(&c.key.cell), Ok(()));
-            }
-            MetricKind::LabeledCounter { labels } => assert!(labels.contains(&c.key.cell)),
-            MetricKind::Category { categories } => assert!(categories.contains(&c.key.cell)),
-            MetricKind::Boolean => assert!(c.key.cell == "true" || c.key.cell == "false"),
-            MetricKind::Distribution { buckets } => {
-                let i: usize = c.key.cell.parse().expect("a bucket index");
-                assert!(i <= buckets.len());
-            }
-            _ => assert!(c.key.cell.is_empty()),
+        // One of the metric's cells: a label, a category, `true`/`false`,
+        // a bucket index or a counter's empty cell; any canonical domain
+        // for an open set.
+        match metric.kind.cells() {
+            Some(cells) => assert!(cells.contains(&c.key.cell), "a declared cell"),
+            None => assert_eq!(candor_values::domain::check_canonical(&c.key.cell), Ok(())),
         }
         for kv in c.key.dimensions.split(',').filter(|s| !s.is_empty()) {
             let (d, v) = kv.split_once('=').expect("dimension=value");

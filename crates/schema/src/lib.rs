@@ -74,6 +74,7 @@
 mod diagnostic;
 pub mod docs;
 pub mod limits;
+mod metric;
 mod model;
 mod parse;
 mod raw;

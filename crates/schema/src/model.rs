@@ -339,34 +339,10 @@ pub(crate) fn format_date(date: Date) -> String {
 }
 
 impl Metric {
-    /// The TOML `type` string, for example `labeled_counter`.
-    pub fn type_name(&self) -> &'static str {
-        self.kind.type_name()
-    }
-
     /// Whether the metric has expired on `today` (UTC): true once `today` is
     /// after the `expires` day. A metric that expires `"never"` never expires.
     pub fn is_expired(&self, today: Date) -> bool {
         self.expires.is_some_and(|expires| today > expires)
-    }
-
-    /// The closed set of a labeled counter (labels) or category metric
-    /// (categories); `None` for other types.
-    pub fn closed_set(&self) -> Option<&[String]> {
-        match &self.kind {
-            MetricKind::LabeledCounter { labels } => Some(labels),
-            MetricKind::Category { categories } => Some(categories),
-            _ => None,
-        }
-    }
-
-    /// For a distribution, the index of the bucket `value` falls into
-    /// (see [`MetricKind::Distribution`]); `None` for other types.
-    pub fn bucket_index(&self, value: u64) -> Option<usize> {
-        match &self.kind {
-            MetricKind::Distribution { buckets } => Some(buckets.partition_point(|&b| b < value)),
-            _ => None,
-        }
     }
 }
 
@@ -405,20 +381,6 @@ pub enum MetricKind {
     /// A set of registrable domains (an open set), at most `max_per_report`
     /// per report.
     DomainSet,
-}
-
-impl MetricKind {
-    /// The TOML `type` string, for example `labeled_counter`.
-    pub fn type_name(&self) -> &'static str {
-        match self {
-            MetricKind::Counter => "counter",
-            MetricKind::LabeledCounter { .. } => "labeled_counter",
-            MetricKind::Boolean => "boolean",
-            MetricKind::Category { .. } => "category",
-            MetricKind::Distribution { .. } => "distribution",
-            MetricKind::DomainSet => "domain_set",
-        }
-    }
 }
 
 /// How a metric's aggregates are released.

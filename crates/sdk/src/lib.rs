@@ -70,6 +70,7 @@ pub use metrics::{
     BooleanMetric, CategoryMetric, CounterMetric, DistributionMetric, DomainSetMetric,
     LabeledCounterMetric, MAX_INCREMENT,
 };
+pub use report::local_dp_answer;
 pub use upload::{ReportResult, UploadResponse, UploadSummary, Uploader};
 
 use engine::Inner;

@@ -51,22 +51,20 @@ pub(crate) struct Slot {
 
 impl Slot {
     pub(crate) fn new(metric: Metric, purpose: usize) -> Self {
-        let (cell, names): (Cell, &[String]) = match &metric.kind {
-            MetricKind::Counter => (Cell::Counter(AtomicU64::new(0)), &[]),
-            MetricKind::LabeledCounter { labels } => {
-                (Cell::LabeledCounter(zeros(labels.len())), labels)
-            }
-            MetricKind::Boolean => (Cell::Boolean(AtomicU8::new(0)), &[]),
-            MetricKind::Category { categories } => (Cell::Category(AtomicU32::new(0)), categories),
-            MetricKind::Distribution { buckets } => {
-                (Cell::Distribution(zeros(buckets.len() + 1)), &[])
-            }
-            MetricKind::DomainSet => (Cell::DomainSet(Mutex::new(BTreeSet::new())), &[]),
+        let cell = match &metric.kind {
+            MetricKind::Counter => Cell::Counter(AtomicU64::new(0)),
+            MetricKind::LabeledCounter { labels } => Cell::LabeledCounter(zeros(labels.len())),
+            MetricKind::Boolean => Cell::Boolean(AtomicU8::new(0)),
+            MetricKind::Category { .. } => Cell::Category(AtomicU32::new(0)),
+            MetricKind::Distribution { buckets } => Cell::Distribution(zeros(buckets.len() + 1)),
+            MetricKind::DomainSet => Cell::DomainSet(Mutex::new(BTreeSet::new())),
             // A metric type this SDK version does not know cannot be
             // recorded; the cell stays empty and is never reported.
             #[allow(unreachable_patterns)]
-            _ => (Cell::Counter(AtomicU64::new(0)), &[]),
+            _ => Cell::Counter(AtomicU64::new(0)),
         };
+        // Label or category → index, for closed sets.
+        let names = metric.closed_set().unwrap_or_default();
         let index = names
             .iter()
             .enumerate()

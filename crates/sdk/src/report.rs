@@ -8,46 +8,15 @@
 //! tells more than one randomized answer per true value. docs/wire.md §2.4
 //! specifies the mechanism for other clients.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use candor_privacy::ldp::RandomizedResponse;
 use candor_privacy::uniform_below;
 use candor_protocol::{Day, MetricValue, Report};
-use candor_schema::{Metric, MetricKind, Release, Schema};
+use candor_schema::{Metric, Release, Schema};
 use rand_core::Rng;
 
 use crate::store::{Acc, DayEntry, LdpMemo};
-
-/// Scales counts down proportionally (flooring) so they sum to at most `bound`.
-fn clamp_total(counts: &mut [u64], bound: u64) {
-    let total: u128 = counts.iter().map(|&c| u128::from(c)).sum();
-    if total > u128::from(bound) {
-        for c in counts.iter_mut() {
-            *c = (u128::from(*c) * u128::from(bound) / total) as u64;
-        }
-    }
-}
-
-/// A uniformly random subset of at most `bound` domains, so that which
-/// domains survive the cap does not depend on the order they were visited.
-fn sample_domains<R: Rng + ?Sized>(
-    set: BTreeSet<String>,
-    bound: u64,
-    rng: &mut R,
-) -> BTreeSet<String> {
-    let bound = usize::try_from(bound).unwrap_or(usize::MAX);
-    if set.len() <= bound {
-        return set;
-    }
-    let mut all: Vec<String> = set.into_iter().collect();
-    // Partial Fisher–Yates: the first `bound` positions become the sample.
-    for i in 0..bound {
-        let j = i + uniform_below((all.len() - i) as u64, rng) as usize;
-        all.swap(i, j);
-    }
-    all.truncate(bound);
-    all.into_iter().collect()
-}
 
 /// The randomized answer for true value `index` of a local-DP metric with
 /// `k` values: the remembered one, or a fresh draw that is remembered.
@@ -55,10 +24,10 @@ fn randomize<R: Rng + ?Sized>(
     epsilon: f64,
     index: u32,
     k: usize,
-    memo: &mut LdpMemo,
+    answers: &mut BTreeMap<u32, u32>,
     rng: &mut R,
 ) -> u32 {
-    *memo.answers.entry(index).or_insert_with(|| {
+    *answers.entry(index).or_insert_with(|| {
         let drawn = match RandomizedResponse::new(epsilon, k) {
             Ok(rr) => rr.randomize(index as usize, rng),
             // The schema validator refuses such ε; never send the raw value.
@@ -66,6 +35,29 @@ fn randomize<R: Rng + ?Sized>(
         };
         drawn as u32
     })
+}
+
+/// What this SDK sends for a local-DP metric (boolean or category) whose
+/// true value is `truth` (`false` = 0, `true` = 1, a category by its
+/// position; see [`candor_values::choice_value`]): *permanent* randomized
+/// response at `epsilon` (docs/wire.md §2.4). `answers` remembers the
+/// answer drawn for each true value, so a value that never changes is
+/// randomized once, however many reports carry it; keep one map per device
+/// and metric. `None` for other metric types.
+///
+/// Tools that model devices (the accuracy study) call this to randomize
+/// exactly as the SDK does.
+pub fn local_dp_answer<R: Rng + ?Sized>(
+    metric: &Metric,
+    epsilon: f64,
+    truth: u32,
+    answers: &mut BTreeMap<u32, u32>,
+    rng: &mut R,
+) -> Option<MetricValue> {
+    let k = metric.kind.choices()?;
+    let truth = truth.min(k.saturating_sub(1) as u32);
+    let i = randomize(epsilon, truth, k, answers, rng);
+    candor_values::choice_value(metric, i)
 }
 
 /// A local-DP metric's value for a report: today's, else the last one
@@ -83,56 +75,35 @@ fn local_value<R: Rng + ?Sized>(
         _ => {}
     }
     let truth = memo.last?;
-    Some(match &metric.kind {
-        MetricKind::Boolean => {
-            MetricValue::Boolean(randomize(epsilon, truth.min(1), 2, memo, rng) == 1)
-        }
-        MetricKind::Category { categories } => {
-            let truth = truth.min(categories.len().saturating_sub(1) as u32);
-            let i = randomize(epsilon, truth, categories.len(), memo, rng);
-            MetricValue::Category(categories.get(i as usize)?.clone())
-        }
-        _ => return None,
-    })
+    local_dp_answer(metric, epsilon, truth, &mut memo.answers, rng)
 }
 
-/// The value to report for one metric, or `None` if nothing remains.
+/// The value to report for one metric, or `None` if nothing remains: the
+/// day's accumulator as a value, clamped to the metric's bound
+/// ([`candor_values::clamp`]). Central-DP booleans and categories are sent
+/// as they are (the collector adds the noise); local-DP ones go through
+/// `local_value`.
 fn value<R: Rng + ?Sized>(metric: &Metric, acc: Acc, rng: &mut R) -> Option<MetricValue> {
-    let bound = metric.max_per_report;
-    Some(match (&metric.kind, acc) {
-        (MetricKind::Counter, Acc::Counter(n)) => MetricValue::Counter(n.min(bound)),
-        (MetricKind::LabeledCounter { labels }, Acc::LabeledCounter(mut counts)) => {
-            clamp_total(&mut counts, bound);
-            let map: BTreeMap<String, u64> = labels
+    let raw = match acc {
+        Acc::Counter(n) => MetricValue::Counter(n),
+        Acc::LabeledCounter(counts) => MetricValue::LabeledCounter(
+            metric
+                .closed_set()?
                 .iter()
                 .zip(counts)
                 .filter(|(_, c)| *c > 0)
                 .map(|(l, c)| (l.clone(), c))
-                .collect();
-            if map.is_empty() {
-                return None;
-            }
-            MetricValue::LabeledCounter(map)
-        }
-        // Central-DP booleans and categories are sent as they are: the
-        // collector adds the noise. Local-DP ones go through `local_value`.
-        (MetricKind::Boolean, Acc::Boolean(b)) => MetricValue::Boolean(b),
-        (MetricKind::Category { categories }, Acc::Category(i)) => {
-            MetricValue::Category(categories.get(i as usize)?.clone())
-        }
-        (MetricKind::Distribution { buckets }, Acc::Distribution(mut counts)) => {
-            counts.resize(buckets.len() + 1, 0);
-            clamp_total(&mut counts, bound);
-            if counts.iter().all(|&c| c == 0) {
-                return None;
-            }
+                .collect(),
+        ),
+        Acc::Boolean(b) => MetricValue::Boolean(b),
+        Acc::Category(i) => MetricValue::Category(metric.closed_set()?.get(i as usize)?.clone()),
+        Acc::Distribution(mut counts) => {
+            counts.resize(metric.kind.buckets()?.len() + 1, 0);
             MetricValue::Distribution(counts)
         }
-        (MetricKind::DomainSet, Acc::DomainSet(set)) => {
-            MetricValue::DomainSet(sample_domains(set, bound, rng))
-        }
-        _ => return None,
-    })
+        Acc::DomainSet(set) => MetricValue::DomainSet(set),
+    };
+    candor_values::clamp(metric, raw, rng)
 }
 
 /// Remembers the local-DP values of a day that is not reported (its
@@ -192,22 +163,4 @@ pub(crate) fn build<R: Rng + ?Sized>(
         report.metrics.insert(metric.id.clone(), v);
     }
     (!report.metrics.is_empty()).then_some(report)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn clamping_keeps_proportions_under_the_bound() {
-        let mut c = vec![50, 30, 20];
-        clamp_total(&mut c, 10);
-        assert_eq!(c, vec![5, 3, 2]);
-        let mut small = vec![1, 2];
-        clamp_total(&mut small, 10);
-        assert_eq!(small, vec![1, 2]);
-        let mut huge = vec![u64::MAX, u64::MAX];
-        clamp_total(&mut huge, 100);
-        assert_eq!(huge.iter().sum::<u64>(), 100);
-    }
 }

@@ -82,10 +82,15 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
-//! Who depends on this crate: only the `candor` binary (`candor load`,
-//! `candor simulate`, the demo). It depends on the protocol, schema and SDK
-//! crates (the SDK with its `http` uploader); nothing else of Candor may
-//! depend on it, and it never depends on the collector.
+//! [`simulate::usage`] plays the same usage model offline, as metric
+//! values, for tools that need millions of device-days (the accuracy
+//! study in `bench/accuracy`).
+//!
+//! Who depends on this crate: the `candor` binary (`candor load`,
+//! `candor simulate`, the demo) and the accuracy study. It depends on the
+//! protocol, schema, values and SDK crates (the SDK with its `http`
+//! uploader); nothing else of Candor may depend on it, and it never
+//! depends on the collector.
 
 #![deny(missing_docs)]
 

@@ -126,6 +126,7 @@ mod model;
 mod rng;
 mod summary;
 mod truth;
+pub mod usage;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -8,6 +8,10 @@
 //!
 //! - [`check_report`]: schema version, purpose, metrics, the dimension rule
 //!   and every value ([`check_value`]), with a stable [`ValueError::code`].
+//! - [`clamp`]: what the SDK sends of a value over the metric's bound;
+//!   [`cells`]: the cells a value adds to (the collector's rows);
+//!   [`choice_value`] / [`choice_index`]: a boolean's or category's value
+//!   by its index (what local DP randomizes).
 //! - [`domain`]: the canonical registrable domain; [`domain::of_host`] is
 //!   what the SDK's URL sanitizer keeps of a host, and
 //!   [`domain::check_canonical`] accepts exactly its outputs.
@@ -28,11 +32,12 @@
 //! ```
 //!
 //! Who may depend on it: the SDK, the collector and tools that build or
-//! check reports. It depends only on `candor-schema` and `candor-protocol`
-//! among our crates.
+//! check reports. It depends only on `candor-schema`, `candor-protocol` and
+//! `candor-privacy` (its uniform sampling, for clamping domain sets) among
+//! our crates.
 #![deny(missing_docs)]
 
 pub mod domain;
 mod rules;
 
-pub use rules::{ValueError, check_report, check_value};
+pub use rules::{ValueError, cells, check_report, check_value, choice_index, choice_value, clamp};

@@ -1,14 +1,17 @@
 //! The value rules of a report under its data dictionary: schema version,
 //! purpose, metrics, dimensions, and every metric value (bounds, labels,
-//! categories, buckets, domains).
+//! categories, buckets, domains); how a value is clamped to its bound, and
+//! which cells it adds to.
 //!
 //! docs/wire.md §2.1 states these rules for other implementations; this
 //! module is the one place they are coded.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
+use candor_privacy::uniform_below;
 use candor_protocol::{MetricValue, Report};
 use candor_schema::{Metric, MetricKind, Schema};
+use rand_core::Rng;
 
 use crate::domain::{self, DomainError};
 
@@ -289,4 +292,158 @@ pub fn check_value(metric: &Metric, value: &MetricValue) -> Result<(), ValueErro
         }
     }
     Ok(())
+}
+
+/// The value to send for `value` under `metric`'s contribution bound, as
+/// the SDK builds every report (docs/wire.md §2.1):
+///
+/// - `counter`: at most `max_per_report`;
+/// - `labeled_counter` and `distribution`: when the total is over
+///   `max_per_report`, every count is scaled down proportionally (each
+///   floored), so the total fits and the proportions stay; labels left at
+///   0 are dropped, and a value with nothing left is `None`;
+/// - `domain_set`: over `max_per_report` domains, a uniformly random
+///   subset of that many (drawn from `rng`), so which domains survive does
+///   not depend on the order they were visited;
+/// - `boolean`, `category`: as they are (one value).
+///
+/// `None` too when the value's type is not the metric's.
+pub fn clamp<R: Rng + ?Sized>(
+    metric: &Metric,
+    value: MetricValue,
+    rng: &mut R,
+) -> Option<MetricValue> {
+    let bound = metric.per_report_bound();
+    Some(match (&metric.kind, value) {
+        (MetricKind::Counter, MetricValue::Counter(n)) => MetricValue::Counter(n.min(bound)),
+        (MetricKind::LabeledCounter { .. }, MetricValue::LabeledCounter(map)) => {
+            let (labels, mut counts): (Vec<String>, Vec<u64>) = map.into_iter().unzip();
+            clamp_total(&mut counts, bound);
+            let map: BTreeMap<String, u64> = labels
+                .into_iter()
+                .zip(counts)
+                .filter(|(_, c)| *c > 0)
+                .collect();
+            if map.is_empty() {
+                return None;
+            }
+            MetricValue::LabeledCounter(map)
+        }
+        (MetricKind::Boolean, v @ MetricValue::Boolean(_)) => v,
+        (MetricKind::Category { .. }, v @ MetricValue::Category(_)) => v,
+        (MetricKind::Distribution { .. }, MetricValue::Distribution(mut counts)) => {
+            clamp_total(&mut counts, bound);
+            if counts.iter().all(|&c| c == 0) {
+                return None;
+            }
+            MetricValue::Distribution(counts)
+        }
+        (MetricKind::DomainSet, MetricValue::DomainSet(set)) => {
+            MetricValue::DomainSet(sample_domains(set, bound, rng))
+        }
+        _ => return None,
+    })
+}
+
+/// Scales counts down proportionally (flooring) so they sum to at most `bound`.
+fn clamp_total(counts: &mut [u64], bound: u64) {
+    let total: u128 = counts.iter().map(|&c| u128::from(c)).sum();
+    if total > u128::from(bound) {
+        for c in counts.iter_mut() {
+            *c = (u128::from(*c) * u128::from(bound) / total) as u64;
+        }
+    }
+}
+
+/// A uniformly random subset of at most `bound` domains, so that which
+/// domains survive the cap does not depend on the order they were visited.
+fn sample_domains<R: Rng + ?Sized>(
+    set: BTreeSet<String>,
+    bound: u64,
+    rng: &mut R,
+) -> BTreeSet<String> {
+    let bound = usize::try_from(bound).unwrap_or(usize::MAX);
+    if set.len() <= bound {
+        return set;
+    }
+    let mut all: Vec<String> = set.into_iter().collect();
+    // Partial Fisher–Yates: the first `bound` positions become the sample.
+    for i in 0..bound {
+        let j = i + uniform_below((all.len() - i) as u64, rng) as usize;
+        all.swap(i, j);
+    }
+    all.truncate(bound);
+    all.into_iter().collect()
+}
+
+/// The value of a boolean or category metric whose true (or randomized)
+/// answer is `index`, numbered as [`MetricKind::choices`] says (`false` = 0,
+/// `true` = 1, a category by its position): what local DP sends. `None` for
+/// other types and past the last choice.
+pub fn choice_value(metric: &Metric, index: u32) -> Option<MetricValue> {
+    let i = usize::try_from(index).ok()?;
+    match &metric.kind {
+        MetricKind::Boolean => (i < 2).then_some(MetricValue::Boolean(i == 1)),
+        MetricKind::Category { categories } => {
+            categories.get(i).cloned().map(MetricValue::Category)
+        }
+        _ => None,
+    }
+}
+
+/// The inverse of [`choice_value`]: the index of a boolean or category
+/// value; `None` for other values and undeclared categories.
+pub fn choice_index(metric: &Metric, value: &MetricValue) -> Option<u32> {
+    match (&metric.kind, value) {
+        (MetricKind::Boolean, MetricValue::Boolean(b)) => Some(u32::from(*b)),
+        (MetricKind::Category { categories }, MetricValue::Category(c)) => categories
+            .iter()
+            .position(|x| x == c)
+            .and_then(|i| u32::try_from(i).ok()),
+        _ => None,
+    }
+}
+
+/// The cells one value adds to, as (cell, amount) pairs named as the
+/// collector keys its rows (see `MetricKind::cells`): the empty cell of a
+/// counter, labels, `true`/`false`, categories, bucket indices, domains.
+/// Cells with nothing to add are left out. For a value that passed
+/// [`check_value`], the sum of the amounts is at most the metric's
+/// per-report bound.
+pub fn cells(value: &MetricValue) -> Vec<(String, u64)> {
+    match value {
+        MetricValue::Counter(n) => vec![(String::new(), *n)],
+        MetricValue::LabeledCounter(map) => map
+            .iter()
+            .filter(|(_, n)| **n > 0)
+            .map(|(label, n)| (label.clone(), *n))
+            .collect(),
+        MetricValue::Boolean(b) => vec![(b.to_string(), 1)],
+        MetricValue::Category(c) => vec![(c.clone(), 1)],
+        MetricValue::Distribution(counts) => counts
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| **c > 0)
+            .map(|(i, c)| (i.to_string(), *c))
+            .collect(),
+        MetricValue::DomainSet(set) => set.iter().map(|d| (d.clone(), 1)).collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clamping_keeps_proportions_under_the_bound() {
+        let mut c = vec![50, 30, 20];
+        clamp_total(&mut c, 10);
+        assert_eq!(c, vec![5, 3, 2]);
+        let mut small = vec![1, 2];
+        clamp_total(&mut small, 10);
+        assert_eq!(small, vec![1, 2]);
+        let mut huge = vec![u64::MAX, u64::MAX];
+        clamp_total(&mut huge, 100);
+        assert_eq!(huge.iter().sum::<u64>(), 100);
+    }
 }

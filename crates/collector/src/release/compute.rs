@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use candor_privacy::dp::DiscreteLaplace;
 use candor_privacy::ldp::RandomizedResponse;
 use candor_privacy::threshold::{self, OpenSetRule};
-use candor_schema::{Metric, MetricKind, Release};
+use candor_schema::Release;
 use candor_store::DayNumber;
 use rand_core::Rng;
 
@@ -81,7 +81,7 @@ pub(super) fn from_rows<R: Rng + ?Sized>(
 ) -> Result<Answer, QueryError> {
     let metric = plan.metric;
     let k_min = plan.region.k_min;
-    let bound = contribution_bound(metric);
+    let bound = metric.contribution_bound();
     let Rows { data, mut keys } = rows;
     let candidates = candidates(plan, &mut keys);
     let empty = GroupRows::default();
@@ -115,7 +115,7 @@ pub(super) fn from_rows<R: Rng + ?Sized>(
         cached: false,
     };
 
-    if matches!(metric.kind, MetricKind::DomainSet) {
+    if metric.kind.has_open_cells() {
         // Open cells: each (group, domain) decides on its own noisy value.
         let rule = OpenSetRule::new(bound, plan.epsilon, plan.delta)
             .map_err(|e| invalid("invalid_epsilon", e.to_string()))?
@@ -180,7 +180,7 @@ pub(super) fn from_rows<R: Rng + ?Sized>(
     match metric.release {
         Release::LocalDp { epsilon, .. } => {
             answer.mechanism = "randomized_response".into();
-            let all = closed_cells(metric).unwrap_or_default();
+            let all = metric.kind.named_cells().unwrap_or_default();
             let rr = RandomizedResponse::new(epsilon, all.len())
                 .map_err(|e| invalid("invalid_query", e.to_string()))?;
             let counts = laplace(1, value_epsilon)?;
@@ -225,7 +225,7 @@ pub(super) fn from_rows<R: Rng + ?Sized>(
             let lap = laplace(bound, value_epsilon)?;
             answer.noise_scale = Some(lap.scale().to_f64());
             let half = lap.ci95_halfwidth() as f64;
-            let all = closed_cells(metric);
+            let all = metric.kind.named_cells();
             let names: Vec<String> = match &all {
                 Some(all) => all.iter().filter(|c| wanted(c)).cloned().collect(),
                 None => vec![String::new()],
@@ -238,14 +238,10 @@ pub(super) fn from_rows<R: Rng + ?Sized>(
                 let start = answer.groups.len();
                 for name in &names {
                     let noisy = lap.add_noise(rows.cells.get(name).copied().unwrap_or(0), rng);
-                    let (cell, bucket) = match &metric.kind {
-                        MetricKind::Counter => (None, None),
-                        MetricKind::Distribution { buckets } => {
-                            let i = name.parse::<usize>().unwrap_or(usize::MAX);
-                            (Some(name.clone()), Some(bucket_label(buckets, i)))
-                        }
-                        _ => (Some(name.clone()), None),
-                    };
+                    // A counter's one cell is unnamed; a bucket also
+                    // says its range.
+                    let cell = all.is_some().then(|| name.clone());
+                    let bucket = metric.kind.bucket_label(name);
                     let value = noisy as f64;
                     answer.groups.push(Group {
                         day: day.clone(),
@@ -279,14 +275,6 @@ pub(super) fn from_rows<R: Rng + ?Sized>(
         }
     }
     Ok(answer)
-}
-
-/// Δ: the most one report adds to one group's cells, in L1.
-pub(super) fn contribution_bound(metric: &Metric) -> u64 {
-    match metric.kind {
-        MetricKind::Boolean | MetricKind::Category { .. } => 1,
-        _ => metric.max_per_report.max(1),
-    }
 }
 
 /// Per-group totals and shares over the released cells (post-processing);

@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use candor_privacy::budget::{self, Amount, BudgetKey, Caps, Ledger};
-use candor_schema::{Metric, MetricKind, Region, Schema};
+use candor_schema::{Metric, Region, Schema};
 use candor_store::{BudgetFilter, DayNumber, Store, StoreError};
 
 use crate::validate::{DayWindow, Registry};
@@ -174,7 +174,7 @@ pub(super) fn plan<'a>(
             (g.clone(), values)
         })
         .collect();
-    let all_cells = closed_cells(metric);
+    let all_cells = metric.kind.named_cells();
     let mut cells: Vec<String> = query.cells.clone();
     cells.sort();
     cells.dedup();
@@ -208,7 +208,7 @@ pub(super) fn plan<'a>(
         }
     };
     let open_selection =
-        matches!(metric.kind, MetricKind::DomainSet) || group_dims.iter().any(|(_, v)| v.is_none());
+        metric.kind.has_open_cells() || group_dims.iter().any(|(_, v)| v.is_none());
     let delta = if open_selection {
         metric.release.delta().ok_or_else(|| {
             invalid(
@@ -249,33 +249,6 @@ pub(super) fn plan<'a>(
         delta,
         query: normalized,
     })
-}
-
-/// The closed set of cells of a metric, in schema order; `None` for a
-/// counter (one unnamed cell) and a domain set (open).
-pub(super) fn closed_cells(metric: &Metric) -> Option<Vec<String>> {
-    match &metric.kind {
-        MetricKind::LabeledCounter { labels } => Some(labels.clone()),
-        MetricKind::Category { categories } => Some(categories.clone()),
-        MetricKind::Boolean => Some(vec!["false".into(), "true".into()]),
-        MetricKind::Distribution { buckets } => {
-            Some((0..=buckets.len()).map(|i| i.to_string()).collect())
-        }
-        _ => None,
-    }
-}
-
-/// A distribution bucket's range, for people.
-pub(super) fn bucket_label(buckets: &[u64], index: usize) -> String {
-    match (
-        index.checked_sub(1).and_then(|i| buckets.get(i)),
-        buckets.get(index),
-    ) {
-        (None, Some(hi)) => format!("≤ {hi}"),
-        (Some(lo), Some(hi)) => format!("{lo}–{hi}"),
-        (Some(lo), None) => format!("> {lo}"),
-        (None, None) => index.to_string(),
-    }
 }
 
 /// The per-day budget keys of a plan.

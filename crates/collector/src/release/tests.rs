@@ -688,7 +688,7 @@ proptest! {
         let mut q = query(&metric.id, DAY0, DAY0, &[]);
         q.epsilon = Some(epsilon);
         let a = release(&registry, &mut store, &admin(), &q, 0, &late(), &mut rng(1)).unwrap();
-        let bound = contribution_bound(metric);
+        let bound = metric.contribution_bound();
         prop_assert_eq!(a.contribution_bound, bound);
         prop_assert_eq!(a.epsilon_spent, epsilon);
         let value = a.noise_scale.unwrap();

@@ -175,9 +175,11 @@ impl Sink for SdkSink<'_> {
         }
     }
     fn labeled(&mut self, m: usize, label: usize, n: u64) {
-        if let (Handle::Labeled(h), MetricKind::LabeledCounter { labels }) =
-            (&self.device.handles[m], &self.model.metrics[m].metric.kind)
-            && let Some(label) = labels.get(label)
+        if let Handle::Labeled(h) = &self.device.handles[m]
+            && let Some(label) = self.model.metrics[m]
+                .metric
+                .closed_set()
+                .and_then(|l| l.get(label))
         {
             h.add(label, n as i64);
         }
@@ -188,9 +190,11 @@ impl Sink for SdkSink<'_> {
         }
     }
     fn category(&mut self, m: usize, category: usize) {
-        if let (Handle::Category(h), MetricKind::Category { categories }) =
-            (&self.device.handles[m], &self.model.metrics[m].metric.kind)
-            && let Some(c) = categories.get(category)
+        if let Handle::Category(h) = &self.device.handles[m]
+            && let Some(c) = self.model.metrics[m]
+                .metric
+                .closed_set()
+                .and_then(|c| c.get(category))
         {
             h.set(c);
         }

@@ -5,7 +5,6 @@ use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
 use std::path::Path;
 
-use candor_schema::MetricKind;
 use serde::{Deserialize, Serialize};
 
 use super::model::{Model, Profile, Sink};
@@ -378,10 +377,7 @@ pub(crate) fn describe(metric: &candor_schema::Metric) -> TruthMetric {
     TruthMetric {
         kind: metric.type_name().to_owned(),
         purpose: metric.purpose.clone(),
-        max_per_report: match metric.kind {
-            MetricKind::Boolean | MetricKind::Category { .. } => 1,
-            _ => metric.max_per_report,
-        },
+        max_per_report: metric.per_report_bound(),
         dimensions: metric.dimensions.clone(),
     }
 }

@@ -1,0 +1,215 @@
+//! What a metric's type means to the rest of Candor: its TOML name, the
+//! cells its reports add to, how much one report may add, its buckets.
+//!
+//! This is the one place outside parsing and the privacy page that matches
+//! on [`MetricKind`] to answer those questions. The SDK, the collector's
+//! validation and release engine, the simulator, the benches and the
+//! accuracy study ask these methods instead of matching themselves, so a
+//! new metric type is taught here once (value-level questions, such as
+//! whether a value is acceptable and how to clamp it, live in
+//! `candor-values`).
+
+use crate::model::{Metric, MetricKind};
+
+/// The cell names of a boolean, as the collector keys its rows: index 0 is
+/// `false`, index 1 is `true`.
+const BOOLEAN_CELLS: [&str; 2] = ["false", "true"];
+
+impl MetricKind {
+    /// The TOML `type` string, for example `labeled_counter`.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            MetricKind::Counter => "counter",
+            MetricKind::LabeledCounter { .. } => "labeled_counter",
+            MetricKind::Boolean => "boolean",
+            MetricKind::Category { .. } => "category",
+            MetricKind::Distribution { .. } => "distribution",
+            MetricKind::DomainSet => "domain_set",
+        }
+    }
+
+    /// Every cell a report of this type can add to, in schema order and
+    /// named as the collector keys its rows: `""` (the one unnamed cell of
+    /// a counter), the labels, the categories, `false`/`true`, or the
+    /// bucket indices `0..=n` of a distribution. `None` for a type whose
+    /// cells are an open set (a domain set: any registrable domain).
+    pub fn cells(&self) -> Option<Vec<String>> {
+        match self {
+            MetricKind::Counter => Some(vec![String::new()]),
+            _ => self.named_cells(),
+        }
+    }
+
+    /// The closed set of *named* cells (labels, categories, `false`/`true`,
+    /// bucket indices), in schema order: what a release reports one value
+    /// per cell for, with totals and shares over them. `None` for a counter
+    /// (one unnamed cell) and for an open set.
+    pub fn named_cells(&self) -> Option<Vec<String>> {
+        match self {
+            MetricKind::LabeledCounter { labels } => Some(labels.clone()),
+            MetricKind::Category { categories } => Some(categories.clone()),
+            MetricKind::Boolean => Some(BOOLEAN_CELLS.iter().map(|c| (*c).to_owned()).collect()),
+            MetricKind::Distribution { buckets } => {
+                Some((0..=buckets.len()).map(|i| i.to_string()).collect())
+            }
+            _ => None,
+        }
+    }
+
+    /// The name of cell `index` of [`MetricKind::cells`], without building
+    /// the list; `None` past its end and for an open set.
+    pub fn cell_name(&self, index: usize) -> Option<String> {
+        match self {
+            MetricKind::Counter => (index == 0).then(String::new),
+            MetricKind::LabeledCounter { labels } => labels.get(index).cloned(),
+            MetricKind::Category { categories } => categories.get(index).cloned(),
+            MetricKind::Boolean => BOOLEAN_CELLS.get(index).map(|c| (*c).to_owned()),
+            MetricKind::Distribution { buckets } => {
+                (index <= buckets.len()).then(|| index.to_string())
+            }
+            _ => None,
+        }
+    }
+
+    /// Whether the cells are an open set (a domain set): a cell exists only
+    /// because some report named it, so releasing one is a selection from
+    /// an open set (a noisy threshold, with δ).
+    pub fn has_open_cells(&self) -> bool {
+        matches!(self, MetricKind::DomainSet)
+    }
+
+    /// For a type whose report carries exactly one value of a closed set
+    /// (boolean, category), how many values there are; `None` otherwise.
+    /// Values are numbered as [`MetricKind::cells`] lists them (`false` = 0,
+    /// `true` = 1, a category by its position): local differential privacy
+    /// randomizes that index, and it is only declared for these types.
+    pub fn choices(&self) -> Option<usize> {
+        match self {
+            MetricKind::Boolean => Some(BOOLEAN_CELLS.len()),
+            MetricKind::Category { categories } => Some(categories.len()),
+            _ => None,
+        }
+    }
+
+    /// The closed set of a labeled counter (labels) or category metric
+    /// (categories); `None` for other types.
+    pub fn closed_set(&self) -> Option<&[String]> {
+        match self {
+            MetricKind::LabeledCounter { labels } => Some(labels),
+            MetricKind::Category { categories } => Some(categories),
+            _ => None,
+        }
+    }
+
+    /// A distribution's bucket upper bounds (see
+    /// [`MetricKind::Distribution`]); `None` for other types.
+    pub fn buckets(&self) -> Option<&[u64]> {
+        match self {
+            MetricKind::Distribution { buckets } => Some(buckets),
+            _ => None,
+        }
+    }
+
+    /// For a distribution, the range of the bucket a cell names, for people:
+    /// `≤ 10`, `10–50`, `> 100`. `None` for other types.
+    pub fn bucket_label(&self, cell: &str) -> Option<String> {
+        let buckets = self.buckets()?;
+        let index = cell.parse::<usize>().unwrap_or(usize::MAX);
+        Some(
+            match (
+                index.checked_sub(1).and_then(|i| buckets.get(i)),
+                buckets.get(index),
+            ) {
+                (None, Some(hi)) => format!("≤ {hi}"),
+                (Some(lo), Some(hi)) => format!("{lo}–{hi}"),
+                (Some(lo), None) => format!("> {lo}"),
+                (None, None) => index.to_string(),
+            },
+        )
+    }
+}
+
+impl Metric {
+    /// The TOML `type` string, for example `labeled_counter`.
+    pub fn type_name(&self) -> &'static str {
+        self.kind.type_name()
+    }
+
+    /// The closed set of a labeled counter (labels) or category metric
+    /// (categories); `None` for other types.
+    pub fn closed_set(&self) -> Option<&[String]> {
+        self.kind.closed_set()
+    }
+
+    /// For a distribution, the index of the bucket `value` falls into
+    /// (see [`MetricKind::Distribution`]); `None` for other types.
+    pub fn bucket_index(&self, value: u64) -> Option<usize> {
+        self.kind
+            .buckets()
+            .map(|buckets| buckets.partition_point(|&b| b < value))
+    }
+
+    /// The most one report may carry, as the SDK clamps it and validation
+    /// checks it: a counter's count, the total of a labeled counter or a
+    /// distribution, the number of domains of a domain set
+    /// (`max_per_report`); 1 for a boolean or category (one value).
+    pub fn per_report_bound(&self) -> u64 {
+        match self.kind.choices() {
+            Some(_) => 1,
+            None => self.max_per_report,
+        }
+    }
+
+    /// Δ, the contribution bound of releases: the most one report adds to
+    /// one group's cells, in L1. [`Metric::per_report_bound`], at least 1 so
+    /// that noise is never scaled to zero.
+    pub fn contribution_bound(&self) -> u64 {
+        self.per_report_bound().max(1)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cells_and_names_agree() {
+        let kinds = [
+            MetricKind::Counter,
+            MetricKind::LabeledCounter {
+                labels: vec!["a".into(), "b".into()],
+            },
+            MetricKind::Boolean,
+            MetricKind::Category {
+                categories: vec!["x".into(), "y".into(), "z".into()],
+            },
+            MetricKind::Distribution {
+                buckets: vec![10, 50],
+            },
+        ];
+        for kind in kinds {
+            let cells = kind.cells().expect("a closed type");
+            for (i, c) in cells.iter().enumerate() {
+                assert_eq!(kind.cell_name(i).as_ref(), Some(c), "{kind:?}");
+            }
+            assert_eq!(kind.cell_name(cells.len()), None, "{kind:?}");
+            assert!(!kind.has_open_cells());
+        }
+        assert_eq!(MetricKind::DomainSet.cells(), None);
+        assert!(MetricKind::DomainSet.has_open_cells());
+        assert_eq!(MetricKind::Counter.named_cells(), None);
+    }
+
+    #[test]
+    fn bucket_labels() {
+        let kind = MetricKind::Distribution {
+            buckets: vec![10, 50],
+        };
+        let labels: Vec<String> = ["0", "1", "2"]
+            .iter()
+            .filter_map(|c| kind.bucket_label(c))
+            .collect();
+        assert_eq!(labels, ["≤ 10", "10–50", "> 50"]);
+        assert_eq!(MetricKind::Counter.bucket_label("0"), None);
+    }
+}
