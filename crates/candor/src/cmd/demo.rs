@@ -128,12 +128,16 @@ pub(crate) fn run(args: DemoArgs) -> Result<ExitCode> {
         .build()
         .context("starting the async runtime")?;
     let running = runtime
-        .block_on(Collector::start(
-            config.clone(),
-            schemas,
-            Arc::new(clock.clone()),
-            super::serve::shutdown_signal(),
-        ))
+        .block_on(async {
+            // Inside the runtime: the signal handlers are installed here.
+            Collector::start(
+                config.clone(),
+                schemas,
+                Arc::new(clock.clone()),
+                super::serve::shutdown_signal(),
+            )
+            .await
+        })
         .with_context(|| format!("starting the collector on {}", args.listen))?;
     let url = format!("http://{}", running.addr);
     eprintln!(
