@@ -103,8 +103,9 @@ fn generic_code(status: StatusCode) -> &'static str {
     }
 }
 
-/// Every generic code [`problem_errors`] may answer with; docs/api.md lists
-/// them (a test keeps the two equal).
+/// Every generic code the problem+json layer (`problem_errors`, which
+/// turns axum's own error answers into problem+json) may answer with;
+/// docs/api.md lists them (a test keeps the two equal).
 pub const GENERIC_CODES: [&str; 6] = [
     "not_found",
     "method_not_allowed",
