@@ -1,4 +1,5 @@
-//! What a metric's type means to the rest of Candor: its TOML name, the
+//! A metric's type ([`MetricKind`], defined here) and what it means to the
+//! rest of Candor: its TOML name, the
 //! cells its reports add to, how much one report may add, its buckets.
 //!
 //! This is the one place outside parsing and the privacy page that matches
@@ -9,7 +10,46 @@
 //! whether a value is acceptable and how to clamp it, live in
 //! `candor-values`).
 
-use crate::model::{Metric, MetricKind};
+use serde::Serialize;
+
+use crate::model::Metric;
+
+/// The type of a metric, with its type-specific parameters.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum MetricKind {
+    /// A count (`max_per_report` bounds it per report).
+    Counter,
+    /// One count per label from a closed set (`max_per_report` bounds the
+    /// total over all labels).
+    LabeledCounter {
+        /// The allowed labels, in TOML order, at most [`limits::MAX_SET_SIZE`](crate::limits::MAX_SET_SIZE).
+        labels: Vec<String>,
+    },
+    /// Yes or no.
+    Boolean,
+    /// One value from a closed set.
+    Category {
+        /// The allowed categories, in TOML order, at most
+        /// [`limits::MAX_SET_SIZE`](crate::limits::MAX_SET_SIZE).
+        categories: Vec<String>,
+    },
+    /// A histogram over fixed buckets.
+    ///
+    /// `buckets` holds n strictly increasing upper bounds, which define n + 1
+    /// buckets: bucket 0 holds values `v <= buckets[0]`, bucket i (for
+    /// 0 < i < n) holds `buckets[i-1] < v <= buckets[i]`, and the last bucket,
+    /// n, is open-ended and holds `v > buckets[n-1]`.
+    Distribution {
+        /// The bucket upper bounds (inclusive), strictly increasing, at most
+        /// [`limits::MAX_BUCKET_BOUNDS`](crate::limits::MAX_BUCKET_BOUNDS).
+        buckets: Vec<u64>,
+    },
+    /// A set of registrable domains (an open set), at most `max_per_report`
+    /// per report.
+    DomainSet,
+}
 
 /// The cell names of a boolean, as the collector keys its rows: index 0 is
 /// `false`, index 1 is `true`.

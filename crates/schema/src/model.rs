@@ -338,49 +338,14 @@ pub(crate) fn format_date(date: Date) -> String {
     )
 }
 
+pub use crate::metric::MetricKind;
+
 impl Metric {
     /// Whether the metric has expired on `today` (UTC): true once `today` is
     /// after the `expires` day. A metric that expires `"never"` never expires.
     pub fn is_expired(&self, today: Date) -> bool {
         self.expires.is_some_and(|expires| today > expires)
     }
-}
-
-/// The type of a metric, with its type-specific parameters.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-#[non_exhaustive]
-pub enum MetricKind {
-    /// A count (`max_per_report` bounds it per report).
-    Counter,
-    /// One count per label from a closed set (`max_per_report` bounds the
-    /// total over all labels).
-    LabeledCounter {
-        /// The allowed labels, in TOML order, at most [`limits::MAX_SET_SIZE`].
-        labels: Vec<String>,
-    },
-    /// Yes or no.
-    Boolean,
-    /// One value from a closed set.
-    Category {
-        /// The allowed categories, in TOML order, at most
-        /// [`limits::MAX_SET_SIZE`].
-        categories: Vec<String>,
-    },
-    /// A histogram over fixed buckets.
-    ///
-    /// `buckets` holds n strictly increasing upper bounds, which define n + 1
-    /// buckets: bucket 0 holds values `v <= buckets[0]`, bucket i (for
-    /// 0 < i < n) holds `buckets[i-1] < v <= buckets[i]`, and the last bucket,
-    /// n, is open-ended and holds `v > buckets[n-1]`.
-    Distribution {
-        /// The bucket upper bounds (inclusive), strictly increasing, at most
-        /// [`limits::MAX_BUCKET_BOUNDS`].
-        buckets: Vec<u64>,
-    },
-    /// A set of registrable domains (an open set), at most `max_per_report`
-    /// per report.
-    DomainSet,
 }
 
 /// How a metric's aggregates are released.

@@ -9,12 +9,13 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::atomic::{AtomicU8, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
+use candor_protocol::MetricValue;
 use candor_schema::{Metric, MetricKind};
+use serde::{Deserialize, Serialize};
 
 use crate::engine::Inner;
 use crate::errors::{ErrorCounters, ErrorKind};
 use crate::sanitize;
-use crate::store::{Acc, MAX_DOMAINS_PER_DAY};
 
 /// Largest value one recording call may add; larger ones are refused as
 /// [`ErrorKind::Overflow`] so that sums cannot wrap.
@@ -349,5 +350,145 @@ impl DomainSetMetric {
                 }
             }
         }
+    }
+}
+
+/// One metric's accumulated value for one day, before clamping and local DP.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", content = "value", rename_all = "snake_case")]
+pub(crate) enum Acc {
+    Counter(u64),
+    /// Counts indexed like the schema's labels.
+    LabeledCounter(Vec<u64>),
+    Boolean(bool),
+    /// Index into the schema's categories.
+    Category(u32),
+    /// Counts indexed like the schema's buckets (n bounds, n + 1 buckets).
+    Distribution(Vec<u64>),
+    DomainSet(BTreeSet<String>),
+}
+
+/// Most distinct domains kept per metric and day; more are counted and dropped.
+pub(crate) const MAX_DOMAINS_PER_DAY: usize = 1000;
+
+impl Acc {
+    /// Merges `newer` into `self` (same variant): counts add, sets unite,
+    /// and the latest boolean or category wins.
+    pub(crate) fn merge(&mut self, newer: Acc) -> usize {
+        let mut dropped = 0;
+        match (self, newer) {
+            (Acc::Counter(a), Acc::Counter(b)) => *a = a.saturating_add(b),
+            (Acc::LabeledCounter(a), Acc::LabeledCounter(b))
+            | (Acc::Distribution(a), Acc::Distribution(b)) => {
+                for (x, y) in a.iter_mut().zip(b) {
+                    *x = x.saturating_add(y);
+                }
+            }
+            (Acc::Boolean(a), Acc::Boolean(b)) => *a = b,
+            (Acc::Category(a), Acc::Category(b)) => *a = b,
+            (Acc::DomainSet(a), Acc::DomainSet(b)) => {
+                for d in b {
+                    if a.len() < MAX_DOMAINS_PER_DAY || a.contains(&d) {
+                        a.insert(d);
+                    } else {
+                        dropped += 1;
+                    }
+                }
+            }
+            // Variants come from the schema's fixed metric types, so a
+            // mismatch can only come from a hand-edited state file: keep the
+            // existing value.
+            _ => {}
+        }
+        dropped
+    }
+}
+
+impl Acc {
+    /// The day's value as it goes on the wire, before clamping: labels,
+    /// categories and buckets named by the schema's `metric`. `None` when
+    /// the accumulator does not fit the metric (a hand-edited state file).
+    pub(crate) fn into_value(self, metric: &Metric) -> Option<MetricValue> {
+        Some(match self {
+            Acc::Counter(n) => MetricValue::Counter(n),
+            Acc::LabeledCounter(counts) => MetricValue::LabeledCounter(
+                metric
+                    .closed_set()?
+                    .iter()
+                    .zip(counts)
+                    .filter(|(_, c)| *c > 0)
+                    .map(|(l, c)| (l.clone(), c))
+                    .collect(),
+            ),
+            Acc::Boolean(b) => MetricValue::Boolean(b),
+            Acc::Category(i) => {
+                MetricValue::Category(metric.closed_set()?.get(i as usize)?.clone())
+            }
+            Acc::Distribution(mut counts) => {
+                counts.resize(metric.kind.buckets()?.len() + 1, 0);
+                MetricValue::Distribution(counts)
+            }
+            Acc::DomainSet(set) => MetricValue::DomainSet(set),
+        })
+    }
+
+    /// The index of a one-answer value (a boolean as 0/1, a category's
+    /// position), what local DP randomizes and remembers; `None` for the
+    /// other types.
+    pub(crate) fn choice(&self) -> Option<u32> {
+        match self {
+            Acc::Boolean(b) => Some(u32::from(*b)),
+            Acc::Category(i) => Some(*i),
+            _ => None,
+        }
+    }
+}
+
+/// The handle constructors, one per metric type (beside the handles).
+impl crate::Candor {
+    /// A handle for a `counter` metric (look it up once, use it often).
+    pub fn counter(&self, id: &str) -> CounterMetric {
+        CounterMetric::new(&self.inner, id)
+    }
+
+    /// A handle for a `labeled_counter` metric.
+    pub fn labeled_counter(&self, id: &str) -> LabeledCounterMetric {
+        LabeledCounterMetric::new(&self.inner, id)
+    }
+
+    /// A handle for a `boolean` metric.
+    pub fn boolean(&self, id: &str) -> BooleanMetric {
+        BooleanMetric::new(&self.inner, id)
+    }
+
+    /// A handle for a `category` metric.
+    pub fn category(&self, id: &str) -> CategoryMetric {
+        CategoryMetric::new(&self.inner, id)
+    }
+
+    /// A handle for a `distribution` metric.
+    pub fn distribution(&self, id: &str) -> DistributionMetric {
+        DistributionMetric::new(&self.inner, id)
+    }
+
+    /// A handle for a `domain_set` metric.
+    pub fn domain_set(&self, id: &str) -> DomainSetMetric {
+        DomainSetMetric::new(&self.inner, id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// Handles cross threads freely: the host app records from anywhere.
+    #[test]
+    fn handles_are_send_sync_and_clone() {
+        fn check<T: Send + Sync + Clone>() {}
+        check::<crate::Candor>();
+        check::<super::CounterMetric>();
+        check::<super::LabeledCounterMetric>();
+        check::<super::BooleanMetric>();
+        check::<super::CategoryMetric>();
+        check::<super::DistributionMetric>();
+        check::<super::DomainSetMetric>();
     }
 }

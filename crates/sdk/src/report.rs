@@ -69,10 +69,8 @@ fn local_value<R: Rng + ?Sized>(
     memo: &mut LdpMemo,
     rng: &mut R,
 ) -> Option<MetricValue> {
-    match today {
-        Some(Acc::Boolean(b)) => memo.last = Some(u32::from(*b)),
-        Some(Acc::Category(i)) => memo.last = Some(*i),
-        _ => {}
+    if let Some(choice) = today.and_then(Acc::choice) {
+        memo.last = Some(choice);
     }
     let truth = memo.last?;
     local_dp_answer(metric, epsilon, truth, &mut memo.answers, rng)
@@ -84,25 +82,7 @@ fn local_value<R: Rng + ?Sized>(
 /// as they are (the collector adds the noise); local-DP ones go through
 /// `local_value`.
 fn value<R: Rng + ?Sized>(metric: &Metric, acc: Acc, rng: &mut R) -> Option<MetricValue> {
-    let raw = match acc {
-        Acc::Counter(n) => MetricValue::Counter(n),
-        Acc::LabeledCounter(counts) => MetricValue::LabeledCounter(
-            metric
-                .closed_set()?
-                .iter()
-                .zip(counts)
-                .filter(|(_, c)| *c > 0)
-                .map(|(l, c)| (l.clone(), c))
-                .collect(),
-        ),
-        Acc::Boolean(b) => MetricValue::Boolean(b),
-        Acc::Category(i) => MetricValue::Category(metric.closed_set()?.get(i as usize)?.clone()),
-        Acc::Distribution(mut counts) => {
-            counts.resize(metric.kind.buckets()?.len() + 1, 0);
-            MetricValue::Distribution(counts)
-        }
-        Acc::DomainSet(set) => MetricValue::DomainSet(set),
-    };
+    let raw = acc.into_value(metric)?;
     candor_values::clamp(metric, raw, rng)
 }
 
@@ -116,10 +96,8 @@ pub(crate) fn remember(schema: &Schema, entry: &DayEntry, memory: &mut BTreeMap<
         if !matches!(metric.release, Release::LocalDp { .. }) {
             continue;
         }
-        let last = match acc {
-            Acc::Boolean(b) => u32::from(*b),
-            Acc::Category(i) => *i,
-            _ => continue,
+        let Some(last) = acc.choice() else {
+            continue;
         };
         memory.entry(id.clone()).or_default().last = Some(last);
     }

@@ -1,61 +1,12 @@
 //! What the SDK keeps between runs (`state.json`): the day aggregates not
 //! yet turned into reports, the upload backoff, and the error counters.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use candor_protocol::Day;
 use serde::{Deserialize, Serialize};
 
-/// One metric's accumulated value for one day, before clamping and local DP.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "type", content = "value", rename_all = "snake_case")]
-pub(crate) enum Acc {
-    Counter(u64),
-    /// Counts indexed like the schema's labels.
-    LabeledCounter(Vec<u64>),
-    Boolean(bool),
-    /// Index into the schema's categories.
-    Category(u32),
-    /// Counts indexed like the schema's buckets (n bounds, n + 1 buckets).
-    Distribution(Vec<u64>),
-    DomainSet(BTreeSet<String>),
-}
-
-/// Most distinct domains kept per metric and day; more are counted and dropped.
-pub(crate) const MAX_DOMAINS_PER_DAY: usize = 1000;
-
-impl Acc {
-    /// Merges `newer` into `self` (same variant): counts add, sets unite,
-    /// and the latest boolean or category wins.
-    pub(crate) fn merge(&mut self, newer: Acc) -> usize {
-        let mut dropped = 0;
-        match (self, newer) {
-            (Acc::Counter(a), Acc::Counter(b)) => *a = a.saturating_add(b),
-            (Acc::LabeledCounter(a), Acc::LabeledCounter(b))
-            | (Acc::Distribution(a), Acc::Distribution(b)) => {
-                for (x, y) in a.iter_mut().zip(b) {
-                    *x = x.saturating_add(y);
-                }
-            }
-            (Acc::Boolean(a), Acc::Boolean(b)) => *a = b,
-            (Acc::Category(a), Acc::Category(b)) => *a = b,
-            (Acc::DomainSet(a), Acc::DomainSet(b)) => {
-                for d in b {
-                    if a.len() < MAX_DOMAINS_PER_DAY || a.contains(&d) {
-                        a.insert(d);
-                    } else {
-                        dropped += 1;
-                    }
-                }
-            }
-            // Variants come from the schema's fixed metric types, so a
-            // mismatch can only come from a hand-edited state file: keep the
-            // existing value.
-            _ => {}
-        }
-        dropped
-    }
-}
+pub(crate) use crate::metrics::Acc;
 
 /// The aggregates of one purpose on one day.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
