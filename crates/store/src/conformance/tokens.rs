@@ -74,7 +74,9 @@ macro_rules! token_conformance_tests {
     };
 }
 
-fn token(name: &str, hash: u8) -> TokenRecord {
+/// An analyst token record named `name` whose hash is `hash` repeated
+/// (also the backends' own unit tests' fixture).
+pub(crate) fn token(name: &str, hash: u8) -> TokenRecord {
     TokenRecord {
         name: name.into(),
         role: "analyst".into(),

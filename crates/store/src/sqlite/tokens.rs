@@ -164,18 +164,7 @@ impl TokenStore for SqliteTokens {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn token(name: &str, hash: u8) -> TokenRecord {
-        TokenRecord {
-            name: name.into(),
-            role: "analyst".into(),
-            regions: vec!["eu".into()],
-            purposes: vec!["usage".into(), "diagnostics".into()],
-            hash: [hash; 32],
-            created_at: 10,
-            revoked_at: None,
-        }
-    }
+    use crate::conformance::tokens::token;
 
     #[test]
     fn create_list_revoke() {
