@@ -295,6 +295,27 @@ fn fresh_epsilon(i: &mut u64) -> f64 {
     e
 }
 
+/// Bytes of a region's files: everything but the WAL and the shared-memory
+/// index, and the WAL.
+fn file_sizes(dir: &std::path::Path) -> (u64, u64) {
+    let (mut database, mut wal) = (0u64, 0u64);
+    for entry in std::fs::read_dir(dir).expect("the region's directory") {
+        let entry = entry.expect("a directory entry");
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let len = entry.metadata().map(|m| m.len()).unwrap_or(0);
+        if name.ends_with("-wal") {
+            wal += len;
+        } else if !name.ends_with("-shm") {
+            database += len;
+        }
+    }
+    (database, wal)
+}
+
+fn mib(bytes: u64) -> f64 {
+    bytes as f64 / f64::from(1 << 20)
+}
+
 fn percentile(sorted: &[Duration], q: f64) -> Duration {
     sorted[((sorted.len() - 1) as f64 * q).round() as usize]
 }
@@ -327,25 +348,24 @@ fn bench(c: &mut Criterion) {
     let rows_per_day = fill(&mut store, &schema, first);
     let filled = started.elapsed();
     let rows = store.rows(&RowFilter::default()).expect("rows").len();
-    // Bytes of the region's files: the WAL, and everything else but the
-    // shared-memory index.
-    let (mut database, mut wal) = (0u64, 0u64);
-    for entry in std::fs::read_dir(data_dir.join(REGION)).expect("the region's directory") {
-        let entry = entry.expect("a directory entry");
-        let name = entry.file_name().to_string_lossy().into_owned();
-        let len = entry.metadata().map(|m| m.len()).unwrap_or(0);
-        if name.ends_with("-wal") {
-            wal += len;
-        } else if !name.ends_with("-shm") {
-            database += len;
-        }
-    }
+    let (database, wal) = file_sizes(&data_dir.join(REGION));
     eprintln!(
         "setup: {rows} aggregate rows ({rows_per_day} a day) over {DAYS} days ({from} … {to}) \
          in {:.1} s; database {:.1} MiB + WAL {:.1} MiB",
         filled.as_secs_f64(),
-        database as f64 / (1 << 20) as f64,
-        wal as f64 / (1 << 20) as f64,
+        mib(database),
+        mib(wal),
+    );
+    // Every day of the year is sealed: roll them up, as the first release
+    // after they closed would.
+    let started = Instant::now();
+    let spans = store.roll_up(last + 1).expect("roll up");
+    let (database, wal) = file_sizes(&data_dir.join(REGION));
+    eprintln!(
+        "roll-up: {spans} spans in {:.1} s; database {:.1} MiB + WAL {:.1} MiB",
+        started.elapsed().as_secs_f64(),
+        mib(database),
+        mib(wal),
     );
 
     let store = RefCell::new(store);
@@ -374,11 +394,11 @@ fn bench(c: &mut Criterion) {
     group
         .sampling_mode(SamplingMode::Flat)
         .sample_size(20)
-        .warm_up_time(Duration::from_secs(2))
-        .measurement_time(Duration::from_secs(10));
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(5));
 
     // Rows of the two metrics the diagnostic cases read from memory.
-    let mem_rows: Vec<AggregateRow> = ["browser.tabs_opened", "app.opened"]
+    let mem_rows: Vec<AggregateRow> = ["app.opened"]
         .iter()
         .flat_map(|m| {
             store
@@ -422,24 +442,23 @@ fn bench(c: &mut Criterion) {
         });
     };
 
-    case(
-        "counter, 365 days",
-        &|e| query(tabs, &from, &to, false, e),
-        true,
-        false,
-    );
-    case(
-        "labeled counter, 365 days by day",
-        &|e| query("app.opened", &from, &to, true, e),
-        true,
-        false,
-    );
-    case(
-        "domain set, 365 days",
-        &|e| query("browser.slow_domains", &from, &to, false, e),
-        true,
-        false,
-    );
+    // One case per metric type over the year, the labeled counter also
+    // by day (2 920 groups).
+    for (name, metric, by_day) in [
+        ("counter, 365 days", tabs, false),
+        ("labeled counter, 365 days", "app.opened", false),
+        ("labeled counter, 365 days by day", "app.opened", true),
+        ("distribution, 365 days", "browser.page_load_ms", false),
+        ("boolean (local DP), 365 days", "settings.dark_mode", false),
+        (
+            "category (local DP), 365 days",
+            "browser.default_search",
+            false,
+        ),
+        ("domain set, 365 days", "browser.slow_domains", false),
+    ] {
+        case(name, &|e| query(metric, &from, &to, by_day, e), true, false);
+    }
     case(
         "counter, 7 days",
         &|e| query(tabs, &week, &to, false, e),
@@ -453,33 +472,31 @@ fn bench(c: &mut Criterion) {
         false,
         false,
     );
-    // Where the time goes: the release without the row read ...
-    case(
-        "rows from memory: counter, 365 days",
-        &|e| query(tabs, &from, &to, false, e),
-        true,
-        true,
-    );
+    // Where the time goes: the release without the store's read ...
     case(
         "rows from memory: labeled counter, 365 days by day",
         &|e| query("app.opened", &from, &to, true, e),
         true,
         true,
     );
-    // ... and the store's row read alone.
-    let filter = |metric: &str, from: i32| RowFilter {
+    // ... and the store's read alone.
+    let filter = |metric: &str| RowFilter {
         schema_id: Some(schema.id.clone()),
         metric: Some(metric.into()),
         purpose: Some(schema.metric(metric).expect("metric").purpose.clone()),
-        from_day: Some(from),
+        from_day: Some(first),
         to_day: Some(last),
     };
-    for (name, f) in [
-        ("Store::rows only: counter, 365 days", filter(tabs, first)),
-        ("Store::rows only: counter, 7 days", filter(tabs, last - 6)),
+    for (name, f, by_day) in [
         (
-            "Store::rows only: domain set, 365 days",
-            filter("browser.slow_domains", first),
+            "Store::visit_spans only: labeled counter, 365 days by day",
+            filter("app.opened"),
+            true,
+        ),
+        (
+            "Store::visit_spans only: domain set, 365 days",
+            filter("browser.slow_domains"),
+            false,
         ),
     ] {
         group.bench_function(name, |b| {
@@ -488,9 +505,11 @@ fn bench(c: &mut Criterion) {
                 for _ in 0..iters {
                     let s = store.borrow();
                     let t = Instant::now();
-                    let rows = s.rows(&f).expect("rows");
+                    let mut n = 0usize;
+                    s.visit_spans(&f, by_day, &mut |_| n += 1)
+                        .expect("visit spans");
                     let elapsed = t.elapsed();
-                    std::hint::black_box(rows);
+                    std::hint::black_box(n);
                     total += elapsed;
                     timings.borrow_mut().entry(name).or_default().push(elapsed);
                 }

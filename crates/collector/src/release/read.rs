@@ -69,7 +69,10 @@ pub(super) fn read_groups(
         from_day: Some(plan.from),
         to_day: Some(plan.to),
     };
-    store.visit_rows(&filter, &mut |row| {
+    // Rolled-up spans where the store has them: a cell's sum over the
+    // range is the same, and report counts still come per day.
+    store.visit_spans(&filter, plan.by_day, &mut |span| {
+        let row = &span.row;
         let reports = row.cell == REPORTS_CELL;
         if !reports && central && !wanted(row.cell) {
             return;

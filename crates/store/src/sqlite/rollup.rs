@@ -105,49 +105,44 @@ impl SqliteStore {
             self.rows_as_spans(&days, visit)?;
         }
         let series = self.series_of(filter)?;
+        // One-day spans (a by-day read) come in runs: one range read per
+        // series and run. Longer spans are few and far apart: one point
+        // read each.
+        let mut runs: Vec<(Span, DayNumber)> = Vec::new();
+        for &span in &cover.spans {
+            match runs.last_mut() {
+                Some((first, last))
+                    if span.level == 0 && first.level == 0 && *last + 1 == span.start =>
+                {
+                    *last = span.start;
+                }
+                _ => runs.push((span, span.last())),
+            }
+        }
         let mut stmt = self
             .conn
             .prepare_cached(
-                "SELECT data FROM rollups WHERE series = ?1 AND level = ?2 AND start = ?3",
+                "SELECT start, data FROM rollups WHERE series = ?1 AND level = ?2 \
+                 AND start BETWEEN ?3 AND ?4",
             )
             .map_err(backend("prepare the roll-up read"))?;
         for s in &series {
-            for span in &cover.spans {
+            for &(span, last) in &runs {
                 let mut found = stmt
-                    .query(params![s.id, span.level, span.start])
+                    .query(params![s.id, span.level, span.start, last])
                     .map_err(backend("read a roll-up"))?;
-                let Some(row) = found.next().map_err(backend("read a roll-up"))? else {
-                    continue;
-                };
-                let data = row
-                    .get_ref(0)
-                    .ok()
-                    .and_then(|v| v.as_blob().ok())
-                    .ok_or_else(|| StoreError::Backend("a roll-up is not a blob".into()))?;
-                rollup::visit(data, &mut |entry| {
-                    let (day, last_day, cell, sum, contributors) = match entry {
-                        Entry::Day(_, None) => return,
-                        Entry::Day(offset, Some((sum, n))) => {
-                            let day = span.start + offset;
-                            (day, day, REPORTS_CELL, sum, n)
-                        }
-                        Entry::Cell(cell, sum, n) => (span.start, span.last(), cell, sum, n),
+                while let Some(row) = found.next().map_err(backend("read a roll-up"))? {
+                    let span = Span {
+                        level: span.level,
+                        start: row.get(0).map_err(backend("read a roll-up"))?,
                     };
-                    visit(&SpanView {
-                        row: RowView {
-                            schema_id: &s.schema_id,
-                            day,
-                            purpose: &s.purpose,
-                            consent_version: s.consent_version,
-                            metric: &s.metric,
-                            dimensions: &s.dimensions,
-                            cell,
-                            sum,
-                            contributors,
-                        },
-                        last_day,
-                    });
-                })?;
+                    let data = row
+                        .get_ref(1)
+                        .ok()
+                        .and_then(|v| v.as_blob().ok())
+                        .ok_or_else(|| StoreError::Backend("a roll-up is not a blob".into()))?;
+                    lend(s, span, data, visit)?;
+                }
             }
         }
         Ok(())
@@ -193,6 +188,40 @@ impl SqliteStore {
         .and_then(|rows| rows.collect())
         .map_err(backend("read the series"))
     }
+}
+
+/// Lends one series' roll-up of `span` to `visit`: each day's report
+/// count as a one-day row, each cell summed over the span.
+fn lend(
+    s: &Series,
+    span: Span,
+    data: &[u8],
+    visit: &mut dyn FnMut(&SpanView<'_>),
+) -> Result<(), StoreError> {
+    rollup::visit(data, &mut |entry| {
+        let (day, last_day, cell, sum, contributors) = match entry {
+            Entry::Day(_, None) => return,
+            Entry::Day(offset, Some((sum, n))) => {
+                let day = span.start + offset;
+                (day, day, REPORTS_CELL, sum, n)
+            }
+            Entry::Cell(cell, sum, n) => (span.start, span.last(), cell, sum, n),
+        };
+        visit(&SpanView {
+            row: RowView {
+                schema_id: &s.schema_id,
+                day,
+                purpose: &s.purpose,
+                consent_version: s.consent_version,
+                metric: &s.metric,
+                dimensions: &s.dimensions,
+                cell,
+                sum,
+                contributors,
+            },
+            last_day,
+        });
+    })
 }
 
 /// Rolls `span` up inside `tx`: a day from its rows, a longer span from its
