@@ -41,11 +41,7 @@ use std::time::{Duration, Instant};
 use candor_collector::release::{self, Query, Scope};
 use candor_collector::validate::{DayWindow, Registry};
 use candor_schema::Schema;
-use candor_store::{
-    AggregateRow, AuditEntry, AuditRecord, BudgetFilter, BudgetSpent, CommitOutcome, Contribution,
-    DayNumber, Head, NewRelease, ReleaseOutcome, ReportCount, ReportDelta, RowFilter, RowKey,
-    RowView, Store, StoreConfig, StoreError,
-};
+use candor_store::{Contribution, ReportDelta, RowFilter, RowKey, Store, StoreConfig};
 use criterion::{Criterion, SamplingMode, criterion_group, criterion_main};
 use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
@@ -192,75 +188,6 @@ fn fill(store: &mut dyn Store, schema: &Schema, first: i32) -> usize {
     rows_per_day
 }
 
-/// A diagnostic store: rows of one metric served from memory (as an ideal
-/// index would find them), everything else (budget, cache, audit: the
-/// release's transaction) from the SQLite store. It shows what a release
-/// costs besides `Store::rows`.
-struct MemRows<'a> {
-    inner: &'a mut dyn Store,
-    rows: &'a [AggregateRow],
-}
-
-impl Store for MemRows<'_> {
-    fn commit(&mut self, batch: &[ReportDelta]) -> Result<Vec<CommitOutcome>, StoreError> {
-        self.inner.commit(batch)
-    }
-    fn prune_seen(&mut self, before: DayNumber) -> Result<u64, StoreError> {
-        self.inner.prune_seen(before)
-    }
-    fn delete_before(&mut self, before: DayNumber) -> Result<u64, StoreError> {
-        self.inner.delete_before(before)
-    }
-    fn rows(&self, f: &RowFilter) -> Result<Vec<AggregateRow>, StoreError> {
-        Ok(self
-            .rows
-            .iter()
-            .filter(|r| f.metric.as_ref().is_none_or(|m| &r.key.metric == m))
-            .filter(|r| f.from_day.is_none_or(|d| r.key.day >= d))
-            .filter(|r| f.to_day.is_none_or(|d| r.key.day <= d))
-            .cloned()
-            .collect())
-    }
-    fn visit_rows(
-        &self,
-        f: &RowFilter,
-        visit: &mut dyn FnMut(&RowView<'_>),
-    ) -> Result<(), StoreError> {
-        for r in self.rows(f)? {
-            visit(&RowView {
-                schema_id: &r.key.schema_id,
-                day: r.key.day,
-                purpose: &r.key.purpose,
-                consent_version: r.key.consent_version,
-                metric: &r.key.metric,
-                dimensions: &r.key.dimensions,
-                cell: &r.key.cell,
-                sum: r.sum,
-                contributors: r.contributors,
-            });
-        }
-        Ok(())
-    }
-    fn report_counts(&self) -> Result<Vec<ReportCount>, StoreError> {
-        self.inner.report_counts()
-    }
-    fn cached_release(&self, cache_key: &str) -> Result<Option<String>, StoreError> {
-        self.inner.cached_release(cache_key)
-    }
-    fn budget(&self, filter: &BudgetFilter) -> Result<Vec<BudgetSpent>, StoreError> {
-        self.inner.budget(filter)
-    }
-    fn record_release(&mut self, release: &NewRelease) -> Result<ReleaseOutcome, StoreError> {
-        self.inner.record_release(release)
-    }
-    fn append_audit(&mut self, record: &AuditRecord) -> Result<AuditEntry, StoreError> {
-        self.inner.append_audit(record)
-    }
-    fn audit_log(&self) -> Result<(Vec<AuditEntry>, Option<Head>), StoreError> {
-        self.inner.audit_log()
-    }
-}
-
 fn scope() -> Scope {
     Scope {
         name: "bench".into(),
@@ -397,20 +324,7 @@ fn bench(c: &mut Criterion) {
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(5));
 
-    // Rows of the two metrics the diagnostic cases read from memory.
-    let mem_rows: Vec<AggregateRow> = ["app.opened"]
-        .iter()
-        .flat_map(|m| {
-            store
-                .borrow()
-                .rows(&RowFilter {
-                    metric: Some((*m).into()),
-                    ..RowFilter::default()
-                })
-                .expect("rows")
-        })
-        .collect();
-    let mut case = |name: &'static str, make: &dyn Fn(f64) -> Query, fresh: bool, mem: bool| {
+    let mut case = |name: &'static str, make: &dyn Fn(f64) -> Query, fresh: bool| {
         let fixed = make(0.25);
         group.bench_function(name, |b| {
             b.iter_custom(|iters| {
@@ -422,14 +336,9 @@ fn bench(c: &mut Criterion) {
                         fixed.clone()
                     };
                     let mut s = store.borrow_mut();
-                    let mut diag = MemRows {
-                        inner: &mut **s,
-                        rows: &mem_rows,
-                    };
-                    let target: &mut dyn Store = if mem { &mut diag } else { &mut *diag.inner };
                     let t = Instant::now();
                     let answer =
-                        release::release(&registry, target, &scope(), &q, 0, &window, &mut rng)
+                        release::release(&registry, &mut *s, &scope(), &q, 0, &window, &mut rng)
                             .expect("released");
                     let elapsed = t.elapsed();
                     assert_eq!(answer.cached, !fresh, "{name}");
@@ -457,29 +366,20 @@ fn bench(c: &mut Criterion) {
         ),
         ("domain set, 365 days", "browser.slow_domains", false),
     ] {
-        case(name, &|e| query(metric, &from, &to, by_day, e), true, false);
+        case(name, &|e| query(metric, &from, &to, by_day, e), true);
     }
     case(
         "counter, 7 days",
         &|e| query(tabs, &week, &to, false, e),
         true,
-        false,
     );
     // Cached repeat: the query released once below.
     case(
         "cached repeat (counter, 365 days)",
         &|e| query(tabs, &from, &to, false, e),
         false,
-        false,
     );
-    // Where the time goes: the release without the store's read ...
-    case(
-        "rows from memory: labeled counter, 365 days by day",
-        &|e| query("app.opened", &from, &to, true, e),
-        true,
-        true,
-    );
-    // ... and the store's read alone.
+    // Where the time goes: the store's read alone.
     let filter = |metric: &str| RowFilter {
         schema_id: Some(schema.id.clone()),
         metric: Some(metric.into()),
