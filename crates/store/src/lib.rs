@@ -537,12 +537,7 @@ pub trait Store: Send {
         visit: &mut dyn FnMut(&SpanView<'_>),
     ) -> Result<(), StoreError> {
         let _ = per_day;
-        self.visit_rows(filter, &mut |row| {
-            visit(&SpanView {
-                row: *row,
-                last_day: row.day,
-            });
-        })
+        rollup::rows_as_spans(self, filter, visit)
     }
 
     /// Accepted reports per (schema, day, purpose), ordered by schema id,

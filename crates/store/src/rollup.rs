@@ -46,7 +46,9 @@
 //!
 //! Varints are unsigned LEB128 of the `i64` (all values are ≥ 0).
 
-use crate::{DayNumber, StoreError};
+use std::collections::HashMap;
+
+use crate::{DayNumber, REPORTS_CELL, RowFilter, RowView, SpanView, Store, StoreError};
 
 /// The highest level: spans of 256 days (a query covers at most 400 days,
 /// so a span of 512 could never lie wholly inside one).
@@ -254,6 +256,136 @@ impl Rollup {
         })?;
         Ok(out)
     }
+}
+
+/// A series' fields, as a backend's read lends them with each value.
+#[cfg_attr(not(any(feature = "sqlite", feature = "postgres")), allow(dead_code))]
+pub(crate) struct Series {
+    pub(crate) id: i64,
+    pub(crate) schema_id: String,
+    pub(crate) purpose: String,
+    pub(crate) consent_version: u32,
+    pub(crate) metric: String,
+    pub(crate) dimensions: String,
+}
+
+/// Lends one series' packed roll-up of `span` to `visit`: each day's
+/// report count as a one-day row, each cell summed over the span.
+#[cfg_attr(not(any(feature = "sqlite", feature = "postgres")), allow(dead_code))]
+pub(crate) fn lend(
+    s: &Series,
+    span: Span,
+    data: &[u8],
+    visit: &mut dyn FnMut(&SpanView<'_>),
+) -> Result<(), StoreError> {
+    self::visit(data, &mut |entry| {
+        let (day, last_day, cell, sum, contributors) = match entry {
+            Entry::Day(_, None) => return,
+            Entry::Day(offset, Some((sum, n))) => {
+                let day = span.start + offset;
+                (day, day, REPORTS_CELL, sum, n)
+            }
+            Entry::Cell(cell, sum, n) => (span.start, span.last(), cell, sum, n),
+        };
+        visit(&SpanView {
+            row: RowView {
+                schema_id: &s.schema_id,
+                day,
+                purpose: &s.purpose,
+                consent_version: s.consent_version,
+                metric: &s.metric,
+                dimensions: &s.dimensions,
+                cell,
+                sum,
+                contributors,
+            },
+            last_day,
+        });
+    })
+}
+
+/// The rows of `filter` as one-day spans: [`Store::visit_spans`] without
+/// roll-ups.
+pub(crate) fn rows_as_spans<S: Store + ?Sized>(
+    store: &S,
+    filter: &RowFilter,
+    visit: &mut dyn FnMut(&SpanView<'_>),
+) -> Result<(), StoreError> {
+    store.visit_rows(filter, &mut |row| {
+        visit(&SpanView {
+            row: *row,
+            last_day: row.day,
+        });
+    })
+}
+
+/// A backend's [`Store::visit_spans`] up to its roll-ups: covers
+/// `from..=to` with the spans `done` says exist ([`cover`]), visits the
+/// rows of the days left between them, and returns the spans for the
+/// backend to read.
+#[cfg_attr(not(any(feature = "sqlite", feature = "postgres")), allow(dead_code))]
+pub(crate) fn rows_between<S: Store + ?Sized>(
+    store: &S,
+    filter: &RowFilter,
+    (from, to): (DayNumber, DayNumber),
+    per_day: bool,
+    done: impl Fn(Span) -> bool,
+    visit: &mut dyn FnMut(&SpanView<'_>),
+) -> Result<Vec<Span>, StoreError> {
+    let cover = cover(from, to, per_day, done);
+    for &(first, last) in &cover.rows {
+        let days = RowFilter {
+            from_day: Some(first),
+            to_day: Some(last),
+            ..filter.clone()
+        };
+        rows_as_spans(store, &days, visit)?;
+    }
+    Ok(cover.spans)
+}
+
+/// Adds one stored row of a day to the roll-ups being built from the
+/// day's rows, which come ordered by series, then cell in byte order.
+#[cfg_attr(not(any(feature = "sqlite", feature = "postgres")), allow(dead_code))]
+pub(crate) fn push_row(
+    out: &mut Vec<(i64, Rollup)>,
+    series: i64,
+    cell: String,
+    sum: i64,
+    contributors: i64,
+) {
+    if out.last().is_none_or(|(s, _)| *s != series) {
+        out.push((series, Rollup::empty(1)));
+    }
+    let (_, r) = out.last_mut().expect("pushed above");
+    if cell == REPORTS_CELL {
+        r.days[0] = Some((sum, contributors));
+    } else {
+        r.cells.push((cell, sum, contributors));
+    }
+}
+
+/// The roll-ups of a span from those of its halves (`half` days each), by
+/// series; a series absent from a half had no rows there.
+#[cfg_attr(not(any(feature = "sqlite", feature = "postgres")), allow(dead_code))]
+pub(crate) fn merge_halves(
+    left: &HashMap<i64, Rollup>,
+    right: &HashMap<i64, Rollup>,
+    half: usize,
+) -> Vec<(i64, Rollup)> {
+    let mut ids: Vec<i64> = left.keys().chain(right.keys()).copied().collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let empty = Rollup::empty(half);
+    ids.into_iter()
+        .map(|id| {
+            let merged = Rollup::merge(
+                left.get(&id).unwrap_or(&empty),
+                right.get(&id).unwrap_or(&empty),
+            );
+            (id, merged)
+        })
+        .collect()
 }
 
 /// One item of a packed roll-up, as [`visit`] lends it.

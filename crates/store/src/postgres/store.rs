@@ -9,7 +9,7 @@ use crate::audit::{self, AuditEntry, AuditRecord, Head};
 use crate::ledger::{Caps, units};
 use crate::{
     AggregateRow, BudgetFilter, BudgetSpent, CommitOutcome, DayNumber, NewRelease, ReleaseOutcome,
-    ReportCount, ReportDelta, RowFilter, RowView, Store, StoreError, validate_batch,
+    ReportCount, ReportDelta, RowFilter, RowView, SpanView, Store, StoreError, validate_batch,
 };
 
 /// Advisory-lock class of a region's ledger and audit chain (the second
@@ -59,20 +59,28 @@ impl Store for PgStore {
 
     fn delete_before(&mut self, before: DayNumber) -> Result<u64, StoreError> {
         self.writable()?;
-        self.conn.get_mut().run(|client, _| {
-            let mut tx = client.transaction().map_err(backend("begin retention"))?;
-            let rows = tx
-                .execute("DELETE FROM aggregates WHERE day < $1", &[&before])
-                .map_err(backend("delete old rows"))?;
-            tx.execute("DELETE FROM report_counts WHERE day < $1", &[&before])
-                .map_err(backend("delete old report counts"))?;
-            tx.execute("DELETE FROM budget WHERE day < $1", &[&before])
-                .map_err(backend("delete old budget entries"))?;
-            tx.execute("DELETE FROM releases WHERE last_day < $1", &[&before])
-                .map_err(backend("delete old releases"))?;
-            tx.commit().map_err(backend("commit retention"))?;
-            Ok(rows)
-        })
+        self.conn
+            .get_mut()
+            .run(|client, _| {
+                let mut tx = client.transaction().map_err(backend("begin retention"))?;
+                let rows = tx
+                    .execute("DELETE FROM aggregates WHERE day < $1", &[&before])
+                    .map_err(backend("delete old rows"))?;
+                tx.execute("DELETE FROM report_counts WHERE day < $1", &[&before])
+                    .map_err(backend("delete old report counts"))?;
+                tx.execute("DELETE FROM budget WHERE day < $1", &[&before])
+                    .map_err(backend("delete old budget entries"))?;
+                tx.execute("DELETE FROM releases WHERE last_day < $1", &[&before])
+                    .map_err(backend("delete old releases"))?;
+                // A span starting before the cutoff summed rows that are gone.
+                tx.execute("DELETE FROM rollups WHERE start < $1", &[&before])
+                    .map_err(backend("delete old roll-ups"))?;
+                tx.execute("DELETE FROM rollup_spans WHERE start < $1", &[&before])
+                    .map_err(backend("delete old roll-ups"))?;
+                tx.commit().map_err(backend("commit retention"))?;
+                Ok(rows)
+            })
+            .inspect(|_| self.rolled = None)
     }
 
     fn rows(&self, filter: &RowFilter) -> Result<Vec<AggregateRow>, StoreError> {
@@ -87,6 +95,19 @@ impl Store for PgStore {
         visit: &mut dyn FnMut(&RowView<'_>),
     ) -> Result<(), StoreError> {
         self.for_each_row(filter, false, visit)
+    }
+
+    fn roll_up(&mut self, before: DayNumber) -> Result<u64, StoreError> {
+        self.roll_up_sync(before)
+    }
+
+    fn visit_spans(
+        &self,
+        filter: &RowFilter,
+        per_day: bool,
+        visit: &mut dyn FnMut(&SpanView<'_>),
+    ) -> Result<(), StoreError> {
+        self.visit_spans_sync(filter, per_day, visit)
     }
 
     fn report_counts(&self) -> Result<Vec<ReportCount>, StoreError> {
@@ -262,7 +283,7 @@ impl PgStore {
     /// Runs the row query for `filter`, in key order if `ordered`,
     /// streaming the rows to `visit` (a year of a metric is a million
     /// rows: they are never all in memory at once).
-    fn for_each_row(
+    pub(super) fn for_each_row(
         &self,
         filter: &RowFilter,
         ordered: bool,

@@ -6,18 +6,8 @@ use std::collections::{HashMap, HashSet};
 use rusqlite::{OptionalExtension, Transaction, TransactionBehavior, params};
 
 use super::{SqliteStore, backend};
-use crate::rollup::{self, Entry, Rollup, Span};
-use crate::{DayNumber, REPORTS_CELL, RowFilter, RowView, SpanView, StoreError};
-
-/// A series' fields, as the read lends them with each value.
-struct Series {
-    id: i64,
-    schema_id: String,
-    purpose: String,
-    consent_version: u32,
-    metric: String,
-    dimensions: String,
-}
+use crate::rollup::{self, Rollup, Series, Span, lend};
+use crate::{DayNumber, RowFilter, SpanView, StoreError};
 
 impl SqliteStore {
     /// [`crate::Store::roll_up`].
@@ -37,6 +27,7 @@ impl SqliteStore {
         let last = before.saturating_sub(1);
         let done = self.rolled_spans(first, last)?;
         let mut built = 0;
+        let mut complete = true;
         for span in rollup::spans_within(first, last) {
             if done.contains(&span) {
                 continue;
@@ -54,13 +45,21 @@ impl SqliteStore {
                 })
                 .map_err(backend("read the rolled-up spans"))?
                 .is_some();
-            if exists || !build(&tx, span)? {
+            if exists {
+                continue;
+            }
+            if !build(&tx, span)? {
+                // A half is missing (retention ran meanwhile): look again
+                // on the next call.
+                complete = false;
                 continue;
             }
             tx.commit().map_err(backend("commit a roll-up"))?;
             built += 1;
         }
-        self.rolled = Some((first, before));
+        if complete {
+            self.rolled = Some((first, before));
+        }
         Ok(built)
     }
 
@@ -89,27 +88,26 @@ impl SqliteStore {
         visit: &mut dyn FnMut(&SpanView<'_>),
     ) -> Result<(), StoreError> {
         let (Some(from), Some(to)) = (filter.from_day, filter.to_day) else {
-            return self.rows_as_spans(filter, visit);
+            return rollup::rows_as_spans(self, filter, visit);
         };
         let done = self.rolled_spans(from, to)?;
-        let cover = rollup::cover(from, to, per_day, |s| done.contains(&s));
-        if cover.spans.is_empty() {
-            return self.rows_as_spans(filter, visit);
-        }
-        for &(first, last) in &cover.rows {
-            let days = RowFilter {
-                from_day: Some(first),
-                to_day: Some(last),
-                ..filter.clone()
-            };
-            self.rows_as_spans(&days, visit)?;
+        let spans = rollup::rows_between(
+            self,
+            filter,
+            (from, to),
+            per_day,
+            |s| done.contains(&s),
+            visit,
+        )?;
+        if spans.is_empty() {
+            return Ok(());
         }
         let series = self.series_of(filter)?;
         // One-day spans (a by-day read) come in runs: one range read per
         // series and run. Longer spans are few and far apart: one point
         // read each.
         let mut runs: Vec<(Span, DayNumber)> = Vec::new();
-        for &span in &cover.spans {
+        for &span in &spans {
             match runs.last_mut() {
                 Some((first, last))
                     if span.level == 0 && first.level == 0 && *last + 1 == span.start =>
@@ -148,20 +146,6 @@ impl SqliteStore {
         Ok(())
     }
 
-    /// The rows themselves, each a one-day span.
-    fn rows_as_spans(
-        &self,
-        filter: &RowFilter,
-        visit: &mut dyn FnMut(&SpanView<'_>),
-    ) -> Result<(), StoreError> {
-        self.for_each_row(filter, false, &mut |row| {
-            visit(&SpanView {
-                row: *row,
-                last_day: row.day,
-            });
-        })
-    }
-
     /// The series matching the filter's schema, metric and purpose.
     fn series_of(&self, filter: &RowFilter) -> Result<Vec<Series>, StoreError> {
         let mut stmt = self
@@ -190,40 +174,6 @@ impl SqliteStore {
     }
 }
 
-/// Lends one series' roll-up of `span` to `visit`: each day's report
-/// count as a one-day row, each cell summed over the span.
-fn lend(
-    s: &Series,
-    span: Span,
-    data: &[u8],
-    visit: &mut dyn FnMut(&SpanView<'_>),
-) -> Result<(), StoreError> {
-    rollup::visit(data, &mut |entry| {
-        let (day, last_day, cell, sum, contributors) = match entry {
-            Entry::Day(_, None) => return,
-            Entry::Day(offset, Some((sum, n))) => {
-                let day = span.start + offset;
-                (day, day, REPORTS_CELL, sum, n)
-            }
-            Entry::Cell(cell, sum, n) => (span.start, span.last(), cell, sum, n),
-        };
-        visit(&SpanView {
-            row: RowView {
-                schema_id: &s.schema_id,
-                day,
-                purpose: &s.purpose,
-                consent_version: s.consent_version,
-                metric: &s.metric,
-                dimensions: &s.dimensions,
-                cell,
-                sum,
-                contributors,
-            },
-            last_day,
-        });
-    })
-}
-
 /// Rolls `span` up inside `tx`: a day from its rows, a longer span from its
 /// two halves. Returns `false` (nothing written) when a half is missing.
 fn build(tx: &Transaction<'_>, span: Span) -> Result<bool, StoreError> {
@@ -233,18 +183,7 @@ fn build(tx: &Transaction<'_>, span: Span) -> Result<bool, StoreError> {
             let (Some(l), Some(r)) = (children(tx, left)?, children(tx, right)?) else {
                 return Ok(false);
             };
-            let half = left.days() as usize;
-            let mut ids: Vec<i64> = l.keys().chain(r.keys()).copied().collect();
-            ids.sort_unstable();
-            ids.dedup();
-            let empty = Rollup::empty(half);
-            ids.into_iter()
-                .map(|id| {
-                    let merged =
-                        Rollup::merge(l.get(&id).unwrap_or(&empty), r.get(&id).unwrap_or(&empty));
-                    (id, merged)
-                })
-                .collect()
+            rollup::merge_halves(&l, &r, left.days() as usize)
         }
     };
     let mut insert = tx
@@ -278,15 +217,7 @@ fn from_rows(tx: &Transaction<'_>, day: DayNumber) -> Result<Vec<(i64, Rollup)>,
         let cell: String = row.get(1).map_err(backend("read the day's rows"))?;
         let sum: i64 = row.get(2).map_err(backend("read the day's rows"))?;
         let contributors: i64 = row.get(3).map_err(backend("read the day's rows"))?;
-        if out.last().is_none_or(|(s, _)| *s != series) {
-            out.push((series, Rollup::empty(1)));
-        }
-        let (_, r) = out.last_mut().expect("pushed above");
-        if cell == REPORTS_CELL {
-            r.days[0] = Some((sum, contributors));
-        } else {
-            r.cells.push((cell, sum, contributors));
-        }
+        rollup::push_row(&mut out, series, cell, sum, contributors);
     }
     Ok(out)
 }
@@ -325,7 +256,7 @@ fn children(tx: &Transaction<'_>, span: Span) -> Result<Option<HashMap<i64, Roll
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{Contribution, ReportDelta, Store};
+    use crate::{Contribution, REPORTS_CELL, ReportDelta, Store};
 
     fn commit_days(store: &mut SqliteStore, days: std::ops::Range<DayNumber>) {
         for day in days {
