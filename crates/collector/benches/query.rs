@@ -3,9 +3,16 @@
 //! `cargo bench -p candor-collector --bench query`. Figures go to
 //! BENCHMARKS.md ("Query latency").
 //!
-//! Setup (timed and printed): a file-backed SQLite store (a temporary
-//! directory, default options: WAL, `synchronous=FULL`, since every release
-//! commits its ledger charge, cached answer and audit entry) holding 365
+//! Runs on SQLite, then on PostgreSQL when one answers (found by
+//! candor-testkit, `CANDOR_TEST_POSTGRES_URL`; a namespace of its own,
+//! dropped afterwards; without a server it prints a SKIPPED line). The
+//! criterion groups are `query/sqlite` and `query/postgres`.
+//!
+//! Setup (timed and printed, then the roll-up of the whole year, as the
+//! first release after the days closed would do it): a file-backed SQLite
+//! store (a temporary directory, default options: WAL, `synchronous=FULL`,
+//! since every release commits its ledger charge, cached answer and audit
+//! entry), or a PostgreSQL region schema, holding 365
 //! days of region eu's aggregates for every metric of examples/browser.toml:
 //! each metric's cells × every combination of the dimensions it declares
 //! (platform × 6 app versions × 4 OS majors where declared), and for
@@ -31,11 +38,15 @@
 //! (region eu's store in that data directory; its `eu/` is replaced each
 //! run).
 //!
+//! One case per metric type over the year (the labeled counter also by
+//! day), a week, a cached repeat, and the store's read alone.
+//!
 //! Besides criterion's report (median of per-sample means), each case
 //! prints the p50/p90 of its individually timed iterations.
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use candor_collector::release::{self, Query, Scope};
@@ -248,17 +259,10 @@ fn percentile(sorted: &[Duration], q: f64) -> Duration {
 }
 
 fn bench(c: &mut Criterion) {
-    let schema = schema();
-    let registry = Registry::new([schema.clone()]);
-    let last = release::parse_day(LAST_DAY).expect("day");
-    let first = last - (DAYS - 1);
-    let (from, to) = (release::format_day(first), release::format_day(last));
-    let week = release::format_day(last - 6);
-
-    // QUERY_BENCH_DIR keeps the database for inspection (region eu of
-    // that data directory, written afresh each run); by default it lives
-    // in a temporary directory under the target directory (on disk, not
-    // tmpfs).
+    // QUERY_BENCH_DIR keeps the SQLite database for inspection (region eu
+    // of that data directory, written afresh each run); by default it
+    // lives in a temporary directory under the target directory (on disk,
+    // not tmpfs).
     let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).expect("tempdir");
     let data_dir = match std::env::var_os("QUERY_BENCH_DIR") {
         Some(keep) => {
@@ -268,31 +272,63 @@ fn bench(c: &mut Criterion) {
         }
         None => dir.path().to_owned(),
     };
-    let mut store = StoreConfig::sqlite(&data_dir)
+    let store = StoreConfig::sqlite(&data_dir)
         .open_region(REGION)
         .expect("store");
+    run(c, "sqlite", store, Some(&data_dir.join(REGION)));
+
+    // PostgreSQL: a namespace of its own in the test database (see
+    // candor-testkit), dropped afterwards; skipped, saying so, without a
+    // server.
+    if let Some(url) = candor_testkit::POSTGRES.get("the query bench on PostgreSQL") {
+        let namespace = format!("querybench{}", std::process::id());
+        let store = StoreConfig::postgres(&url, &namespace)
+            .open_region(REGION)
+            .expect("a PostgreSQL store");
+        run(c, "postgres", store, None);
+        candor_store::postgres::drop_namespace(&url, &namespace).expect("drop the namespace");
+    }
+}
+
+/// Fills `store` with the year, rolls it up and times every case in the
+/// criterion group `query/<backend>`. `files` is the SQLite store's
+/// directory, whose size is printed.
+fn run(c: &mut Criterion, backend: &str, mut store: Box<dyn Store>, files: Option<&Path>) {
+    let schema = schema();
+    let registry = Registry::new([schema.clone()]);
+    let last = release::parse_day(LAST_DAY).expect("day");
+    let first = last - (DAYS - 1);
+    let (from, to) = (release::format_day(first), release::format_day(last));
+    let week = release::format_day(last - 6);
+    let size = || {
+        files.map_or(String::new(), |dir| {
+            let (database, wal) = file_sizes(dir);
+            format!(
+                "; database {:.1} MiB + WAL {:.1} MiB",
+                mib(database),
+                mib(wal)
+            )
+        })
+    };
+
     let started = Instant::now();
-    let rows_per_day = fill(&mut store, &schema, first);
+    let rows_per_day = fill(&mut *store, &schema, first);
     let filled = started.elapsed();
     let rows = store.rows(&RowFilter::default()).expect("rows").len();
-    let (database, wal) = file_sizes(&data_dir.join(REGION));
     eprintln!(
-        "setup: {rows} aggregate rows ({rows_per_day} a day) over {DAYS} days ({from} … {to}) \
-         in {:.1} s; database {:.1} MiB + WAL {:.1} MiB",
+        "{backend} setup: {rows} aggregate rows ({rows_per_day} a day) over {DAYS} days \
+         ({from} … {to}) in {:.1} s{}",
         filled.as_secs_f64(),
-        mib(database),
-        mib(wal),
+        size(),
     );
     // Every day of the year is sealed: roll them up, as the first release
     // after they closed would.
     let started = Instant::now();
     let spans = store.roll_up(last + 1).expect("roll up");
-    let (database, wal) = file_sizes(&data_dir.join(REGION));
     eprintln!(
-        "roll-up: {spans} spans in {:.1} s; database {:.1} MiB + WAL {:.1} MiB",
+        "{backend} roll-up: {spans} spans in {:.1} s{}",
         started.elapsed().as_secs_f64(),
-        mib(database),
-        mib(wal),
+        size(),
     );
 
     let store = RefCell::new(store);
@@ -308,7 +344,7 @@ fn bench(c: &mut Criterion) {
     // The cached case's query, released once here (outside the timing).
     release::release(
         &registry,
-        &mut *store.borrow_mut(),
+        &mut **store.borrow_mut(),
         &scope(),
         &query(tabs, &from, &to, false, 0.25),
         0,
@@ -317,7 +353,7 @@ fn bench(c: &mut Criterion) {
     )
     .expect("released");
     let timings: RefCell<BTreeMap<&str, Vec<Duration>>> = RefCell::new(BTreeMap::new());
-    let mut group = c.benchmark_group("query");
+    let mut group = c.benchmark_group(format!("query/{backend}"));
     group
         .sampling_mode(SamplingMode::Flat)
         .sample_size(20)
@@ -338,7 +374,7 @@ fn bench(c: &mut Criterion) {
                     let mut s = store.borrow_mut();
                     let t = Instant::now();
                     let answer =
-                        release::release(&registry, &mut *s, &scope(), &q, 0, &window, &mut rng)
+                        release::release(&registry, &mut **s, &scope(), &q, 0, &window, &mut rng)
                             .expect("released");
                     let elapsed = t.elapsed();
                     assert_eq!(answer.cached, !fresh, "{name}");
@@ -419,7 +455,7 @@ fn bench(c: &mut Criterion) {
     }
     group.finish();
 
-    eprintln!("\nper-iteration latency (every timed call, warm-up included):");
+    eprintln!("\n{backend}: per-iteration latency (every timed call, warm-up included):");
     for (name, mut t) in timings.into_inner() {
         t.sort();
         eprintln!(

@@ -26,6 +26,10 @@
 //!   [`Store`] cases, [`TokenStore`] cases, and cases that open several
 //!   handles through a [`StoreConfig`] (two writers racing to spend one
 //!   day's budget never overspend it).
+//! - [`rollup`]: rows summed ahead of time over aligned spans of sealed
+//!   days ([`Store::roll_up`]), read in place of the rows by
+//!   [`Store::visit_spans`], so a year-long release reads a few values
+//!   per series.
 //! - [`validate_batch`]: the rules every backend checks before writing.
 //! - [`open_in_memory`]: a throwaway store for tests, benchmarks and
 //!   studies.
