@@ -254,6 +254,43 @@ fn mib(bytes: u64) -> f64 {
     bytes as f64 / f64::from(1 << 20)
 }
 
+/// This thread's nanoseconds on a CPU and waiting for one so far
+/// (`/proc/thread-self/schedstat`; zeros where the kernel has none): on a
+/// loaded machine the wall time is mostly waiting for a CPU, and these
+/// say how much of it was the release's own work.
+fn sched() -> (u64, u64) {
+    let text = std::fs::read_to_string("/proc/thread-self/schedstat").unwrap_or_default();
+    let mut fields = text
+        .split_whitespace()
+        .map(|v| v.parse::<u64>().unwrap_or(0));
+    (fields.next().unwrap_or(0), fields.next().unwrap_or(0))
+}
+
+/// One timed call: wall time, time on a CPU, time waiting for one.
+#[derive(Clone, Copy)]
+struct Timing {
+    wall: Duration,
+    cpu: Duration,
+    waited: Duration,
+}
+
+/// Times `f` (wall clock and the scheduler's counters).
+fn timed<T>(f: impl FnOnce() -> T) -> (T, Timing) {
+    let (cpu0, wait0) = sched();
+    let t = Instant::now();
+    let out = f();
+    let wall = t.elapsed();
+    let (cpu1, wait1) = sched();
+    (
+        out,
+        Timing {
+            wall,
+            cpu: Duration::from_nanos(cpu1.saturating_sub(cpu0)),
+            waited: Duration::from_nanos(wait1.saturating_sub(wait0)),
+        },
+    )
+}
+
 fn percentile(sorted: &[Duration], q: f64) -> Duration {
     sorted[((sorted.len() - 1) as f64 * q).round() as usize]
 }
@@ -352,7 +389,7 @@ fn run(c: &mut Criterion, backend: &str, mut store: Box<dyn Store>, files: Optio
         &mut rng,
     )
     .expect("released");
-    let timings: RefCell<BTreeMap<&str, Vec<Duration>>> = RefCell::new(BTreeMap::new());
+    let timings: RefCell<BTreeMap<&str, Vec<Timing>>> = RefCell::new(BTreeMap::new());
     let mut group = c.benchmark_group(format!("query/{backend}"));
     group
         .sampling_mode(SamplingMode::Flat)
@@ -372,15 +409,14 @@ fn run(c: &mut Criterion, backend: &str, mut store: Box<dyn Store>, files: Optio
                         fixed.clone()
                     };
                     let mut s = store.borrow_mut();
-                    let t = Instant::now();
-                    let answer =
+                    let (answer, timing) = timed(|| {
                         release::release(&registry, &mut **s, &scope(), &q, 0, &window, &mut rng)
-                            .expect("released");
-                    let elapsed = t.elapsed();
+                            .expect("released")
+                    });
                     assert_eq!(answer.cached, !fresh, "{name}");
                     std::hint::black_box(answer);
-                    total += elapsed;
-                    timings.borrow_mut().entry(name).or_default().push(elapsed);
+                    total += timing.wall;
+                    timings.borrow_mut().entry(name).or_default().push(timing);
                 }
                 total
             })
@@ -440,14 +476,14 @@ fn run(c: &mut Criterion, backend: &str, mut store: Box<dyn Store>, files: Optio
                 let mut total = Duration::ZERO;
                 for _ in 0..iters {
                     let s = store.borrow();
-                    let t = Instant::now();
                     let mut n = 0usize;
-                    s.visit_spans(&f, by_day, &mut |_| n += 1)
-                        .expect("visit spans");
-                    let elapsed = t.elapsed();
+                    let ((), timing) = timed(|| {
+                        s.visit_spans(&f, by_day, &mut |_| n += 1)
+                            .expect("visit spans");
+                    });
                     std::hint::black_box(n);
-                    total += elapsed;
-                    timings.borrow_mut().entry(name).or_default().push(elapsed);
+                    total += timing.wall;
+                    timings.borrow_mut().entry(name).or_default().push(timing);
                 }
                 total
             })
@@ -456,14 +492,23 @@ fn run(c: &mut Criterion, backend: &str, mut store: Box<dyn Store>, files: Optio
     group.finish();
 
     eprintln!("\n{backend}: per-iteration latency (every timed call, warm-up included):");
-    for (name, mut t) in timings.into_inner() {
-        t.sort();
+    let ms = |d: Duration| d.as_secs_f64() * 1e3;
+    for (name, t) in timings.into_inner() {
+        let sorted = |field: fn(&Timing) -> Duration| {
+            let mut v: Vec<Duration> = t.iter().map(field).collect();
+            v.sort();
+            v
+        };
+        let (wall, cpu, waited) = (sorted(|t| t.wall), sorted(|t| t.cpu), sorted(|t| t.waited));
         eprintln!(
-            "  {name}: n = {}, p50 = {:.2} ms, p90 = {:.2} ms, max = {:.2} ms",
+            "  {name}: n = {}, p50 = {:.2} ms, p90 = {:.2} ms, max = {:.2} ms; \
+             on a CPU p50 = {:.2} ms, waiting for one p50 = {:.2} ms",
             t.len(),
-            percentile(&t, 0.5).as_secs_f64() * 1e3,
-            percentile(&t, 0.9).as_secs_f64() * 1e3,
-            t.last().expect("timed").as_secs_f64() * 1e3,
+            ms(percentile(&wall, 0.5)),
+            ms(percentile(&wall, 0.9)),
+            ms(*wall.last().expect("timed")),
+            ms(percentile(&cpu, 0.5)),
+            ms(percentile(&waited, 0.5)),
         );
     }
 }

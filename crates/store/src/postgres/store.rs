@@ -1,6 +1,8 @@
 //! [`Store`] for [`PgStore`]: commits, retention, reads, the budget
 //! ledger with its release cache, and the audit chain.
 
+use std::collections::BTreeMap;
+
 use ::postgres::types::ToSql;
 use ::postgres::{GenericClient, IsolationLevel};
 
@@ -8,8 +10,9 @@ use super::{PgStore, backend, prepared};
 use crate::audit::{self, AuditEntry, AuditRecord, Head};
 use crate::ledger::{Caps, units};
 use crate::{
-    AggregateRow, BudgetFilter, BudgetSpent, CommitOutcome, DayNumber, NewRelease, ReleaseOutcome,
-    ReportCount, ReportDelta, RowFilter, RowView, SpanView, Store, StoreError, validate_batch,
+    AggregateRow, BudgetCharge, BudgetFilter, BudgetSpent, CommitOutcome, DayNumber, NewRelease,
+    ReleaseOutcome, ReportCount, ReportDelta, RowFilter, RowView, SpanView, Store, StoreError,
+    validate_batch,
 };
 
 /// Advisory-lock class of a region's ledger and audit chain (the second
@@ -180,27 +183,51 @@ impl Store for PgStore {
                 return Ok(ReleaseOutcome::AlreadyCached(answer));
             }
             let caps = Caps::new(release);
+            // Every charge in one statement: a release over a year charges
+            // 365 days, and a round trip each cost more than the release
+            // itself. An upsert may touch a row once, so charges of the
+            // same key are added first.
+            let mut merged: BTreeMap<(&str, &str, DayNumber), (u64, u64)> = BTreeMap::new();
             for c in &release.charges {
-                let spent: i64 = tx
-                    .query_one(
-                        "INSERT INTO budget (purpose, metric, day, spent_micros, spent_femtos) \
-                     VALUES ($1, $2, $3, $4, $5) \
+                let m = merged.entry((&c.purpose, &c.metric, c.day)).or_default();
+                m.0 = m.0.saturating_add(c.micros);
+                m.1 = m.1.saturating_add(c.femtos);
+            }
+            let charges: Vec<BudgetCharge> = merged
+                .into_iter()
+                .map(|((purpose, metric, day), (micros, femtos))| BudgetCharge {
+                    purpose: purpose.to_owned(),
+                    metric: metric.to_owned(),
+                    day,
+                    micros,
+                    femtos,
+                })
+                .collect();
+            let purposes: Vec<&str> = charges.iter().map(|c| c.purpose.as_str()).collect();
+            let metrics: Vec<&str> = charges.iter().map(|c| c.metric.as_str()).collect();
+            let days: Vec<DayNumber> = charges.iter().map(|c| c.day).collect();
+            let micros: Vec<i64> = charges.iter().map(|c| units(c.micros)).collect();
+            let femtos: Vec<i64> = charges.iter().map(|c| units(c.femtos)).collect();
+            let spent: BTreeMap<(String, String, DayNumber), i64> = tx
+                .query(
+                    "INSERT INTO budget (purpose, metric, day, spent_micros, spent_femtos) \
+                     SELECT * FROM unnest($1::text[], $2::text[], $3::int4[], $4::int8[], \
+                     $5::int8[]) \
                      ON CONFLICT (purpose, metric, day) \
                      DO UPDATE SET spent_micros = budget.spent_micros + excluded.spent_micros, \
                                    spent_femtos = budget.spent_femtos + excluded.spent_femtos \
-                     RETURNING spent_micros",
-                        &[
-                            &c.purpose,
-                            &c.metric,
-                            &c.day,
-                            &units(c.micros),
-                            &units(c.femtos),
-                        ],
-                    )
-                    .map_err(backend("charge the budget"))?
-                    .get(0);
+                     RETURNING purpose, metric, day, spent_micros",
+                    &[&purposes, &metrics, &days, &micros, &femtos],
+                )
+                .map_err(backend("charge the budget"))?
+                .iter()
+                .map(|r| Ok(((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?), r.try_get(3)?)))
+                .collect::<Result<_, ::postgres::Error>>()
+                .map_err(backend("charge the budget"))?;
+            for c in &charges {
+                let key = (c.purpose.clone(), c.metric.clone(), c.day);
                 // On a refusal, dropping `tx` rolls every charge back.
-                caps.check_metric(c, spent)?;
+                caps.check_metric(c, spent.get(&key).copied().unwrap_or(i64::MAX))?;
             }
             // The purpose caps, with every charge of this release added. The
             // ledger lock makes these sums final until we commit.
