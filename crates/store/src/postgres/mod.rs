@@ -342,9 +342,10 @@ pub struct PgStore {
     /// Series key (see `merge::series_key`) → id, for series committed to
     /// this schema. Only committed ids enter it.
     series: HashMap<String, i64>,
-    /// (first day with rows, `before`) of this handle's last complete
-    /// [`crate::Store::roll_up`]: a release's call then costs one query.
-    rolled: Option<(crate::DayNumber, crate::DayNumber)>,
+    /// `before` of this handle's last complete [`crate::Store::roll_up`]:
+    /// the same call again costs nothing (retention only removes spans
+    /// that start before the first day left, which are never rebuilt).
+    rolled: Option<crate::DayNumber>,
 }
 
 impl fmt::Debug for PgStore {

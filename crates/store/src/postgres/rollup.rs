@@ -15,7 +15,9 @@ impl PgStore {
     /// [`crate::Store::roll_up`].
     pub(super) fn roll_up_sync(&mut self, before: DayNumber) -> Result<u64, StoreError> {
         self.writable()?;
-        let rolled = self.rolled;
+        if self.rolled == Some(before) {
+            return Ok(0);
+        }
         let mut complete = true;
         let conn = self.conn.get_mut();
         let (first, built) = conn.run(|client, _| {
@@ -26,11 +28,6 @@ impl PgStore {
             let Some(first) = first else {
                 return Ok::<_, StoreError>((None, 0));
             };
-            // Nothing new since this handle's last call (retention would
-            // have moved the first day).
-            if rolled == Some((first, before)) {
-                return Ok((Some(first), 0));
-            }
             let last = before.saturating_sub(1);
             let done = rolled_spans(client, first, last)?;
             let mut built = 0;
@@ -62,10 +59,8 @@ impl PgStore {
             }
             Ok((Some(first), built))
         })?;
-        if let Some(first) = first
-            && complete
-        {
-            self.rolled = Some((first, before));
+        if first.is_some() && complete {
+            self.rolled = Some(before);
         }
         Ok(built)
     }

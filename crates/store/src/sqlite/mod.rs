@@ -138,10 +138,10 @@ pub struct SqliteStore {
     /// database. Only committed ids enter it, so a rolled-back batch never
     /// leaves a dangling id behind.
     series: HashMap<String, i64>,
-    /// (first day with rows, `before`) of this handle's last complete
-    /// [`crate::Store::roll_up`], so that a release's call finds nothing
-    /// to do without reading the spans again.
-    rolled: Option<(crate::DayNumber, crate::DayNumber)>,
+    /// `before` of this handle's last complete [`crate::Store::roll_up`]:
+    /// the same call again costs nothing (retention only removes spans
+    /// that start before the first day left, which are never rebuilt).
+    rolled: Option<crate::DayNumber>,
 }
 
 impl fmt::Debug for SqliteStore {

@@ -13,17 +13,15 @@ impl SqliteStore {
     /// [`crate::Store::roll_up`].
     pub(super) fn roll_up_sync(&mut self, before: DayNumber) -> Result<u64, StoreError> {
         self.writable()?;
+        if self.rolled == Some(before) {
+            return Ok(0);
+        }
         let first: Option<DayNumber> = self
             .conn
             .prepare_cached("SELECT min(day) FROM aggregates")
             .and_then(|mut s| s.query_row([], |r| r.get(0)))
             .map_err(backend("find the first day"))?;
         let Some(first) = first else { return Ok(0) };
-        // Nothing new since the last call on this handle: no day was sealed
-        // and retention moved nothing (it would move the first day).
-        if self.rolled == Some((first, before)) {
-            return Ok(0);
-        }
         let last = before.saturating_sub(1);
         let done = self.rolled_spans(first, last)?;
         let mut built = 0;
@@ -58,7 +56,7 @@ impl SqliteStore {
             built += 1;
         }
         if complete {
-            self.rolled = Some((first, before));
+            self.rolled = Some(before);
         }
         Ok(built)
     }
