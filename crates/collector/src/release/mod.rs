@@ -40,6 +40,10 @@
 //!    are candidates like the others. Values of an open dimension (a
 //!    coarsening rule such as `app_version`) grouped without a filter come
 //!    from the data, so such a release is an **open-set selection**.
+//!    The rows are read through [`Store::visit_spans`]: the region's closed
+//!    days are rolled up first ([`Store::roll_up`]), so a year is a few
+//!    packed sums per series instead of every day's rows, with exactly the
+//!    same sums (report counts stay per day).
 //! 6. **Selection on noisy counts.** Each candidate group's report count
 //!    (over several days, its largest daily count: one report per device and
 //!    day, so that a device reporting every day of a fortnight is one
