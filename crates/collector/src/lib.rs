@@ -34,6 +34,7 @@ pub mod keys;
 pub mod metrics;
 pub mod release;
 pub mod server;
+pub mod store_config;
 #[cfg(test)]
 mod test_support;
 pub mod validate;

@@ -224,6 +224,31 @@ fn open_region(
     })
 }
 
+/// Opens every region ([`open_region`]) on a blocking thread: opening a
+/// store connects to and migrates the database, and a PostgreSQL handle
+/// must not be used on a thread that runs async tasks (its driver blocks
+/// on a runtime of its own). Returns the regions in order and the keys
+/// generated.
+async fn open_regions(
+    config: Arc<Config>,
+    ids: Vec<String>,
+    clock: Arc<dyn Clock>,
+) -> Result<(Vec<(String, OpenedRegion)>, Vec<KeyConfig>), StartError> {
+    let opening = tokio::task::spawn_blocking(move || {
+        let mut generated = Vec::new();
+        let mut opened = Vec::with_capacity(ids.len());
+        for id in ids {
+            let region = open_region(&config, &id, clock.as_ref(), &mut generated)?;
+            opened.push((id, region));
+        }
+        Ok((opened, generated))
+    });
+    // A panic while opening is a bug: let it surface as it would have.
+    opening
+        .await
+        .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))
+}
+
 /// The regions to serve: those configured, or every region of the schemas.
 fn region_ids(config: &Config, registry: &Registry) -> Result<Vec<String>, StartError> {
     let mut ids: Vec<String> = if config.regions.is_empty() {
@@ -293,10 +318,14 @@ impl Collector {
             metrics.clone(),
         );
         let mut regions = BTreeMap::new();
-        let mut generated_keys = Vec::new();
         let mut writer_threads = Vec::new();
-        for id in region_ids(&config, &registry)? {
-            let opened = open_region(&config, &id, clock.as_ref(), &mut generated_keys)?;
+        let (opened_regions, generated_keys) = open_regions(
+            config.clone(),
+            region_ids(&config, &registry)?,
+            clock.clone(),
+        )
+        .await?;
+        for (id, opened) in opened_regions {
             let (stores, region) = (config.store(), id.clone());
             let reader: crate::analyst::Reader =
                 Box::new(move || stores.open_region_read_only(&region));

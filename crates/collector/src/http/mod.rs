@@ -276,11 +276,22 @@ async fn healthz() -> &'static str {
     "ok\n"
 }
 
+/// Ready while not shutting down and while the store answers (for
+/// PostgreSQL: a connection and a query within its connect timeout; for
+/// SQLite always), so a balancer stops sending reports that could not be
+/// committed.
 async fn readyz(State(c): State<Arc<Collector>>) -> Response {
     if c.ingest().is_shutting_down() {
-        rejection(&c, &Rejection::ShuttingDown)
-    } else {
-        "ready\n".into_response()
+        return rejection(&c, &Rejection::ShuttingDown);
+    }
+    let store = c.config().store();
+    match tokio::task::spawn_blocking(move || store.ping()).await {
+        Ok(Ok(())) => "ready\n".into_response(),
+        Ok(Err(error)) => {
+            tracing::warn!(%error, "Not ready: the store does not answer.");
+            rejection(&c, &Rejection::StoreUnavailable)
+        }
+        Err(_) => rejection(&c, &Rejection::StoreUnavailable),
     }
 }
 
