@@ -30,6 +30,11 @@ pub struct Config {
     pub jobs: JobsConfig,
     /// The dashboard.
     pub dashboard: DashboardConfig,
+    /// What this process does: `all` (the embedded default), `front` or
+    /// `worker` (scale-out over the queue; docs/ARCHITECTURE.md).
+    pub role: crate::queue::Role,
+    /// The queue between fronts and workers (`front` and `worker` only).
+    pub queue: crate::queue::QueueConfig,
 }
 
 /// The dashboard's settings.
@@ -57,6 +62,8 @@ impl Default for Config {
             keys: KeysConfig::default(),
             jobs: JobsConfig::default(),
             dashboard: DashboardConfig::default(),
+            role: crate::queue::Role::default(),
+            queue: crate::queue::QueueConfig::default(),
         }
     }
 }
@@ -215,6 +222,7 @@ impl Config {
         if config.ingest.max_inflight_body_bytes < config.ingest.max_body_bytes {
             return Err("ingest.max_inflight_body_bytes must be ≥ max_body_bytes".into());
         }
+        config.queue.check()?;
         Ok(config)
     }
 

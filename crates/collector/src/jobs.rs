@@ -27,6 +27,10 @@ pub async fn run_once(c: &Collector) -> Vec<(String, Result<JobReport, candor_st
     let today = window.today;
     let mut out = Vec::new();
     for (id, r) in c.runtimes() {
+        // A front stores nothing: only its keys are reloaded.
+        let Some(writer) = &r.writer else {
+            continue;
+        };
         let retention = c
             .registry()
             .all()
@@ -42,8 +46,7 @@ pub async fn run_once(c: &Collector) -> Vec<(String, Result<JobReport, candor_st
             .map(|s| window.first(s.region(id)))
             .min()
             .unwrap_or(today);
-        let result = r
-            .writer
+        let result = writer
             .maintain(cutoff, first)
             .await
             .map(|(rows_deleted, ids_pruned)| JobReport {
