@@ -21,8 +21,8 @@ use crate::analyst::Analyst;
 use crate::calendar::Calendar;
 use crate::clock::{self, Clock};
 use crate::config::Config;
-use crate::ingest::Ingest;
 use crate::ingest::writer::{Writer, WriterConfig};
+use crate::ingest::{BadInputLimit, Ingest};
 use crate::keys::{self, PublicKeys, RegionKeys};
 use crate::metrics::Metrics;
 use crate::queue::{QueueRuntime, Role};
@@ -378,7 +378,8 @@ impl Collector {
                 let publisher = q
                     .publisher(&id)
                     .ok_or_else(|| StartError::Queue(format!("no publisher for region {id}")))?;
-                ingest = ingest.with_forwarding_region(&id, keys, publisher);
+                let bad = BadInputLimit::new(config.queue.front_max_bad_per_second);
+                ingest = ingest.with_forwarding_region(&id, keys, publisher, bad);
                 regions.insert(
                     id,
                     RegionRuntime {

@@ -35,3 +35,66 @@ pub trait Forward: Send + Sync {
     /// one, or to an error when it cannot say so.
     fn publish(&self, envelopes: Vec<Vec<u8>>) -> ForwardFuture<'_>;
 }
+
+/// A bound on the rate of bad input one front takes for one region:
+/// reports its checks refused (framing, header, region, key id), counted
+/// per one-second window. Once a window holds `per_second` of them, the
+/// front refuses further uploads of the region with `overloaded` (503,
+/// Retry-After) until the window ends, before reading their bodies. The
+/// front reads no client address, so the bound is per region, not per
+/// client: it caps the work garbage can cost, not who sends it.
+#[derive(Debug)]
+pub struct BadInputLimit {
+    per_second: u32,
+    window: std::sync::Mutex<(std::time::Instant, u32)>,
+}
+
+impl BadInputLimit {
+    /// At most `per_second` refused reports a second; 0 means no bound.
+    pub fn new(per_second: u32) -> Self {
+        BadInputLimit {
+            per_second,
+            window: std::sync::Mutex::new((std::time::Instant::now(), 0)),
+        }
+    }
+
+    /// The current window, restarted if a second has passed.
+    fn current(&self) -> std::sync::MutexGuard<'_, (std::time::Instant, u32)> {
+        let mut w = self.window.lock().unwrap_or_else(|p| p.into_inner());
+        if w.0.elapsed() >= std::time::Duration::from_secs(1) {
+            *w = (std::time::Instant::now(), 0);
+        }
+        w
+    }
+
+    /// Whether this window's bad input is used up.
+    pub fn exhausted(&self) -> bool {
+        self.per_second != 0 && self.current().1 >= self.per_second
+    }
+
+    /// Counts `n` refused reports in this window.
+    pub fn spend(&self, n: usize) {
+        if self.per_second != 0 && n > 0 {
+            let mut w = self.current();
+            w.1 = w.1.saturating_add(u32::try_from(n).unwrap_or(u32::MAX));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bad_input_is_bounded_per_window_and_zero_means_unbounded() {
+        let limit = BadInputLimit::new(3);
+        assert!(!limit.exhausted());
+        limit.spend(2);
+        assert!(!limit.exhausted());
+        limit.spend(1);
+        assert!(limit.exhausted());
+        let unbounded = BadInputLimit::new(0);
+        unbounded.spend(1_000_000);
+        assert!(!unbounded.exhausted());
+    }
+}

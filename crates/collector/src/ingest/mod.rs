@@ -35,7 +35,7 @@ use candor_protocol::KeyConfig;
 use candor_store::CommitOutcome;
 use tokio::sync::{Semaphore, SemaphorePermit};
 
-pub use forward::{Forward, ForwardError, ForwardFuture};
+pub use forward::{BadInputLimit, Forward, ForwardError, ForwardFuture};
 pub use sink::{Sink, SinkError, SinkFuture};
 
 use crate::calendar::Calendar;
@@ -71,6 +71,7 @@ enum Route {
     Forward {
         keys: RwLock<Arc<PublicKeys>>,
         queue: Arc<dyn Forward>,
+        bad: BadInputLimit,
     },
 }
 
@@ -134,19 +135,22 @@ impl Ingest {
     }
 
     /// Serves `region` as a front: envelopes whose header passes `keys`
-    /// are handed to `queue` still sealed.
+    /// are handed to `queue` still sealed, and at most `bad` refused
+    /// reports a second are taken (see [`BadInputLimit`]).
     #[must_use]
     pub fn with_forwarding_region(
         mut self,
         region: &str,
         keys: PublicKeys,
         queue: Arc<dyn Forward>,
+        bad: BadInputLimit,
     ) -> Self {
         self.regions.insert(
             region.to_owned(),
             Route::Forward {
                 keys: RwLock::new(Arc::new(keys)),
                 queue,
+                bad,
             },
         );
         self
@@ -286,13 +290,25 @@ impl Ingest {
         if self.is_shutting_down() {
             return Err(Rejection::ShuttingDown);
         }
-        let parts = front::split(body)?;
         match route {
             Route::Open { keys, sink } => {
+                let parts = front::split(body)?;
                 self.open_and_commit(&current(keys), sink.as_ref(), parts)
                     .await
             }
-            Route::Forward { keys, queue } => forward(&current(keys), queue.as_ref(), parts).await,
+            Route::Forward { keys, queue, bad } => {
+                if bad.exhausted() {
+                    return Err(Rejection::Overloaded);
+                }
+                let parts = front::split(body).inspect_err(|_| bad.spend(1))?;
+                let outcomes = forward(&current(keys), queue.as_ref(), parts).await?;
+                let refused = outcomes
+                    .iter()
+                    .filter(|o| matches!(o, ReportOutcome::Rejected(_)))
+                    .count();
+                bad.spend(refused);
+                Ok(outcomes)
+            }
         }
     }
 

@@ -94,6 +94,10 @@ pub struct QueueConfig {
     /// Longest a front waits for the stream's acknowledgement before it
     /// answers `queue_unavailable`, ms.
     pub publish_timeout_ms: u64,
+    /// Most reports a front refuses per second and region (bad framing,
+    /// header, region or key id) before it answers further uploads of the
+    /// region `overloaded` for the rest of that second; 0: no bound.
+    pub front_max_bad_per_second: u32,
 }
 
 impl Default for QueueConfig {
@@ -108,6 +112,7 @@ impl Default for QueueConfig {
             ack_wait_seconds: 30,
             nak_delay_seconds: 2,
             publish_timeout_ms: 5000,
+            front_max_bad_per_second: 1000,
         }
     }
 }
@@ -125,6 +130,7 @@ impl std::fmt::Debug for QueueConfig {
             .field("ack_wait_seconds", &self.ack_wait_seconds)
             .field("nak_delay_seconds", &self.nak_delay_seconds)
             .field("publish_timeout_ms", &self.publish_timeout_ms)
+            .field("front_max_bad_per_second", &self.front_max_bad_per_second)
             .finish()
     }
 }

@@ -20,7 +20,10 @@
 //!   (401), CSV, cached repeats, budget and audit endpoints, no token in
 //!   plain form on disk or in logs;
 //! - `lifecycle`: overload answers 503 with Retry-After, shutdown commits
-//!   what was accepted, key rotation and retirement, retention.
+//!   what was accepted, key rotation and retirement, retention;
+//! - `queue` (feature `queue`, real NATS JetStream): the `front` and
+//!   `worker` roles, `queued`, dropped reports, redelivery, an unreachable
+//!   queue, no key generation.
 
 mod api;
 mod codes;
@@ -32,6 +35,8 @@ mod foreign;
 mod lifecycle;
 mod privacy;
 mod query;
+#[cfg(feature = "queue")]
+mod queue;
 mod rejections;
 mod schemas;
 mod strict_api;
