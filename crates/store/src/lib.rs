@@ -101,9 +101,14 @@
 pub mod audit;
 mod config;
 pub mod conformance;
+// The budget caps of a release, for every backend's ledger.
+#[cfg_attr(not(any(feature = "sqlite", feature = "postgres")), allow(dead_code))]
+mod ledger;
 // The in-memory merge of a batch, for any backend that writes merged rows.
-#[cfg_attr(not(feature = "sqlite"), allow(dead_code))]
+#[cfg_attr(not(any(feature = "sqlite", feature = "postgres")), allow(dead_code))]
 mod merge;
+#[cfg(feature = "postgres")]
+pub mod postgres;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
 pub mod tokens;
@@ -286,6 +291,40 @@ pub struct RowView<'a> {
     pub sum: i64,
     /// Number of reports that contributed.
     pub contributors: i64,
+}
+
+impl RowView<'_> {
+    /// The row as an owned [`AggregateRow`] (what [`Store::rows`] returns
+    /// for each row a backend visits).
+    #[must_use]
+    pub fn to_row(&self) -> AggregateRow {
+        AggregateRow {
+            key: RowKey {
+                schema_id: self.schema_id.to_owned(),
+                day: self.day,
+                purpose: self.purpose.to_owned(),
+                consent_version: self.consent_version,
+                metric: self.metric.to_owned(),
+                dimensions: self.dimensions.to_owned(),
+                cell: self.cell.to_owned(),
+            },
+            sum: self.sum,
+            contributors: self.contributors,
+        }
+    }
+}
+
+/// A handle opened read-only refuses writes with this error, before
+/// anything reaches the database (which would refuse them too, less
+/// legibly).
+#[cfg_attr(not(any(feature = "sqlite", feature = "postgres")), allow(dead_code))]
+pub(crate) fn refuse_if_read_only(read_only: bool) -> Result<(), StoreError> {
+    if read_only {
+        return Err(StoreError::Backend(
+            "this handle was opened read-only; write through the store's writer".into(),
+        ));
+    }
+    Ok(())
 }
 
 /// Which rows to read: everything matching the given fields.

@@ -163,9 +163,13 @@ pub fn run(make: &mut dyn FnMut() -> Box<dyn Store>) {
 ///     });
 /// }
 /// ```
+///
+/// A backend that needs a running server passes `optional:` and a factory
+/// returning `Option<Box<dyn Store>>`: where it returns `None` (the server
+/// is absent, and the factory said so), the case returns without running.
 #[macro_export]
 macro_rules! store_conformance_tests {
-    ($make:expr) => {
+    (optional: $make:expr) => {
         $crate::store_conformance_tests!(@cases $make;
             empty_store,
             commit_sums_and_counts_contributors,
@@ -187,12 +191,23 @@ macro_rules! store_conformance_tests {
             retention_keeps_the_audit_log,
         );
     };
+    ($make:expr) => {
+        $crate::store_conformance_tests!(optional: {
+            let mut make = $make;
+            move || -> ::std::option::Option<::std::boxed::Box<dyn $crate::Store>> {
+                ::std::option::Option::Some(make())
+            }
+        });
+    };
     (@cases $make:expr; $($case:ident),+ $(,)?) => {
         $(
             #[test]
             fn $case() {
                 let mut make = $make;
-                let mut store: ::std::boxed::Box<dyn $crate::Store> = make();
+                let store: ::std::option::Option<::std::boxed::Box<dyn $crate::Store>> = make();
+                let ::std::option::Option::Some(mut store) = store else {
+                    return;
+                };
                 $crate::conformance::$case(&mut *store);
             }
         )+
@@ -266,21 +281,32 @@ pub fn run_config<C: AsRef<StoreConfig>>(make: &mut dyn FnMut() -> C) {
 ///     });
 /// }
 /// ```
+///
+/// With `optional:`, the factory returns `Option<C>`, and a case whose
+/// factory returns `None` (its server is absent) returns without running.
 #[macro_export]
 macro_rules! config_conformance_tests {
-    ($make:expr) => {
+    (optional: $make:expr) => {
         $crate::config_conformance_tests!(@cases $make;
             regions_are_listed_and_checked,
             tokens_are_shared_between_handles,
             racing_releases_never_overspend,
         );
     };
+    ($make:expr) => {
+        $crate::config_conformance_tests!(optional: {
+            let mut make = $make;
+            move || ::std::option::Option::Some(make())
+        });
+    };
     (@cases $make:expr; $($case:ident),+ $(,)?) => {
         $(
             #[test]
             fn $case() {
                 let mut make = $make;
-                let fixture = make();
+                let ::std::option::Option::Some(fixture) = make() else {
+                    return;
+                };
                 $crate::conformance::$case(::std::convert::AsRef::<$crate::StoreConfig>::as_ref(
                     &fixture,
                 ));

@@ -133,7 +133,7 @@ impl SqliteOptions {
 pub struct SqliteStore {
     conn: Connection,
     read_only: bool,
-    /// Series key (see `write::series_key`) → id, for series committed to this
+    /// Series key (see `merge::series_key`) → id, for series committed to this
     /// database. Only committed ids enter it, so a rolled-back batch never
     /// leaves a dangling id behind.
     series: HashMap<String, i64>,
@@ -268,15 +268,9 @@ impl SqliteStore {
         self.read_only
     }
 
-    /// Refuses writes through a reading handle with a clear message (SQLite
-    /// would refuse them too, less legibly).
+    /// Refuses writes through a reading handle with a clear message.
     fn writable(&self) -> Result<(), StoreError> {
-        if self.read_only {
-            return Err(StoreError::Backend(
-                "this handle was opened read-only; write through the store's writer".into(),
-            ));
-        }
-        Ok(())
+        crate::refuse_if_read_only(self.read_only)
     }
 }
 
