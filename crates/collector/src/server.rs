@@ -340,8 +340,12 @@ impl Collector {
         })?;
         let role = config.role;
         // A front writes nothing to the data directory: many may share it.
+        // Workers on a shared database (PostgreSQL) need no lock either:
+        // only SQLite has a single writer per data directory.
+        let sqlite = matches!(config.store(), candor_store::StoreConfig::Sqlite { .. });
         let data_dir_lock = match role {
             Role::Front => None,
+            Role::Worker if !sqlite => None,
             Role::All | Role::Worker => Some(lock_data_dir(&config.data_dir)?),
         };
         let registry = Arc::new(Registry::new(schemas));
@@ -500,6 +504,14 @@ impl Collector {
     pub async fn ready(&self) -> Result<(), crate::Rejection> {
         if self.ingest.is_shutting_down() {
             return Err(crate::Rejection::ShuttingDown);
+        }
+        if self.role() == Role::Worker {
+            // A worker that cannot reach its store would nak every batch.
+            let store = self.config.store();
+            let pinged = tokio::task::spawn_blocking(move || store.ping()).await;
+            if !matches!(pinged, Ok(Ok(()))) {
+                return Err(crate::Rejection::StoreUnavailable);
+            }
         }
         match &self.queue {
             Some(q) => q.ready().await,

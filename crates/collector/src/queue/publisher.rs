@@ -94,6 +94,11 @@ impl Publisher {
         if envelopes.is_empty() {
             return Ok(());
         }
+        // While the connection is down, answer at once instead of holding
+        // the request until the publish timeout: the device retries later.
+        if self.js.client().connection_state() == async_nats::connection::State::Disconnected {
+            return Err(ForwardError::Unavailable);
+        }
         self.declare().await?;
         let n = envelopes.len() as u64;
         // Send every envelope first, then wait for the acknowledgements:
