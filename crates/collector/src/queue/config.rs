@@ -86,6 +86,10 @@ pub struct QueueConfig {
     pub worker_batch: usize,
     /// Longest a worker's pull waits for a batch to fill, ms.
     pub worker_max_wait_ms: u64,
+    /// Pull loops per region in one worker, each with its own batch in
+    /// flight, so that opening (the CPU-heavy part) uses every core; their
+    /// commits share the region's writer. 0: one per core.
+    pub worker_pullers: usize,
     /// How long JetStream waits for a worker's acknowledgement before it
     /// redelivers, seconds (longer than a commit can take).
     pub ack_wait_seconds: u64,
@@ -109,6 +113,7 @@ impl Default for QueueConfig {
             duplicate_window_seconds: 600,
             worker_batch: 1000,
             worker_max_wait_ms: 100,
+            worker_pullers: 0,
             ack_wait_seconds: 30,
             nak_delay_seconds: 2,
             publish_timeout_ms: 5000,
@@ -127,6 +132,7 @@ impl std::fmt::Debug for QueueConfig {
             .field("duplicate_window_seconds", &self.duplicate_window_seconds)
             .field("worker_batch", &self.worker_batch)
             .field("worker_max_wait_ms", &self.worker_max_wait_ms)
+            .field("worker_pullers", &self.worker_pullers)
             .field("ack_wait_seconds", &self.ack_wait_seconds)
             .field("nak_delay_seconds", &self.nak_delay_seconds)
             .field("publish_timeout_ms", &self.publish_timeout_ms)
@@ -165,6 +171,14 @@ impl QueueConfig {
             return Err("queue.ack_wait_seconds and publish_timeout_ms must be ≥ 1".into());
         }
         Ok(())
+    }
+
+    /// How many pull loops a worker runs per region.
+    pub fn pullers(&self) -> usize {
+        match self.worker_pullers {
+            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            n => n,
+        }
     }
 
     /// The stream of `region`: `<prefix>_<REGION>` (stream names may not

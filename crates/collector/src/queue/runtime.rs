@@ -111,20 +111,22 @@ impl QueueRuntime {
         }
     }
 
-    /// Starts one pull loop per region (role `worker`).
+    /// Starts `[queue] worker_pullers` pull loops per region (role `worker`).
     pub(crate) fn spawn_workers(&self, collector: &Arc<Collector>) {
         if self.role != Role::Worker {
             return;
         }
         let mut workers = self.workers.lock().unwrap_or_else(|p| p.into_inner());
         for (region, stats) in &self.stats {
-            workers.push(tokio::spawn(super::worker::run(
-                collector.clone(),
-                self.js.clone(),
-                region.clone(),
-                stats.clone(),
-                self.stop.subscribe(),
-            )));
+            for _ in 0..collector.config().queue.pullers() {
+                workers.push(tokio::spawn(super::worker::run(
+                    collector.clone(),
+                    self.js.clone(),
+                    region.clone(),
+                    stats.clone(),
+                    self.stop.subscribe(),
+                )));
+            }
         }
     }
 
