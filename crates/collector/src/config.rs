@@ -33,6 +33,11 @@ pub struct Config {
     /// Where the aggregates, ledger, audit log and tokens live (see
     /// [`crate::store_config`]).
     pub store: crate::store_config::StoreSection,
+    /// What this process does: `all` (the embedded default), `front` or
+    /// `worker` (scale-out over the queue; docs/ARCHITECTURE.md).
+    pub role: crate::queue::Role,
+    /// The queue between fronts and workers (`front` and `worker` only).
+    pub queue: crate::queue::QueueConfig,
 }
 
 /// The dashboard's settings.
@@ -61,6 +66,8 @@ impl Default for Config {
             jobs: JobsConfig::default(),
             dashboard: DashboardConfig::default(),
             store: crate::store_config::StoreSection::default(),
+            role: crate::queue::Role::default(),
+            queue: crate::queue::QueueConfig::default(),
         }
     }
 }
@@ -220,6 +227,7 @@ impl Config {
             return Err("ingest.max_inflight_body_bytes must be ≥ max_body_bytes".into());
         }
         config.store.check()?;
+        config.queue.check()?;
         Ok(config)
     }
 

@@ -29,6 +29,10 @@ pub async fn run_once(
     let today = window.today;
     let mut out = Vec::new();
     for (id, r) in c.runtimes() {
+        // A front stores nothing: only its keys are reloaded.
+        let Some(writer) = &r.writer else {
+            continue;
+        };
         let retention = c
             .registry()
             .all()
@@ -44,8 +48,7 @@ pub async fn run_once(
             .map(|s| window.first(s.region(id)))
             .min()
             .unwrap_or(today);
-        let result = r
-            .writer
+        let result = writer
             .maintain(cutoff, first)
             .await
             .map(|(rows_deleted, ids_pruned)| JobReport {

@@ -24,6 +24,9 @@
 //! - `postgres` (feature `postgres`; skipped without a server): a collector
 //!   on PostgreSQL ingests, releases and audits from its async runtime, and
 //!   `/readyz` fails while the database is unreachable.
+//! - `queue` (feature `queue`, real NATS JetStream): the `front` and
+//!   `worker` roles, `queued`, dropped reports, redelivery, an unreachable
+//!   queue, no key generation.
 
 mod api;
 mod codes;
@@ -37,6 +40,8 @@ mod lifecycle;
 mod postgres;
 mod privacy;
 mod query;
+#[cfg(feature = "queue")]
+mod queue;
 mod rejections;
 mod schemas;
 mod strict_api;
