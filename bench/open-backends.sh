@@ -4,9 +4,13 @@
 # backend, then `candor serve` + `candor load` end to end (as
 # bench/collector.sh measures it: both on the same two cores) with each
 # build, 100-report requests, alternating builds so that both see the same
-# machine.
+# machine. Each end-to-end run also prints the CPU seconds the server and
+# the load generator spent (bench/cpu_window.py), and the rate two fully
+# used cores would sustain at that cost: on a shared machine the wall-clock
+# rate says how much of the cores the run got, that line what it needed.
 #
 #   bash bench/open-backends.sh [rounds]     # needs an otherwise idle machine
+#   SKIP_BUILD=1 bash bench/open-backends.sh # reuse the binaries built last time
 #
 # Builds two release binaries: the default one (fast-open on) and one with
 # --no-default-features (the `hpke` crate only), each kept in its own
@@ -27,8 +31,10 @@ build() { # $1: variant name, then cargo flags
   mkdir -p "$target/open-backends/$name"
   cp "$target/release/candor" "$target/release/examples/open_rate" "$target/open-backends/$name/"
 }
-build fast-open
-build hpke-only --no-default-features
+if [ -z "${SKIP_BUILD:-}" ]; then
+  build fast-open
+  build hpke-only --no-default-features
+fi
 
 echo "== raw HPKE open, both cores, each backend (the fast-open build has both)"
 for backend in hpke aws-lc hpke aws-lc; do
@@ -47,8 +53,9 @@ for round in $(seq "$rounds"); do
     bin=$target/open-backends/$name/candor
     echo "== round $round, $name: end to end, 100-report requests, 16 connections"
     start "$bin"
-    "$bin" load --url $url --no-progress --batch 100 --connections 16 --reports 200000 \
-      | grep -E "accepted|latency|HTTP errors"
+    python3 bench/cpu_window.py "$server" 200000 -- \
+      "$bin" load --url $url --no-progress --batch 100 --connections 16 --reports 200000 \
+      | grep -E "accepted|latency|HTTP errors|cpu"
     kill $server; wait $server || true
   done
 done
