@@ -364,6 +364,27 @@ fn bad_namespaces_are_refused_before_connecting() {
     assert!(debug.contains("ana@db:5432/candor"), "{debug}");
 }
 
+#[test]
+fn errors_quote_no_bound_value() {
+    let Some(fresh) = Fresh::new() else { return };
+    let tokens = fresh.config.open_tokens().expect("tokens");
+    let token = |name: &str| candor_store::TokenRecord {
+        name: name.into(),
+        role: "analyst".into(),
+        regions: vec![],
+        purposes: vec![],
+        hash: [0xAB; 32],
+        created_at: 1,
+        revoked_at: None,
+    };
+    tokens.create(&token("ana")).expect("create");
+    // Another name with the same hash: the unique index refuses it, and
+    // PostgreSQL's DETAIL would quote the hash.
+    let err = tokens.create(&token("bo")).unwrap_err().to_string();
+    assert!(err.contains("SQLSTATE 23505"), "{err}");
+    assert!(!err.to_lowercase().contains("abab"), "{err}");
+}
+
 /// Roll-ups are built once, even by two handles racing for them, and a
 /// read handle reads a year's cell in a few spans.
 #[test]
