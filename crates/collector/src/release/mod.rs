@@ -213,24 +213,39 @@ pub fn release<R: Rng + ?Sized>(
 }
 
 /// Rolls up the region's sealed days (see [`candor_store::rollup`]) before
-/// a release reads them: the days before the region's earliest first
-/// accepted day over every served schema that declares it (a store holds
-/// all of them), which no report can reach any more. Usually nothing is
-/// left to do; the first release after a day closes rolls it up. A failure
+/// a release reads them. Usually nothing is left to do (the background
+/// jobs roll up each day once it closes, [`roll_up_closed`]); a failure
 /// only costs speed (the release reads the rows), so it is logged, not
 /// returned.
 fn roll_up(registry: &Registry, region: &str, window: &DayWindow, store: &mut dyn Store) {
+    if let Err(error) = roll_up_closed(registry, region, window, store) {
+        tracing::warn!(%region, %error, "Rolling up closed days failed; the release reads the rows.");
+    }
+}
+
+/// Rolls up `region`'s closed days in `store`: the days before the
+/// earliest first accepted day over every served schema that declares the
+/// region (a store holds all of them), which no report can reach any
+/// more. Returns the spans built (none when no schema declares the
+/// region).
+///
+/// # Errors
+/// [`StoreError`] from the store; what was built before it stays.
+pub(crate) fn roll_up_closed(
+    registry: &Registry,
+    region: &str,
+    window: &DayWindow,
+    store: &mut dyn Store,
+) -> Result<u64, StoreError> {
     let Some(last_closed) = registry
         .all()
         .filter_map(|s| s.region(region))
         .map(|r| window.last_closed(r))
         .min()
     else {
-        return;
+        return Ok(0);
     };
-    if let Err(error) = store.roll_up(last_closed.saturating_add(1)) {
-        tracing::warn!(%region, %error, "Rolling up closed days failed; the release reads the rows.");
-    }
+    store.roll_up(last_closed.saturating_add(1))
 }
 
 /// Reads the plan's rows from `store` and computes the release from them
