@@ -81,6 +81,11 @@ pub enum Rejection {
     /// The collector is shutting down.
     #[error("shutting down; retry later")]
     ShuttingDown,
+    /// A front could not get the queue's acknowledgement of every
+    /// envelope; nothing is acknowledged to the client, which retries (the
+    /// queue drops what it already holds by message id).
+    #[error("the queue is unavailable; retry later")]
+    QueueUnavailable,
 }
 
 /// The limit a `too_large` refusal passed: which one, its value, and the
@@ -140,6 +145,7 @@ impl Rejection {
             Rejection::Overloaded => "overloaded",
             Rejection::StoreUnavailable => "store_unavailable",
             Rejection::ShuttingDown => "shutting_down",
+            Rejection::QueueUnavailable => "queue_unavailable",
         }
     }
 
@@ -156,7 +162,10 @@ impl Rejection {
     pub fn is_transient(&self) -> bool {
         matches!(
             self,
-            Rejection::Overloaded | Rejection::StoreUnavailable | Rejection::ShuttingDown
+            Rejection::Overloaded
+                | Rejection::StoreUnavailable
+                | Rejection::ShuttingDown
+                | Rejection::QueueUnavailable
         )
     }
 
@@ -164,7 +173,7 @@ impl Rejection {
     /// the checks run: the one list that docs/wire.md §10 and docs/api.md
     /// print (a test keeps the three equal), and the metrics endpoint's
     /// `code` labels.
-    pub const CODES: [(&'static str, u16); 26] = [
+    pub const CODES: [(&'static str, u16); 27] = [
         ("unknown_region", 404),
         ("unsupported_media_type", 415),
         ("too_large", 413),
@@ -191,6 +200,7 @@ impl Rejection {
         ("consent_too_old", 422),
         ("day_out_of_window", 422),
         ("store_unavailable", 503),
+        ("queue_unavailable", 503),
     ];
 }
 

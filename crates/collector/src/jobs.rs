@@ -21,12 +21,18 @@ pub struct JobReport {
 /// A region's retention is the shortest any schema declares for it: rows
 /// of every schema in that region's database go at that age, which never
 /// keeps data longer than any schema promises.
-pub async fn run_once(c: &Collector) -> Vec<(String, Result<JobReport, candor_store::StoreError>)> {
+pub async fn run_once(
+    c: &Arc<Collector>,
+) -> Vec<(String, Result<JobReport, candor_store::StoreError>)> {
     c.reload_keys();
     let (window, _) = c.calendar().window();
     let today = window.today;
     let mut out = Vec::new();
     for (id, r) in c.runtimes() {
+        // A front stores nothing: only its keys are reloaded.
+        let Some(writer) = &r.writer else {
+            continue;
+        };
         let retention = c
             .registry()
             .all()
@@ -42,8 +48,7 @@ pub async fn run_once(c: &Collector) -> Vec<(String, Result<JobReport, candor_st
             .map(|s| window.first(s.region(id)))
             .min()
             .unwrap_or(today);
-        let result = r
-            .writer
+        let result = writer
             .maintain(cutoff, first)
             .await
             .map(|(rows_deleted, ids_pruned)| JobReport {
@@ -62,8 +67,21 @@ pub async fn run_once(c: &Collector) -> Vec<(String, Result<JobReport, candor_st
                 })
                 .to_string(),
             };
-            if let Err(error) = c.analyst().append_audit(id, &record) {
-                tracing::error!(region = %id, %error, "Writing the retention run to the audit log failed.");
+            // On a blocking thread: the store may be PostgreSQL, whose
+            // driver must not run on an async one.
+            let (worker, region) = (c.clone(), id.clone());
+            let logged = tokio::task::spawn_blocking(move || {
+                worker.analyst().append_audit(&region, &record)
+            })
+            .await;
+            match logged {
+                Ok(Ok(())) => {}
+                Ok(Err(error)) => {
+                    tracing::error!(region = %id, %error, "Writing the retention run to the audit log failed.");
+                }
+                Err(error) => {
+                    tracing::error!(region = %id, %error, "Writing the retention run to the audit log panicked.");
+                }
             }
         }
         match &result {

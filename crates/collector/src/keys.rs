@@ -100,11 +100,7 @@ pub fn load(dir: &Path) -> Result<Vec<KeyEntry>, KeyError> {
             path: path.clone(),
             source,
         })?;
-        let marker = dir.join(format!("{}.retired", stem(pair.config().key_id())));
-        let retired_at = match fs::read_to_string(&marker) {
-            Ok(t) => t.trim().parse().ok(),
-            Err(_) => None,
-        };
+        let retired_at = retired_at(dir, pair.config().key_id());
         out.push(KeyEntry { pair, retired_at });
     }
     out.sort_by_key(|k| k.pair.config().key_id());
@@ -189,6 +185,143 @@ fn write_new(path: &Path, contents: &[u8], mode: u32) -> Result<(), KeyError> {
     Ok(())
 }
 
+/// Where a key stands at one moment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum KeyState {
+    /// Not retired: handed to devices, opens reports.
+    Active,
+    /// Retired within its grace period: still opens reports.
+    InGrace,
+    /// Retired past its grace period: its reports get `key_retired`.
+    Expired,
+}
+
+/// The state at `now` of a key retired at `retired_at` (if it was): the
+/// one rule that both the opening side ([`RegionKeys`]) and the front's
+/// header check ([`PublicKeys`]) apply.
+fn key_state(retired_at: Option<i64>, now: i64, grace_days: u32) -> KeyState {
+    match retired_at {
+        None => KeyState::Active,
+        Some(t)
+            if now >= t.saturating_add(i64::from(grace_days) * candor_time::SECONDS_PER_DAY) =>
+        {
+            KeyState::Expired
+        }
+        Some(_) => KeyState::InGrace,
+    }
+}
+
+/// One public key config of a directory, with its retirement.
+#[derive(Debug, Clone)]
+pub struct PublicKeyEntry {
+    /// The public config devices seal to.
+    pub config: KeyConfig,
+    /// When it was retired (Unix seconds), if it was.
+    pub retired_at: Option<i64>,
+}
+
+/// Every public key config in `dir` (none if the directory does not
+/// exist), by id. Reads `key-NNN.config.json` and the retirement markers
+/// only, never a private key: what a `front` process needs.
+pub fn load_public(dir: &Path) -> Result<Vec<PublicKeyEntry>, KeyError> {
+    let mut out = Vec::new();
+    let entries = match fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
+        Err(e) => return Err(io(dir)(e)),
+    };
+    for entry in entries {
+        let path = entry.map_err(io(dir))?.path();
+        let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
+            continue;
+        };
+        if !(name.starts_with("key-") && name.ends_with(".config.json")) {
+            continue;
+        }
+        let bytes = fs::read(&path).map_err(io(&path))?;
+        let config = KeyConfig::from_json(&bytes).map_err(|source| KeyError::Invalid {
+            path: path.clone(),
+            source,
+        })?;
+        out.push(PublicKeyEntry {
+            retired_at: retired_at(dir, config.key_id()),
+            config,
+        });
+    }
+    out.sort_by_key(|k| k.config.key_id());
+    Ok(out)
+}
+
+/// When key `id` of `dir` was retired, if it was.
+fn retired_at(dir: &Path, id: u8) -> Option<i64> {
+    let marker = dir.join(format!("{}.retired", stem(id)));
+    fs::read_to_string(&marker)
+        .ok()
+        .and_then(|t| t.trim().parse().ok())
+}
+
+/// What a front checks an envelope's header against, as of one moment: a
+/// region's public key configs (no private key). An envelope that passes
+/// names this region and a key that can still open it; whether it opens
+/// is for a worker to find out.
+#[derive(Debug, Clone)]
+pub struct PublicKeys {
+    region: String,
+    /// Keys that still open reports (active, or retired within grace).
+    usable: Vec<KeyConfig>,
+    /// Retired keys past their grace period.
+    expired: BTreeSet<u8>,
+    /// Public configs of the active keys, for devices.
+    pub active: Vec<KeyConfig>,
+}
+
+impl PublicKeys {
+    /// Sorts a directory's public configs by state at `now`.
+    pub fn new(region: &str, keys: Vec<PublicKeyEntry>, now: i64, grace_days: u32) -> Self {
+        let mut out = PublicKeys {
+            region: region.to_owned(),
+            usable: Vec::new(),
+            expired: BTreeSet::new(),
+            active: Vec::new(),
+        };
+        for k in keys {
+            match key_state(k.retired_at, now, grace_days) {
+                KeyState::Expired => {
+                    out.expired.insert(k.config.key_id());
+                    continue;
+                }
+                KeyState::Active => out.active.push(k.config.clone()),
+                KeyState::InGrace => {}
+            }
+            out.usable.push(k.config);
+        }
+        out
+    }
+
+    /// The header checks of [`RegionKeys::open`] that need no private key,
+    /// with the same codes: the region, the key id (`key_retired` past its
+    /// grace), and the key's suite.
+    pub fn check(&self, envelope: &Envelope<'_>) -> Result<(), Rejection> {
+        let header = &envelope.header;
+        if header.region != self.region {
+            return Err(Rejection::WrongRegion);
+        }
+        let Some(key) = self.usable.iter().find(|k| k.key_id() == header.key_id) else {
+            return Err(if self.expired.contains(&header.key_id) {
+                Rejection::KeyRetired(header.key_id)
+            } else {
+                Rejection::UnknownKey(header.key_id)
+            });
+        };
+        if key.suite() != header.suite {
+            // Same key id, other suite: the key cannot have sealed it (the
+            // opener answers the same).
+            return Err(Rejection::DecryptionFailed);
+        }
+        Ok(())
+    }
+}
+
 /// The keys a region opens reports with, as of one moment.
 #[derive(Debug, Clone)]
 pub struct RegionKeys {
@@ -214,18 +347,13 @@ impl RegionKeys {
         let mut active = Vec::new();
         for k in keys {
             let id = k.pair.config().key_id();
-            match k.retired_at {
-                Some(t)
-                    if now
-                        >= t.saturating_add(
-                            i64::from(grace_days) * candor_time::SECONDS_PER_DAY,
-                        ) =>
-                {
+            match key_state(k.retired_at, now, grace_days) {
+                KeyState::Expired => {
                     expired.insert(id);
                     continue;
                 }
-                Some(_) => {}
-                None => active.push(k.pair.config().clone()),
+                KeyState::InGrace => {}
+                KeyState::Active => active.push(k.pair.config().clone()),
             }
             opener.insert(k.pair).map_err(KeyError::Region)?;
         }

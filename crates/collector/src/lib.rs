@@ -15,6 +15,8 @@
 //! - [`server`]: start and stop ([`Collector::start`]); [`jobs`]:
 //!   retention and key reloads; [`access`]: tokens; [`calendar`]: the day
 //!   window; [`config`], [`error`], [`metrics`].
+//! - [`queue`]: scale-out, the `front` and `worker` roles over NATS
+//!   JetStream (feature `queue`); the stream holds sealed envelopes only.
 //!
 //! The plaintext report never leaves the validate stage. Nothing logs or
 //! stores an IP address, a user agent, a header value or a payload.
@@ -32,8 +34,10 @@ pub mod ingest;
 pub mod jobs;
 pub mod keys;
 pub mod metrics;
+pub mod queue;
 pub mod release;
 pub mod server;
+pub mod store_config;
 #[cfg(test)]
 mod test_support;
 pub mod validate;

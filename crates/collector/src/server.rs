@@ -1,6 +1,11 @@
 //! Starting and stopping a collector: the data directory's lock, each
 //! region's keys, stores, writer, ingest pipeline and analyst service, the
 //! HTTP server and the background jobs.
+//!
+//! What a process builds depends on its [`Role`]: `all` everything above;
+//! `front` only public keys and a publisher per region (no store, no
+//! private key, no data-directory lock); `worker` everything of `all` plus
+//! the queue's pull loops, and no device-facing ingest.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -16,10 +21,11 @@ use crate::analyst::Analyst;
 use crate::calendar::Calendar;
 use crate::clock::{self, Clock};
 use crate::config::Config;
-use crate::ingest::Ingest;
 use crate::ingest::writer::{Writer, WriterConfig};
-use crate::keys::{self, RegionKeys};
+use crate::ingest::{BadInputLimit, Ingest};
+use crate::keys::{self, PublicKeys, RegionKeys};
 use crate::metrics::Metrics;
+use crate::queue::{QueueRuntime, Role};
 use crate::validate::Registry;
 
 /// Why the collector could not start.
@@ -66,6 +72,24 @@ pub enum StartError {
         /// The error.
         source: std::io::Error,
     },
+    /// A `front` or `worker` found no keys for a region: they never
+    /// generate keys (processes starting together would race), so keys
+    /// are made beforehand with `candor keygen`.
+    #[error(
+        "region {region}: no keys in {}; a {role} never generates keys: run `candor keygen --region {region}` with the same data directory first",
+        dir.display()
+    )]
+    NoKeys {
+        /// The region.
+        region: String,
+        /// Its key directory.
+        dir: PathBuf,
+        /// The role that refused to start.
+        role: Role,
+    },
+    /// The queue could not be used (the message never holds credentials).
+    #[error("queue: {0}")]
+    Queue(String),
     /// The listener could not be bound.
     #[error("cannot listen on {addr}: {source}")]
     Listen {
@@ -110,7 +134,8 @@ fn lock_data_dir(data_dir: &std::path::Path) -> Result<std::fs::File, StartError
 /// and the writer's counters).
 pub(crate) struct RegionRuntime {
     pub(crate) key_dir: PathBuf,
-    pub(crate) writer: Writer,
+    /// None on a `front`, which stores nothing.
+    pub(crate) writer: Option<Writer>,
 }
 
 /// A running collector's parts; HTTP handlers and jobs reach them through
@@ -125,8 +150,11 @@ pub struct Collector {
     regions: BTreeMap<String, RegionRuntime>,
     schema_json: String,
     privacy_html: String,
-    /// The data directory's exclusive lock, held while the collector lives.
-    _data_dir_lock: std::fs::File,
+    /// The data directory's exclusive lock, held while the collector lives
+    /// (a `front` writes nothing there and takes none).
+    _data_dir_lock: Option<std::fs::File>,
+    /// The queue of a `front` or `worker`.
+    queue: Option<QueueRuntime>,
     writer_threads: std::sync::Mutex<Vec<std::thread::JoinHandle<()>>>,
 }
 
@@ -165,6 +193,7 @@ impl Running {
 struct OpenedRegion {
     keys: RegionKeys,
     control: Box<dyn Store>,
+    writer: Writer,
     runtime: RegionRuntime,
     writer_thread: std::thread::JoinHandle<()>,
 }
@@ -187,6 +216,13 @@ fn open_region(
         source,
     };
     let mut control = stores.open_region(id).map_err(store_err)?;
+    if keys::load(&key_dir).map_err(key_err)?.is_empty() && config.role != Role::All {
+        return Err(StartError::NoKeys {
+            region: id.to_owned(),
+            dir: key_dir,
+            role: config.role,
+        });
+    }
     if keys::load(&key_dir).map_err(key_err)?.is_empty() {
         let generated = keys::generate(&key_dir, id, None).map_err(key_err)?;
         control
@@ -219,9 +255,61 @@ fn open_region(
     Ok(OpenedRegion {
         keys,
         control,
-        runtime: RegionRuntime { key_dir, writer },
+        runtime: RegionRuntime {
+            key_dir,
+            writer: Some(writer.clone()),
+        },
+        writer,
         writer_thread,
     })
+}
+
+/// Opens every region ([`open_region`]) on a blocking thread: opening a
+/// store connects to and migrates the database, and a PostgreSQL handle
+/// must not be used on a thread that runs async tasks (its driver blocks
+/// on a runtime of its own). Returns the regions in order and the keys
+/// generated.
+async fn open_regions(
+    config: Arc<Config>,
+    ids: Vec<String>,
+    clock: Arc<dyn Clock>,
+) -> Result<(Vec<(String, OpenedRegion)>, Vec<KeyConfig>), StartError> {
+    let opening = tokio::task::spawn_blocking(move || {
+        let mut generated = Vec::new();
+        let mut opened = Vec::with_capacity(ids.len());
+        for id in ids {
+            let region = open_region(&config, &id, clock.as_ref(), &mut generated)?;
+            opened.push((id, region));
+        }
+        Ok((opened, generated))
+    });
+    // A panic while opening is a bug: let it surface as it would have.
+    opening
+        .await
+        .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))
+}
+
+/// A front's view of a region's keys: the public configs only, which
+/// must exist already (`candor keygen`), and the key directory.
+fn front_keys(
+    config: &Config,
+    id: &str,
+    clock: &dyn Clock,
+) -> Result<(PublicKeys, PathBuf), StartError> {
+    let key_dir = config.region_dir(id).join("keys");
+    let entries = keys::load_public(&key_dir).map_err(|source| StartError::Keys {
+        region: id.to_owned(),
+        source,
+    })?;
+    if entries.is_empty() {
+        return Err(StartError::NoKeys {
+            region: id.to_owned(),
+            dir: key_dir,
+            role: Role::Front,
+        });
+    }
+    let keys = PublicKeys::new(id, entries, clock.now(), config.keys.retired_grace_days);
+    Ok((keys, key_dir))
 }
 
 /// The regions to serve: those configured, or every region of the schemas.
@@ -275,7 +363,16 @@ impl Collector {
             addr: config.listen,
             source,
         })?;
-        let data_dir_lock = lock_data_dir(&config.data_dir)?;
+        let role = config.role;
+        // A front writes nothing to the data directory: many may share it.
+        // Workers on a shared database (PostgreSQL) need no lock either:
+        // only SQLite has a single writer per data directory.
+        let sqlite = matches!(config.store(), candor_store::StoreConfig::Sqlite { .. });
+        let data_dir_lock = match role {
+            Role::Front => None,
+            Role::Worker if !sqlite => None,
+            Role::All | Role::Worker => Some(lock_data_dir(&config.data_dir)?),
+        };
         let registry = Arc::new(Registry::new(schemas));
         let config = Arc::new(config);
         let calendar = Calendar::new(clock.clone(), &config.ingest);
@@ -293,14 +390,43 @@ impl Collector {
             metrics.clone(),
         );
         let mut regions = BTreeMap::new();
-        let mut generated_keys = Vec::new();
         let mut writer_threads = Vec::new();
-        for id in region_ids(&config, &registry)? {
-            let opened = open_region(&config, &id, clock.as_ref(), &mut generated_keys)?;
+        let ids = region_ids(&config, &registry)?;
+        let queue = match role {
+            Role::All => None,
+            Role::Front | Role::Worker => Some(
+                QueueRuntime::connect(&config.queue, role, &ids)
+                    .await
+                    .map_err(|e| StartError::Queue(e.to_string()))?,
+            ),
+        };
+        let mut store_ids = Vec::with_capacity(ids.len());
+        for id in ids {
+            if let (Role::Front, Some(q)) = (role, &queue) {
+                let (keys, key_dir) = front_keys(&config, &id, clock.as_ref())?;
+                let publisher = q
+                    .publisher(&id)
+                    .ok_or_else(|| StartError::Queue(format!("no publisher for region {id}")))?;
+                let bad = BadInputLimit::new(config.queue.front_max_bad_per_second);
+                ingest = ingest.with_forwarding_region(&id, keys, publisher, bad);
+                regions.insert(
+                    id,
+                    RegionRuntime {
+                        key_dir,
+                        writer: None,
+                    },
+                );
+            } else {
+                store_ids.push(id);
+            }
+        }
+        let (opened_regions, generated_keys) =
+            open_regions(config.clone(), store_ids, clock.clone()).await?;
+        for (id, opened) in opened_regions {
             let (stores, region) = (config.store(), id.clone());
             let reader: crate::analyst::Reader =
                 Box::new(move || stores.open_region_read_only(&region));
-            ingest = ingest.with_region(&id, opened.keys, Arc::new(opened.runtime.writer.clone()));
+            ingest = ingest.with_region(&id, opened.keys, Arc::new(opened.writer));
             analyst = analyst.with_region(&id, opened.control, reader);
             writer_threads.push(opened.writer_thread);
             regions.insert(id, opened.runtime);
@@ -316,8 +442,13 @@ impl Collector {
             analyst,
             regions,
             _data_dir_lock: data_dir_lock,
+            queue,
             writer_threads: std::sync::Mutex::new(writer_threads),
         });
+        if let Some(q) = &collector.queue {
+            q.declare_streams().await;
+            q.spawn_workers(&collector);
+        }
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let jobs = crate::jobs::spawn(collector.clone());
         let task = {
@@ -353,8 +484,15 @@ impl Collector {
     /// committed what was queued.
     async fn finish(&self) {
         self.ingest.shut_down();
+        // A worker's pull loops commit through the writers: they stop (and
+        // acknowledge their last batch) before the writers close.
+        if let Some(q) = &self.queue {
+            q.stop().await;
+        }
         for r in self.regions.values() {
-            r.writer.close();
+            if let Some(w) = &r.writer {
+                w.close();
+            }
         }
         let threads: Vec<_> = self
             .writer_threads
@@ -378,6 +516,58 @@ impl Collector {
     /// The counters.
     pub fn metrics(&self) -> &Metrics {
         &self.metrics
+    }
+
+    /// What this process does.
+    pub fn role(&self) -> Role {
+        self.config.role
+    }
+
+    /// The queue of a `front` or `worker` (None for `all`).
+    pub fn queue(&self) -> Option<&QueueRuntime> {
+        self.queue.as_ref()
+    }
+
+    /// Whether this process can do its part now (`GET /readyz`): not
+    /// shutting down, and for a `front` or `worker` the queue's readiness.
+    pub async fn ready(&self) -> Result<(), crate::Rejection> {
+        if self.ingest.is_shutting_down() {
+            return Err(crate::Rejection::ShuttingDown);
+        }
+        if self.role() != Role::Front {
+            // A collector or worker that cannot reach its store could not
+            // commit (for PostgreSQL: a connection and a query within its
+            // connect timeout; SQLite always answers), so a balancer should
+            // stop sending it work.
+            let store = self.config.store();
+            match tokio::task::spawn_blocking(move || store.ping()).await {
+                Ok(Ok(())) => {}
+                Ok(Err(error)) => {
+                    tracing::warn!(%error, "Not ready: the store does not answer.");
+                    return Err(crate::Rejection::StoreUnavailable);
+                }
+                Err(_) => return Err(crate::Rejection::StoreUnavailable),
+            }
+        }
+        match &self.queue {
+            Some(q) => q.ready().await,
+            None => Ok(()),
+        }
+    }
+
+    /// The Prometheus text of every counter: reports, requests, queries,
+    /// the writers' and the queue's.
+    pub fn render_metrics(&self) -> String {
+        let writers: Vec<(String, &Writer)> = self
+            .regions
+            .iter()
+            .filter_map(|(id, r)| r.writer.as_ref().map(|w| (id.clone(), w)))
+            .collect();
+        let mut out = self.metrics.render(&writers);
+        if let Some(q) = &self.queue {
+            out.push_str(&q.render_metrics());
+        }
+        out
     }
 
     /// The ingest pipeline.
@@ -423,6 +613,24 @@ impl Collector {
     /// Re-reads every region's key directory (new keys, retirements, grace expiry).
     pub fn reload_keys(&self) {
         for (id, r) in &self.regions {
+            if self.role() == Role::Front {
+                let loaded = keys::load_public(&r.key_dir);
+                match loaded {
+                    Ok(k) => self.ingest.set_public_keys(
+                        id,
+                        PublicKeys::new(
+                            id,
+                            k,
+                            self.calendar.now(),
+                            self.config.keys.retired_grace_days,
+                        ),
+                    ),
+                    Err(error) => {
+                        tracing::error!(region = %id, %error, "Reloading keys failed; keeping the previous ones.")
+                    }
+                }
+                continue;
+            }
             let loaded = keys::load(&r.key_dir).and_then(|k| {
                 RegionKeys::new(
                     id,

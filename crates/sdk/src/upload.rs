@@ -14,6 +14,10 @@ pub enum ReportResult {
     Accepted,
     /// Already counted earlier (a retry): treated like `Accepted`.
     Duplicate,
+    /// Durably queued by a scale-out front (`candor serve --role front`)
+    /// for a worker to open and count: the collector has taken
+    /// responsibility for it, so it leaves the outbox like `Accepted`.
+    Queued,
     /// Refused for good (bad schema, too old, ...): dropped and counted.
     Rejected {
         /// The collector's stable error code.
@@ -53,7 +57,8 @@ pub trait Uploader: Send + Sync + 'static {
 pub struct UploadSummary {
     /// Requests sent.
     pub requests: usize,
-    /// Reports accepted (or already counted).
+    /// Reports accepted (or already counted, or durably queued by a
+    /// scale-out front).
     pub accepted: usize,
     /// Reports refused for good and dropped.
     pub rejected: usize,
@@ -148,6 +153,7 @@ mod http {
                             .map(|item| match item.status.as_str() {
                                 "accepted" => ReportResult::Accepted,
                                 "duplicate" => ReportResult::Duplicate,
+                                "queued" => ReportResult::Queued,
                                 _ => ReportResult::Rejected {
                                     code: item.code.unwrap_or(item.status),
                                 },

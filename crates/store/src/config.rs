@@ -36,7 +36,7 @@ use crate::{Store, StoreError};
 /// # }
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum StoreConfig {
     /// The embedded SQLite backend ([`crate::sqlite`]): one database per
@@ -47,6 +47,43 @@ pub enum StoreConfig {
         /// The data directory (created on first write).
         data_dir: PathBuf,
     },
+    /// The PostgreSQL backend ([`crate::postgres`]): in the database at
+    /// `url`, one schema per region (`<namespace>_region_<region>`) and
+    /// one for the tokens (`<namespace>_tokens`). Its `Debug` leaves the
+    /// URL's password out.
+    #[cfg(feature = "postgres")]
+    Postgres {
+        /// A `postgres://user[:password]@host[:port]/database` URL (or
+        /// `key=value` settings), as the driver accepts it.
+        url: String,
+        /// Keeps deployments (and tests) sharing a database apart; see
+        /// [`crate::postgres::is_namespace`].
+        namespace: String,
+    },
+}
+
+impl std::fmt::Debug for StoreConfig {
+    // A URL may hold a password: show where it points only.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match *self {
+            #[cfg(feature = "sqlite")]
+            Self::Sqlite { ref data_dir } => f
+                .debug_struct("Sqlite")
+                .field("data_dir", data_dir)
+                .finish(),
+            #[cfg(feature = "postgres")]
+            Self::Postgres {
+                ref url,
+                ref namespace,
+            } => f
+                .debug_struct("Postgres")
+                .field("url", &crate::postgres::describe_url(url))
+                .field("namespace", namespace)
+                .finish(),
+            #[cfg(not(any(feature = "sqlite", feature = "postgres")))]
+            _ => f.write_str("StoreConfig"),
+        }
+    }
 }
 
 impl StoreConfig {
@@ -56,6 +93,18 @@ impl StoreConfig {
     pub fn sqlite(data_dir: impl Into<PathBuf>) -> Self {
         Self::Sqlite {
             data_dir: data_dir.into(),
+        }
+    }
+
+    /// PostgreSQL at `url`, in `namespace` (see
+    /// [`crate::postgres::DEFAULT_NAMESPACE`]). Nothing is checked or
+    /// connected until a store is opened.
+    #[cfg(feature = "postgres")]
+    #[must_use]
+    pub fn postgres(url: impl Into<String>, namespace: impl Into<String>) -> Self {
+        Self::Postgres {
+            url: url.into(),
+            namespace: namespace.into(),
         }
     }
 
@@ -75,6 +124,13 @@ impl StoreConfig {
             Self::Sqlite { ref data_dir } => Ok(Box::new(
                 crate::sqlite::Layout::new(data_dir).open_region(region)?,
             )),
+            #[cfg(feature = "postgres")]
+            Self::Postgres {
+                ref url,
+                ref namespace,
+            } => Ok(Box::new(
+                crate::postgres::Layout::new(url, namespace).open_region(region)?,
+            )),
         }
     }
 
@@ -93,6 +149,13 @@ impl StoreConfig {
             Self::Sqlite { ref data_dir } => Ok(Box::new(
                 crate::sqlite::Layout::new(data_dir).open_region_read_only(region)?,
             )),
+            #[cfg(feature = "postgres")]
+            Self::Postgres {
+                ref url,
+                ref namespace,
+            } => Ok(Box::new(
+                crate::postgres::Layout::new(url, namespace).open_region_read_only(region)?,
+            )),
         }
     }
 
@@ -108,6 +171,11 @@ impl StoreConfig {
             Self::Sqlite { ref data_dir } => {
                 Ok(crate::sqlite::Layout::new(data_dir).has_region(region))
             }
+            #[cfg(feature = "postgres")]
+            Self::Postgres {
+                ref url,
+                ref namespace,
+            } => crate::postgres::Layout::new(url, namespace).has_region(region),
         }
     }
 
@@ -121,6 +189,11 @@ impl StoreConfig {
         match *self {
             #[cfg(feature = "sqlite")]
             Self::Sqlite { ref data_dir } => crate::sqlite::Layout::new(data_dir).regions(),
+            #[cfg(feature = "postgres")]
+            Self::Postgres {
+                ref url,
+                ref namespace,
+            } => crate::postgres::Layout::new(url, namespace).regions(),
         }
     }
 
@@ -128,7 +201,10 @@ impl StoreConfig {
     /// SQLite its file. Never a secret (a URL's password is left out). Not
     /// checked: describing a bad name is harmless and helps its message.
     #[must_use]
-    #[cfg_attr(not(feature = "sqlite"), allow(unused_variables))]
+    #[cfg_attr(
+        not(any(feature = "sqlite", feature = "postgres")),
+        allow(unused_variables)
+    )]
     pub fn describe_region(&self, region: &str) -> String {
         match *self {
             #[cfg(feature = "sqlite")]
@@ -136,6 +212,11 @@ impl StoreConfig {
                 .region_file(region)
                 .display()
                 .to_string(),
+            #[cfg(feature = "postgres")]
+            Self::Postgres {
+                ref url,
+                ref namespace,
+            } => crate::postgres::Layout::new(url, namespace).describe_region(region),
         }
     }
 
@@ -150,6 +231,13 @@ impl StoreConfig {
             Self::Sqlite { ref data_dir } => Ok(Box::new(
                 crate::sqlite::Layout::new(data_dir).open_tokens()?,
             )),
+            #[cfg(feature = "postgres")]
+            Self::Postgres {
+                ref url,
+                ref namespace,
+            } => Ok(Box::new(
+                crate::postgres::Layout::new(url, namespace).open_tokens()?,
+            )),
         }
     }
 
@@ -163,6 +251,11 @@ impl StoreConfig {
         match *self {
             #[cfg(feature = "sqlite")]
             Self::Sqlite { ref data_dir } => Ok(crate::sqlite::Layout::new(data_dir).has_tokens()),
+            #[cfg(feature = "postgres")]
+            Self::Postgres {
+                ref url,
+                ref namespace,
+            } => crate::postgres::Layout::new(url, namespace).has_tokens(),
         }
     }
 
@@ -176,6 +269,32 @@ impl StoreConfig {
                 .tokens_file()
                 .display()
                 .to_string(),
+            #[cfg(feature = "postgres")]
+            Self::Postgres {
+                ref url,
+                ref namespace,
+            } => crate::postgres::Layout::new(url, namespace).describe_tokens(),
+        }
+    }
+}
+
+impl StoreConfig {
+    /// Whether the backend answers now: for readiness probes. SQLite is
+    /// always there (a missing data directory is created on first write);
+    /// PostgreSQL must accept a connection and a query within its connect
+    /// timeout (5 s unless the URL sets `connect_timeout`).
+    ///
+    /// # Errors
+    /// [`StoreError::Backend`] saying why not.
+    pub fn ping(&self) -> Result<(), StoreError> {
+        match *self {
+            #[cfg(feature = "sqlite")]
+            Self::Sqlite { .. } => Ok(()),
+            #[cfg(feature = "postgres")]
+            Self::Postgres {
+                ref url,
+                ref namespace,
+            } => crate::postgres::Layout::new(url, namespace).ping(),
         }
     }
 }

@@ -21,6 +21,20 @@ pub(crate) struct RowDelta {
     last_report: usize,
 }
 
+/// The in-memory key of a row's series (its key without day and cell):
+/// its text fields joined with a separator that cannot occur in them (ids,
+/// coarse values and domains are printable ASCII). Backends that number
+/// series cache their ids under it.
+pub(crate) fn series_key(k: &RowKey) -> String {
+    format!(
+        "{}\u{1f}{}\u{1f}{}\u{1f}{}\u{1f}{}",
+        k.schema_id, k.purpose, k.consent_version, k.metric, k.dimensions
+    )
+}
+
+/// Series a batch created: (series key, id), cached once it committed.
+pub(crate) type NewSeries = Vec<(String, i64)>;
+
 /// (schema id, day, purpose), borrowed from the batch.
 pub(crate) type CountKey<'a> = (&'a str, DayNumber, &'a str);
 

@@ -4,6 +4,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
+use candor_collector::queue::{Role, redact_url};
 use candor_collector::{Collector, Config, SystemClock};
 use clap::Args;
 
@@ -18,6 +19,46 @@ pub(crate) struct ServeArgs {
     /// Override the listen address from the configuration.
     #[arg(long)]
     listen: Option<std::net::SocketAddr>,
+    /// What this process does: `all` (the embedded collector, the
+    /// default), `front` (stateless HTTP front publishing sealed envelopes
+    /// to NATS JetStream) or `worker` (pulls, opens, validates, commits).
+    /// Also `CANDOR_ROLE`, or `role` in the configuration (this flag wins,
+    /// then the variable).
+    #[arg(long, value_parser = parse_role)]
+    role: Option<Role>,
+    /// The NATS JetStream server of the `front` and `worker` roles. Also
+    /// `CANDOR_QUEUE_URL`, or `[queue] url` (this flag wins, then the
+    /// variable).
+    #[arg(long)]
+    queue_url: Option<String>,
+}
+
+/// The environment variable that sets the role when `--role` is absent.
+pub(crate) const ROLE_ENV: &str = "CANDOR_ROLE";
+/// The environment variable that sets the queue URL when `--queue-url` is absent.
+pub(crate) const QUEUE_URL_ENV: &str = "CANDOR_QUEUE_URL";
+
+fn parse_role(s: &str) -> Result<Role, String> {
+    s.parse()
+}
+
+/// The flags, then the environment, over the configuration file.
+fn apply_overrides(config: &mut Config, args: &ServeArgs) -> Result<()> {
+    if let Some(listen) = args.listen {
+        config.listen = listen;
+    }
+    let env = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+    if let Some(role) = args.role {
+        config.role = role;
+    } else if let Some(role) = env(ROLE_ENV) {
+        config.role = role
+            .parse()
+            .map_err(|e| anyhow::anyhow!("{ROLE_ENV}: {e}"))?;
+    }
+    if let Some(url) = args.queue_url.clone().or_else(|| env(QUEUE_URL_ENV)) {
+        config.queue.url = url;
+    }
+    Ok(())
 }
 
 /// Loads the configuration's schemas, or the built-in one.
@@ -45,9 +86,8 @@ pub(crate) fn load_schemas(config: &Config) -> Result<Vec<candor_schema::Schema>
 pub(crate) fn run(args: ServeArgs) -> Result<ExitCode> {
     super::init_logging();
     let mut config = args.config.load()?;
-    if let Some(listen) = args.listen {
-        config.listen = listen;
-    }
+    apply_overrides(&mut config, &args)?;
+    let (role, queue_url) = (config.role, redact_url(&config.queue.url));
     let schemas = load_schemas(&config)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -65,17 +105,30 @@ pub(crate) fn run(args: ServeArgs) -> Result<ExitCode> {
             );
             println!("{}", key.to_json());
         }
-        eprintln!(
-            "Candor collector listening on http://{} (regions: {}).",
-            running.addr,
-            running
-                .collector
-                .region_ids()
-                .collect::<Vec<_>>()
-                .join(", ")
-        );
+        let regions = running
+            .collector
+            .region_ids()
+            .collect::<Vec<_>>()
+            .join(", ");
+        match role {
+            Role::All => eprintln!(
+                "Candor collector listening on http://{} (regions: {regions}).",
+                running.addr
+            ),
+            _ => eprintln!(
+                "Candor {role} listening on http://{} (regions: {regions}; queue {queue_url}).",
+                running.addr
+            ),
+        }
         running.wait().await;
-        eprintln!("Stopped: every accepted report is committed.");
+        eprintln!(
+            "Stopped: {}.",
+            match role {
+                Role::All => "every accepted report is committed",
+                Role::Front => "every queued report is in the stream",
+                Role::Worker => "every batch pulled is committed and acknowledged",
+            }
+        );
         Ok::<_, anyhow::Error>(())
     })?;
     Ok(ExitCode::SUCCESS)

@@ -11,13 +11,16 @@
 //!   stored aggregates checked against the simulator's ground truth;
 //! - `browser`: `candor demo` end to end, then its dashboard in headless
 //!   chromium (via `webdriver`), with screenshots under target/screenshots;
-//! - `audit`: `candor audit show|verify`, and tampered logs.
+//! - `audit`: `candor audit show|verify`, and tampered logs;
+//! - `queue`: `candor serve --role front|worker` over NATS JetStream.
 
 mod audit;
 mod browser;
 mod client;
 mod keygen;
 mod query;
+#[cfg(feature = "queue")]
+mod queue;
 mod schema;
 mod serve;
 mod simulate;

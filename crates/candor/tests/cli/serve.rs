@@ -56,7 +56,7 @@ pub(crate) fn start_with(
     stderr: Stdio,
     env: &[(&str, &str)],
 ) -> Child {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_candor"))
+    let child = Command::new(env!("CARGO_BIN_EXE_candor"))
         .args([
             "serve",
             "--listen",
@@ -69,6 +69,12 @@ pub(crate) fn start_with(
         .stderr(stderr)
         .spawn()
         .expect("candor serve starts");
+    ready(child, port)
+}
+
+/// Waits until the `candor serve` in `child` answers `/readyz` on `port`
+/// with 200; kills it and fails the test after 20 s.
+pub(crate) fn ready(mut child: Child, port: u16) -> Child {
     let deadline = Instant::now() + Duration::from_secs(20);
     while Instant::now() < deadline {
         if let Ok(r) = agent()

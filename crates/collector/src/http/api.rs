@@ -77,7 +77,9 @@ pub(crate) async fn require_operator(
     headers: &HeaderMap,
 ) -> Result<(), Response> {
     let who = authenticate(c, headers).await?;
-    if c.analyst().is_operator(&who) {
+    // A front's read side serves no region: the collector's own regions
+    // decide (the same set as the read side's in the other roles).
+    if c.analyst().is_operator(&who) && c.region_ids().all(|r| who.scope.allows_region(r)) {
         Ok(())
     } else {
         Err(problem(

@@ -15,6 +15,7 @@ use axum::routing::{get, post};
 use serde_json::json;
 
 use crate::ingest::front;
+use crate::queue::Role;
 use crate::{Collector, Rejection, ReportOutcome};
 
 pub mod api;
@@ -34,21 +35,33 @@ pub const ROUTES: [(&str, &str); 11] = [
     ("get", "/v1/tokens"),
 ];
 
-/// The collector's router.
+/// The collector's router. Which routes it has depends on the role: `all`
+/// serves every route; a `front` the device-facing ones (key configs,
+/// uploads, schema, privacy page) and health, readiness and metrics; a
+/// `worker` everything but the device-facing ingest (key configs and
+/// uploads), the analyst API and dashboard included since it has the store.
 pub fn router(collector: Arc<Collector>) -> Router {
-    Router::new()
-        .route(ROUTES[0].1, get(keys))
-        .route(ROUTES[1].1, post(reports))
+    let role = collector.role();
+    let mut router = Router::new()
         .route(ROUTES[2].1, get(schema))
         .route(ROUTES[3].1, get(privacy))
         .route(ROUTES[4].1, get(healthz))
         .route(ROUTES[5].1, get(readyz))
-        .route(ROUTES[6].1, get(metrics))
-        .route(ROUTES[7].1, post(api::query))
-        .route(ROUTES[8].1, get(api::budget))
-        .route(ROUTES[9].1, get(api::audit))
-        .route(ROUTES[10].1, get(api::tokens))
-        .merge(crate::dashboard::router())
+        .route(ROUTES[6].1, get(metrics));
+    if role != Role::Worker {
+        router = router
+            .route(ROUTES[0].1, get(keys))
+            .route(ROUTES[1].1, post(reports));
+    }
+    if role != Role::Front {
+        router = router
+            .route(ROUTES[7].1, post(api::query))
+            .route(ROUTES[8].1, get(api::budget))
+            .route(ROUTES[9].1, get(api::audit))
+            .route(ROUTES[10].1, get(api::tokens))
+            .merge(crate::dashboard::router());
+    }
+    router
         .layer(axum::middleware::map_response(problem_errors))
         .with_state(collector)
 }
@@ -170,6 +183,7 @@ fn result_json(o: &ReportOutcome) -> serde_json::Value {
     match o {
         ReportOutcome::Accepted => json!({"status": "accepted"}),
         ReportOutcome::Duplicate => json!({"status": "duplicate"}),
+        ReportOutcome::Queued => json!({"status": "queued"}),
         ReportOutcome::Rejected(r) => json!({"status": "rejected", "code": r.code()}),
     }
 }
@@ -276,11 +290,13 @@ async fn healthz() -> &'static str {
     "ok\n"
 }
 
+/// `GET /readyz`: 200 while this process can do its part (for a front,
+/// reach the stream; for a worker, pull and commit), otherwise the
+/// reason's problem with Retry-After.
 async fn readyz(State(c): State<Arc<Collector>>) -> Response {
-    if c.ingest().is_shutting_down() {
-        rejection(&c, &Rejection::ShuttingDown)
-    } else {
-        "ready\n".into_response()
+    match c.ready().await {
+        Ok(()) => "ready\n".into_response(),
+        Err(r) => rejection(&c, &r),
     }
 }
 
@@ -291,14 +307,9 @@ async fn metrics(State(c): State<Arc<Collector>>, headers: HeaderMap) -> Respons
     if let Err(refused) = api::require_operator(&c, &headers).await {
         return refused;
     }
-    let writers: Vec<(String, &crate::ingest::writer::Writer)> = c
-        .runtimes()
-        .iter()
-        .map(|(id, r)| (id.clone(), &r.writer))
-        .collect();
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        c.metrics().render(&writers),
+        c.render_metrics(),
     )
         .into_response()
 }

@@ -11,10 +11,18 @@
 //! 4. **sink** ([`Sink`]): the validated deltas, answered once durable
 //!    (embedded: the group-commit [`writer::Writer`]).
 //!
+//! A `front` process (scale-out) runs the front stage only, with the
+//! header checks of the open stage that need no private key
+//! ([`PublicKeys::check`]), and hands the still-sealed envelopes to a
+//! [`Forward`] (the region's JetStream stream). A `worker` feeds what it
+//! pulls from the stream through the open, validate and sink stages
+//! ([`Ingest::process_queued`]), the same code as the embedded mode.
+//!
 //! Every outcome is counted here and nowhere else ([`Metrics::report`]).
 //! Errors are [`Rejection`]s with stable codes; the HTTP front maps them to
 //! statuses in one place (`http::status`).
 
+pub mod forward;
 pub mod front;
 pub mod sink;
 pub mod writer;
@@ -27,12 +35,13 @@ use candor_protocol::KeyConfig;
 use candor_store::CommitOutcome;
 use tokio::sync::{Semaphore, SemaphorePermit};
 
+pub use forward::{BadInputLimit, Forward, ForwardError, ForwardFuture};
 pub use sink::{Sink, SinkError, SinkFuture};
 
 use crate::calendar::Calendar;
 use crate::config::IngestConfig;
 use crate::error::Rejection;
-use crate::keys::RegionKeys;
+use crate::keys::{PublicKeys, RegionKeys};
 use crate::metrics::Metrics;
 use crate::validate::{self, Registry};
 
@@ -43,15 +52,27 @@ pub enum ReportOutcome {
     Accepted,
     /// Already counted before.
     Duplicate,
+    /// Held by the region's queue, still sealed (role `front`): a worker
+    /// will open, validate and count it, or count it as dropped.
+    Queued,
     /// Refused; nothing of it was stored.
     Rejected(Rejection),
 }
 
-/// One region's ingest state: the keys it opens with and where its
-/// contributions go.
-struct IngestRegion {
-    keys: RwLock<Arc<RegionKeys>>,
-    sink: Arc<dyn Sink>,
+/// Where one region's reports go after the front stage.
+enum Route {
+    /// Opened, validated and sunk here (roles `all` and `worker`).
+    Open {
+        keys: RwLock<Arc<RegionKeys>>,
+        sink: Arc<dyn Sink>,
+    },
+    /// Checked against the public keys and forwarded still sealed (role
+    /// `front`).
+    Forward {
+        keys: RwLock<Arc<PublicKeys>>,
+        queue: Arc<dyn Forward>,
+        bad: BadInputLimit,
+    },
 }
 
 /// The ingest pipeline of every region a collector serves.
@@ -59,7 +80,7 @@ pub struct Ingest {
     registry: Arc<Registry>,
     calendar: Calendar,
     config: IngestConfig,
-    regions: BTreeMap<String, IngestRegion>,
+    regions: BTreeMap<String, Route>,
     metrics: Arc<Metrics>,
     /// KiB of request bodies in flight: bounds the memory uploads can take.
     permits: Semaphore,
@@ -69,6 +90,16 @@ pub struct Ingest {
 /// Room reserved for one request's body; released when dropped.
 pub struct Admission<'a> {
     _permit: SemaphorePermit<'a>,
+}
+
+/// The current value behind a key lock (a poisoned lock still holds a
+/// complete value: writers only swap the `Arc`).
+fn current<T>(lock: &RwLock<Arc<T>>) -> Arc<T> {
+    lock.read().unwrap_or_else(|p| p.into_inner()).clone()
+}
+
+fn replace<T>(lock: &RwLock<Arc<T>>, value: T) {
+    *lock.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(value);
 }
 
 impl Ingest {
@@ -95,9 +126,31 @@ impl Ingest {
     pub fn with_region(mut self, region: &str, keys: RegionKeys, sink: Arc<dyn Sink>) -> Self {
         self.regions.insert(
             region.to_owned(),
-            IngestRegion {
+            Route::Open {
                 keys: RwLock::new(Arc::new(keys)),
                 sink,
+            },
+        );
+        self
+    }
+
+    /// Serves `region` as a front: envelopes whose header passes `keys`
+    /// are handed to `queue` still sealed, and at most `bad` refused
+    /// reports a second are taken (see [`BadInputLimit`]).
+    #[must_use]
+    pub fn with_forwarding_region(
+        mut self,
+        region: &str,
+        keys: PublicKeys,
+        queue: Arc<dyn Forward>,
+        bad: BadInputLimit,
+    ) -> Self {
+        self.regions.insert(
+            region.to_owned(),
+            Route::Forward {
+                keys: RwLock::new(Arc::new(keys)),
+                queue,
+                bad,
             },
         );
         self
@@ -113,21 +166,27 @@ impl Ingest {
         &self.config
     }
 
-    /// Replaces a region's keys (after a rotation or retirement).
+    /// Replaces the keys of a region that opens reports (after a rotation
+    /// or retirement).
     pub fn set_keys(&self, region: &str, keys: RegionKeys) {
-        if let Some(r) = self.regions.get(region) {
-            *r.keys.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(keys);
+        if let Some(Route::Open { keys: lock, .. }) = self.regions.get(region) {
+            replace(lock, keys);
+        }
+    }
+
+    /// Replaces the public keys of a region that forwards reports.
+    pub fn set_public_keys(&self, region: &str, keys: PublicKeys) {
+        if let Some(Route::Forward { keys: lock, .. }) = self.regions.get(region) {
+            replace(lock, keys);
         }
     }
 
     /// The public configs of a region's active keys, for devices.
     pub fn active_keys(&self, region: &str) -> Option<Vec<KeyConfig>> {
-        let r = self.regions.get(region)?;
-        Some(self.keys(r).active.clone())
-    }
-
-    fn keys(&self, r: &IngestRegion) -> Arc<RegionKeys> {
-        r.keys.read().unwrap_or_else(|p| p.into_inner()).clone()
+        Some(match self.regions.get(region)? {
+            Route::Open { keys, .. } => current(keys).active.clone(),
+            Route::Forward { keys, .. } => current(keys).active.clone(),
+        })
     }
 
     /// From now on, refuses new uploads with `shutting_down`.
@@ -169,7 +228,7 @@ impl Ingest {
 
     /// Runs one upload body of `region` through the stages: per-report
     /// outcomes, or a rejection of the whole request (framing, size,
-    /// overload, storage). Everything is counted.
+    /// overload, storage, queue). Everything is counted.
     pub async fn process(
         &self,
         region: &str,
@@ -178,37 +237,92 @@ impl Ingest {
         let result = self.stages(region, body).await;
         match &result {
             Err(r) => self.metrics.report(region, "rejected", r.code(), 1),
-            Ok(outcomes) => {
-                let (mut accepted, mut duplicate) = (0, 0);
-                for o in outcomes {
-                    match o {
-                        ReportOutcome::Accepted => accepted += 1,
-                        ReportOutcome::Duplicate => duplicate += 1,
-                        ReportOutcome::Rejected(r) => {
-                            self.metrics.report(region, "rejected", r.code(), 1)
-                        }
-                    }
-                }
-                self.metrics.report(region, "accepted", "", accepted);
-                self.metrics.report(region, "duplicate", "", duplicate);
-            }
+            Ok(outcomes) => self.count(region, outcomes, "rejected"),
         }
         result
     }
 
+    /// Opens, validates and commits envelopes a worker pulled from the
+    /// queue, through the same stages as an upload: one outcome per
+    /// envelope, in order, or an error when nothing was committed (the
+    /// worker then leaves them queued for redelivery). Envelopes that fail
+    /// to open or validate are counted as `dropped` with their code: they
+    /// were acknowledged to the device already and are never stored.
+    pub async fn process_queued(
+        &self,
+        region: &str,
+        envelopes: &[&[u8]],
+    ) -> Result<Vec<ReportOutcome>, Rejection> {
+        let Some(Route::Open { keys, sink }) = self.regions.get(region) else {
+            return Err(Rejection::UnknownRegion(region.to_owned()));
+        };
+        let result = self
+            .open_and_commit(&current(keys), sink.as_ref(), envelopes.iter().copied())
+            .await;
+        if let Ok(outcomes) = &result {
+            self.count(region, outcomes, "dropped");
+        }
+        result
+    }
+
+    /// Counts per-report outcomes; refusals under `refused` (`rejected`
+    /// before the 202, `dropped` after it).
+    fn count(&self, region: &str, outcomes: &[ReportOutcome], refused: &'static str) {
+        let (mut accepted, mut duplicate, mut queued) = (0, 0, 0);
+        for o in outcomes {
+            match o {
+                ReportOutcome::Accepted => accepted += 1,
+                ReportOutcome::Duplicate => duplicate += 1,
+                ReportOutcome::Queued => queued += 1,
+                ReportOutcome::Rejected(r) => self.metrics.report(region, refused, r.code(), 1),
+            }
+        }
+        self.metrics.report(region, "accepted", "", accepted);
+        self.metrics.report(region, "duplicate", "", duplicate);
+        self.metrics.report(region, "queued", "", queued);
+    }
+
     async fn stages(&self, region: &str, body: &[u8]) -> Result<Vec<ReportOutcome>, Rejection> {
-        let state = self
+        let route = self
             .regions
             .get(region)
             .ok_or_else(|| Rejection::UnknownRegion(region.to_owned()))?;
         if self.is_shutting_down() {
             return Err(Rejection::ShuttingDown);
         }
-        let parts = front::split(body)?;
-        let keys = self.keys(state);
+        match route {
+            Route::Open { keys, sink } => {
+                let parts = front::split(body)?;
+                self.open_and_commit(&current(keys), sink.as_ref(), parts)
+                    .await
+            }
+            Route::Forward { keys, queue, bad } => {
+                if bad.exhausted() {
+                    return Err(Rejection::Overloaded);
+                }
+                let parts = front::split(body).inspect_err(|_| bad.spend(1))?;
+                let outcomes = forward(&current(keys), queue.as_ref(), parts).await?;
+                let refused = outcomes
+                    .iter()
+                    .filter(|o| matches!(o, ReportOutcome::Rejected(_)))
+                    .count();
+                bad.spend(refused);
+                Ok(outcomes)
+            }
+        }
+    }
+
+    /// The open, validate and sink stages over envelopes that passed
+    /// framing: per-envelope outcomes once the valid ones are committed.
+    async fn open_and_commit<'b>(
+        &self,
+        keys: &RegionKeys,
+        sink: &dyn Sink,
+        parts: impl IntoIterator<Item = &'b [u8]>,
+    ) -> Result<Vec<ReportOutcome>, Rejection> {
         let (window, today) = self.calendar.window();
-        let mut outcomes: Vec<Result<usize, Rejection>> = Vec::with_capacity(parts.len());
-        let mut deltas = Vec::with_capacity(parts.len());
+        let mut outcomes: Vec<Result<usize, Rejection>> = Vec::new();
+        let mut deltas = Vec::new();
         for part in parts {
             let delta = front::envelope(part)
                 .and_then(|envelope| keys.open(&envelope))
@@ -218,7 +332,7 @@ impl Ingest {
                 deltas.len() - 1
             }));
         }
-        let committed = state.sink.commit(deltas).await.map_err(|e| match e {
+        let committed = sink.commit(deltas).await.map_err(|e| match e {
             SinkError::Overloaded => Rejection::Overloaded,
             SinkError::ShuttingDown => Rejection::ShuttingDown,
             SinkError::Unavailable => Rejection::StoreUnavailable,
@@ -235,6 +349,32 @@ impl Ingest {
             })
             .collect())
     }
+}
+
+/// A front's stages after framing: each envelope's header against the
+/// public keys, then the ones that pass go to the queue still sealed; the
+/// outcomes stand once the queue acknowledged all of them.
+async fn forward(
+    keys: &PublicKeys,
+    queue: &dyn Forward,
+    parts: Vec<&[u8]>,
+) -> Result<Vec<ReportOutcome>, Rejection> {
+    let mut outcomes = Vec::with_capacity(parts.len());
+    let mut sealed = Vec::with_capacity(parts.len());
+    for part in parts {
+        match front::envelope(part).and_then(|envelope| keys.check(&envelope)) {
+            Ok(()) => {
+                sealed.push(part.to_vec());
+                outcomes.push(ReportOutcome::Queued);
+            }
+            Err(r) => outcomes.push(ReportOutcome::Rejected(r)),
+        }
+    }
+    queue.publish(sealed).await.map_err(|e| match e {
+        ForwardError::Unavailable => Rejection::QueueUnavailable,
+        ForwardError::ShuttingDown => Rejection::ShuttingDown,
+    })?;
+    Ok(outcomes)
 }
 
 #[cfg(test)]

@@ -160,6 +160,7 @@ pub fn release<R: Rng + ?Sized>(
             femtos: cost.femtos,
         })
         .collect();
+    roll_up(registry, plan.query.region.as_str(), window, store);
     let mut answer = compute(&plan, store, rng)?;
     answer.epsilon_spent = plan.epsilon;
     let json = serde_json::to_string(&answer).expect("an answer serializes");
@@ -204,6 +205,27 @@ pub fn release<R: Rng + ?Sized>(
             })
         }
         Err(e) => Err(e.into()),
+    }
+}
+
+/// Rolls up the region's sealed days (see [`candor_store::rollup`]) before
+/// a release reads them: the days before the region's earliest first
+/// accepted day over every served schema that declares it (a store holds
+/// all of them), which no report can reach any more. Usually nothing is
+/// left to do; the first release after a day closes rolls it up. A failure
+/// only costs speed (the release reads the rows), so it is logged, not
+/// returned.
+fn roll_up(registry: &Registry, region: &str, window: &DayWindow, store: &mut dyn Store) {
+    let Some(last_closed) = registry
+        .all()
+        .filter_map(|s| s.region(region))
+        .map(|r| window.last_closed(r))
+        .min()
+    else {
+        return;
+    };
+    if let Err(error) = store.roll_up(last_closed.saturating_add(1)) {
+        tracing::warn!(%region, %error, "Rolling up closed days failed; the release reads the rows.");
     }
 }
 

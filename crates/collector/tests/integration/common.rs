@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use candor_collector::clock::ManualClock;
 use candor_collector::{Collector, Config, Running};
-use candor_protocol::KeyConfig;
+use candor_protocol::{Day, KeyConfig, MetricValue, Report, ReportId};
 use candor_schema::Schema;
 use candor_store::{AggregateRow, RowFilter};
 
@@ -180,4 +180,21 @@ pub(crate) fn open_store(data_dir: &std::path::Path, region: &str) -> Box<dyn ca
     candor_store::StoreConfig::sqlite(data_dir)
         .open_region_read_only(region)
         .expect("opens")
+}
+
+/// A fresh usage report of region eu for `day`, adding `tabs` to
+/// `browser.tabs_opened`.
+pub(crate) fn usage(day: Day, tabs: u64) -> Report {
+    let mut r = Report::new(
+        ReportId::random().expect("random"),
+        "org.example.browser",
+        3,
+        "usage",
+        1,
+        "eu",
+        day,
+    );
+    r.metrics
+        .insert("browser.tabs_opened".into(), MetricValue::Counter(tabs));
+    r
 }

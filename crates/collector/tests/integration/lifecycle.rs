@@ -2,23 +2,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use candor_collector::{jobs, keys};
-use candor_protocol::{Day, MetricValue, Report, ReportId, batch, seal};
+use candor_protocol::{Day, Report, batch, seal};
 
 use crate::common::{NOON, Server, post_raw};
 
 fn usage(day: Day) -> Report {
-    let mut r = Report::new(
-        ReportId::random().expect("random"),
-        "org.example.browser",
-        3,
-        "usage",
-        1,
-        "eu",
-        day,
-    );
-    r.metrics
-        .insert("browser.tabs_opened".into(), MetricValue::Counter(1));
-    r
+    crate::common::usage(day, 1)
 }
 
 fn today() -> Day {

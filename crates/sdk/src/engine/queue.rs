@@ -116,7 +116,9 @@ impl Inner {
                     let now = self.clock.now();
                     for (q, r) in chunk.iter().zip(results) {
                         let done = match r {
-                            ReportResult::Accepted | ReportResult::Duplicate => {
+                            ReportResult::Accepted
+                            | ReportResult::Duplicate
+                            | ReportResult::Queued => {
                                 summary.accepted += 1;
                                 self.outbox.mark_sent(q, now)
                             }

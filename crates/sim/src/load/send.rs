@@ -225,6 +225,7 @@ impl Worker<'_> {
                         match item.status.as_str() {
                             "accepted" => tally.accepted += 1,
                             "duplicate" => tally.duplicate += 1,
+                            "queued" => tally.queued += 1,
                             other => {
                                 tally.reject(item.code.as_deref().unwrap_or(other), 1);
                             }

@@ -13,7 +13,7 @@ pub(super) const LATE_THRESHOLD: Duration = Duration::from_millis(10);
 /// The outcome of a load run.
 ///
 /// Reports are counted once each, by their final verdict, so
-/// `sent == accepted + duplicate + Σ rejected_by_code + unanswered`, and
+/// `sent == accepted + queued + duplicate + Σ rejected_by_code + unanswered`, and
 /// `planned == sent + unsent`. Error responses are counted per HTTP request,
 /// retries included.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -33,6 +33,9 @@ pub struct LoadStats {
     pub sent: u64,
     /// Reports the collector accepted.
     pub accepted: u64,
+    /// Reports a scale-out front durably queued for its workers
+    /// (`queued`): acknowledged, to be counted once a worker commits them.
+    pub queued: u64,
     /// Reports the collector had already counted.
     pub duplicate: u64,
     /// Reports the collector refused, by error code: per-report results of
@@ -135,6 +138,7 @@ pub(super) struct Tally {
     pub(super) requests: u64,
     pub(super) sent: u64,
     pub(super) accepted: u64,
+    pub(super) queued: u64,
     pub(super) duplicate: u64,
     pub(super) rejected_by_code: BTreeMap<String, u64>,
     pub(super) unanswered: u64,
@@ -155,6 +159,7 @@ impl Tally {
         self.requests += other.requests;
         self.sent += other.sent;
         self.accepted += other.accepted;
+        self.queued += other.queued;
         self.duplicate += other.duplicate;
         for (code, n) in other.rejected_by_code {
             *self.rejected_by_code.entry(code).or_default() += n;
@@ -211,6 +216,7 @@ impl LoadStats {
             requests: tally.requests,
             sent: tally.sent,
             accepted: tally.accepted,
+            queued: tally.queued,
             duplicate: tally.duplicate,
             rejected_by_code: tally.rejected_by_code,
             unanswered: tally.unanswered,
@@ -278,6 +284,18 @@ impl fmt::Display for LoadStats {
             "accepted     {:>9}   {:.1}/s",
             self.accepted, self.accepted_per_sec
         )?;
+        if self.queued > 0 {
+            let per_sec = if self.elapsed.is_zero() {
+                0.0
+            } else {
+                self.queued as f64 / self.elapsed.as_secs_f64()
+            };
+            writeln!(
+                f,
+                "queued       {:>9}   {per_sec:.1}/s   (acknowledged by a front)",
+                self.queued
+            )?;
+        }
         writeln!(f, "duplicate    {:>9}", self.duplicate)?;
         let rejected = self.rejected();
         if rejected == 0 {

@@ -109,6 +109,8 @@ impl Uploader for CountingUploader {
             match result {
                 ReportResult::Accepted => v.accepted += 1,
                 ReportResult::Duplicate => v.duplicate += 1,
+                // A front's `queued` is acknowledged: counted with accepted.
+                ReportResult::Queued => v.accepted += 1,
                 ReportResult::Rejected { code } => {
                     v.rejected += 1;
                     *counts.rejected_by_code.entry(code.clone()).or_default() += 1;

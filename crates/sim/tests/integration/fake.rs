@@ -27,6 +27,8 @@ pub(crate) struct Behaviour {
     /// Reject every n-th report (counted over the whole run) with code
     /// `test_reject`.
     pub(crate) reject_every: Option<usize>,
+    /// Answer like a scale-out front: `queued` instead of `accepted`.
+    pub(crate) front: bool,
 }
 
 #[derive(Default)]
@@ -228,6 +230,7 @@ fn handle(
                     Err(e) => Err(e.code().to_owned()),
                 };
                 results.push(match verdict {
+                    Ok(false) if behaviour.front => serde_json::json!({"status": "queued"}),
                     Ok(false) => serde_json::json!({"status": "accepted"}),
                     Ok(true) => serde_json::json!({"status": "duplicate"}),
                     Err(code) => {

@@ -32,7 +32,7 @@ fn bodies(reports: usize, batch_size: usize) -> Vec<Body> {
 fn assert_balanced(s: &LoadStats) {
     assert_eq!(
         s.sent,
-        s.accepted + s.duplicate + s.rejected() + s.unanswered,
+        s.accepted + s.queued + s.duplicate + s.rejected() + s.unanswered,
         "{s:#?}"
     );
     assert_eq!(s.planned, s.sent + s.unsent, "{s:#?}");
@@ -268,4 +268,19 @@ fn fetch_key_takes_the_newest_key_of_the_region() {
     let key = load::fetch_key(&format!("{}/", fake.url()), "eu", Duration::from_secs(5))
         .expect("fetched");
     assert_eq!(key, keys[1]);
+}
+
+#[test]
+fn a_fronts_queued_answers_are_counted_as_queued() {
+    let fake = FakeCollector::start(Behaviour {
+        front: true,
+        reject_every: Some(50),
+        ..Behaviour::default()
+    });
+    let c = config(&fake.url(), 100, 10, 2);
+    let stats = load::send(&c, &bodies(100, 10)).expect("runs");
+    assert_balanced(&stats);
+    assert_eq!((stats.queued, stats.accepted), (98, 0), "{stats:#?}");
+    assert_eq!(stats.rejected(), 2);
+    assert!(stats.to_string().contains("queued"), "{stats}");
 }

@@ -44,7 +44,7 @@
 //! checks the rollback itself.
 //!
 //! Files: `commit.rs`, `reads.rs`, `model.rs` (the randomized case and its
-//! model) and `release.rs` hold the [`Store`] cases, `concurrent.rs` the
+//! model), `release.rs` and `rollup.rs` hold the [`Store`] cases, `concurrent.rs` the
 //! configuration cases, `tokens.rs` the token suite, `helpers.rs` what
 //! they share.
 
@@ -54,6 +54,7 @@ mod helpers;
 mod model;
 mod reads;
 mod release;
+mod rollup;
 pub mod tokens;
 
 pub use commit::{
@@ -75,6 +76,7 @@ pub use release::{
     release_over_budget_changes_nothing, release_over_the_purpose_cap_changes_nothing,
     retention_keeps_the_audit_log,
 };
+pub use rollup::visit_spans_adds_up_to_the_rows;
 
 use crate::{Store, StoreConfig};
 
@@ -140,6 +142,10 @@ pub const CASES: &[(&str, Case)] = &[
         "retention_keeps_the_audit_log",
         retention_keeps_the_audit_log,
     ),
+    (
+        "visit_spans_adds_up_to_the_rows",
+        visit_spans_adds_up_to_the_rows,
+    ),
 ];
 
 /// Runs every case, each on a fresh store from `make`. The name of the case
@@ -163,9 +169,13 @@ pub fn run(make: &mut dyn FnMut() -> Box<dyn Store>) {
 ///     });
 /// }
 /// ```
+///
+/// A backend that needs a running server passes `optional:` and a factory
+/// returning `Option<Box<dyn Store>>`: where it returns `None` (the server
+/// is absent, and the factory said so), the case returns without running.
 #[macro_export]
 macro_rules! store_conformance_tests {
-    ($make:expr) => {
+    (optional: $make:expr) => {
         $crate::store_conformance_tests!(@cases $make;
             empty_store,
             commit_sums_and_counts_contributors,
@@ -185,14 +195,26 @@ macro_rules! store_conformance_tests {
             release_over_the_purpose_cap_changes_nothing,
             audit_log_is_a_verified_chain,
             retention_keeps_the_audit_log,
+            visit_spans_adds_up_to_the_rows,
         );
+    };
+    ($make:expr) => {
+        $crate::store_conformance_tests!(optional: {
+            let mut make = $make;
+            move || -> ::std::option::Option<::std::boxed::Box<dyn $crate::Store>> {
+                ::std::option::Option::Some(make())
+            }
+        });
     };
     (@cases $make:expr; $($case:ident),+ $(,)?) => {
         $(
             #[test]
             fn $case() {
                 let mut make = $make;
-                let mut store: ::std::boxed::Box<dyn $crate::Store> = make();
+                let store: ::std::option::Option<::std::boxed::Box<dyn $crate::Store>> = make();
+                let ::std::option::Option::Some(mut store) = store else {
+                    return;
+                };
                 $crate::conformance::$case(&mut *store);
             }
         )+
@@ -266,21 +288,32 @@ pub fn run_config<C: AsRef<StoreConfig>>(make: &mut dyn FnMut() -> C) {
 ///     });
 /// }
 /// ```
+///
+/// With `optional:`, the factory returns `Option<C>`, and a case whose
+/// factory returns `None` (its server is absent) returns without running.
 #[macro_export]
 macro_rules! config_conformance_tests {
-    ($make:expr) => {
+    (optional: $make:expr) => {
         $crate::config_conformance_tests!(@cases $make;
             regions_are_listed_and_checked,
             tokens_are_shared_between_handles,
             racing_releases_never_overspend,
         );
     };
+    ($make:expr) => {
+        $crate::config_conformance_tests!(optional: {
+            let mut make = $make;
+            move || ::std::option::Option::Some(make())
+        });
+    };
     (@cases $make:expr; $($case:ident),+ $(,)?) => {
         $(
             #[test]
             fn $case() {
                 let mut make = $make;
-                let fixture = make();
+                let ::std::option::Option::Some(fixture) = make() else {
+                    return;
+                };
                 $crate::conformance::$case(::std::convert::AsRef::<$crate::StoreConfig>::as_ref(
                     &fixture,
                 ));

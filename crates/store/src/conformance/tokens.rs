@@ -41,21 +41,37 @@ pub fn run(make: &mut dyn FnMut() -> Box<dyn TokenStore>) {
 /// that the list is complete) in the current module, each on a fresh token
 /// store from the given factory, an expression of type
 /// `impl FnMut() -> Box<dyn TokenStore>`. See [`conformance::tokens`](crate::conformance::tokens).
+///
+/// With `optional:`, the factory returns `Option<Box<dyn TokenStore>>`,
+/// and a case whose factory returns `None` (its server is absent) returns
+/// without running.
 #[macro_export]
 macro_rules! token_conformance_tests {
-    ($make:expr) => {
+    (optional: $make:expr) => {
         $crate::token_conformance_tests!(@cases $make;
             tokens_start_empty,
             create_list_revoke,
             records_round_trip,
         );
     };
+    ($make:expr) => {
+        $crate::token_conformance_tests!(optional: {
+            let mut make = $make;
+            move || -> ::std::option::Option<::std::boxed::Box<dyn $crate::TokenStore>> {
+                ::std::option::Option::Some(make())
+            }
+        });
+    };
     (@cases $make:expr; $($case:ident),+ $(,)?) => {
         $(
             #[test]
             fn $case() {
                 let mut make = $make;
-                let store: ::std::boxed::Box<dyn $crate::TokenStore> = make();
+                let store: ::std::option::Option<::std::boxed::Box<dyn $crate::TokenStore>> =
+                    make();
+                let ::std::option::Option::Some(store) = store else {
+                    return;
+                };
                 $crate::conformance::tokens::$case(&*store);
             }
         )+

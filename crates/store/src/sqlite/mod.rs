@@ -30,13 +30,14 @@
 //!
 //! Files: `mod.rs` opens and configures a handle and migrates it
 //! (`migrations.rs`); `write.rs` is the batch commit, `read.rs` the row
-//! query, `store.rs` the [`Store`](crate::Store) implementation (releases and the audit
+//! query, `rollup.rs` the roll-ups (built and read), `store.rs` the [`Store`](crate::Store) implementation (releases and the audit
 //! chain included), `tokens.rs` the token database, `layout.rs` the
 //! factory's side (paths, region listing).
 
 mod layout;
 mod migrations;
 mod read;
+mod rollup;
 mod store;
 mod tokens;
 mod write;
@@ -133,10 +134,14 @@ impl SqliteOptions {
 pub struct SqliteStore {
     conn: Connection,
     read_only: bool,
-    /// Series key (see `write::series_key`) → id, for series committed to this
+    /// Series key (see `merge::series_key`) → id, for series committed to this
     /// database. Only committed ids enter it, so a rolled-back batch never
     /// leaves a dangling id behind.
     series: HashMap<String, i64>,
+    /// `before` of this handle's last complete [`crate::Store::roll_up`]:
+    /// the same call again costs nothing (retention only removes spans
+    /// that start before the first day left, which are never rebuilt).
+    rolled: Option<crate::DayNumber>,
 }
 
 impl fmt::Debug for SqliteStore {
@@ -191,6 +196,7 @@ impl SqliteStore {
             conn,
             read_only: false,
             series: HashMap::new(),
+            rolled: None,
         })
     }
 
@@ -207,6 +213,7 @@ impl SqliteStore {
             conn,
             read_only: false,
             series: HashMap::new(),
+            rolled: None,
         })
     }
 
@@ -242,6 +249,7 @@ impl SqliteStore {
             conn,
             read_only: true,
             series: HashMap::new(),
+            rolled: None,
         })
     }
 
@@ -268,15 +276,9 @@ impl SqliteStore {
         self.read_only
     }
 
-    /// Refuses writes through a reading handle with a clear message (SQLite
-    /// would refuse them too, less legibly).
+    /// Refuses writes through a reading handle with a clear message.
     fn writable(&self) -> Result<(), StoreError> {
-        if self.read_only {
-            return Err(StoreError::Backend(
-                "this handle was opened read-only; write through the store's writer".into(),
-            ));
-        }
-        Ok(())
+        crate::refuse_if_read_only(self.read_only)
     }
 }
 

@@ -5,9 +5,10 @@ use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, 
 
 use super::{SqliteStore, backend, hash_column};
 use crate::audit::{self, AuditEntry, AuditRecord, Head};
+use crate::ledger::{Caps, units};
 use crate::{
     AggregateRow, BudgetFilter, BudgetSpent, CommitOutcome, DayNumber, NewRelease, ReleaseOutcome,
-    ReportCount, ReportDelta, RowFilter, RowKey, RowView, Store, StoreError, validate_batch,
+    ReportCount, ReportDelta, RowFilter, RowView, SpanView, Store, StoreError, validate_batch,
 };
 
 impl Store for SqliteStore {
@@ -56,27 +57,19 @@ impl Store for SqliteStore {
             .map_err(backend("delete old budget entries"))?;
         tx.execute("DELETE FROM releases WHERE last_day < ?1", [before])
             .map_err(backend("delete old releases"))?;
+        // A span starting before the cutoff summed rows that are gone now.
+        tx.execute("DELETE FROM rollups WHERE start < ?1", [before])
+            .map_err(backend("delete old roll-ups"))?;
+        tx.execute("DELETE FROM rollup_spans WHERE start < ?1", [before])
+            .map_err(backend("delete old roll-ups"))?;
         tx.commit().map_err(backend("commit retention"))?;
+        self.rolled = None;
         Ok(rows as u64)
     }
 
     fn rows(&self, filter: &RowFilter) -> Result<Vec<AggregateRow>, StoreError> {
         let mut rows = Vec::new();
-        self.for_each_row(filter, true, &mut |v| {
-            rows.push(AggregateRow {
-                key: RowKey {
-                    schema_id: v.schema_id.to_owned(),
-                    day: v.day,
-                    purpose: v.purpose.to_owned(),
-                    consent_version: v.consent_version,
-                    metric: v.metric.to_owned(),
-                    dimensions: v.dimensions.to_owned(),
-                    cell: v.cell.to_owned(),
-                },
-                sum: v.sum,
-                contributors: v.contributors,
-            });
-        })?;
+        self.for_each_row(filter, true, &mut |v| rows.push(v.to_row()))?;
         Ok(rows)
     }
 
@@ -86,6 +79,19 @@ impl Store for SqliteStore {
         visit: &mut dyn FnMut(&RowView<'_>),
     ) -> Result<(), StoreError> {
         self.for_each_row(filter, false, visit)
+    }
+
+    fn roll_up(&mut self, before: DayNumber) -> Result<u64, StoreError> {
+        self.roll_up_sync(before)
+    }
+
+    fn visit_spans(
+        &self,
+        filter: &RowFilter,
+        per_day: bool,
+        visit: &mut dyn FnMut(&SpanView<'_>),
+    ) -> Result<(), StoreError> {
+        self.visit_spans_sync(filter, per_day, visit)
     }
 
     fn report_counts(&self) -> Result<Vec<ReportCount>, StoreError> {
@@ -165,11 +171,8 @@ impl Store for SqliteStore {
             tx.commit().map_err(backend("commit a release"))?;
             return Ok(ReleaseOutcome::AlreadyCached(answer));
         }
-        let cap = |u: u64| i64::try_from(u).unwrap_or(i64::MAX);
-        let limits = &release.limits;
-        let mut purpose_days = std::collections::BTreeMap::new();
+        let caps = Caps::new(release);
         for c in &release.charges {
-            let micros = cap(c.micros);
             let spent: i64 = tx
                 .prepare_cached(
                     "INSERT INTO budget (purpose, metric, day, spent_micros, spent_femtos) \
@@ -181,40 +184,18 @@ impl Store for SqliteStore {
                 )
                 .and_then(|mut s| {
                     s.query_row(
-                        params![c.purpose, c.metric, c.day, micros, cap(c.femtos)],
+                        params![c.purpose, c.metric, c.day, units(c.micros), units(c.femtos)],
                         |r| r.get(0),
                     )
                 })
                 .map_err(backend("charge the budget"))?;
-            if spent > cap(limits.metric_micros) {
-                // Dropping `tx` rolls every charge of this release back.
-                let before = spent.saturating_sub(micros);
-                return Err(StoreError::BudgetExceeded {
-                    metric: c.metric.clone(),
-                    day: c.day,
-                    cap: "metric_epsilon",
-                    remaining: cap(limits.metric_micros).saturating_sub(before).max(0) as u64,
-                });
-            }
-            purpose_days.entry((&c.purpose, c.day)).or_insert(&c.metric);
+            // On a refusal, dropping `tx` rolls every charge of this
+            // release back.
+            caps.check_metric(c, spent)?;
         }
         // The purpose caps, with every charge of this release added: one
         // grouped read per purpose over the release's days.
-        let mut ours: std::collections::BTreeMap<(&String, DayNumber), (i64, i64)> =
-            std::collections::BTreeMap::new();
-        for c in &release.charges {
-            let o = ours.entry((&c.purpose, c.day)).or_default();
-            o.0 = o.0.saturating_add(cap(c.micros));
-            o.1 = o.1.saturating_add(cap(c.femtos));
-        }
-        let mut purposes: std::collections::BTreeMap<&String, (DayNumber, DayNumber)> =
-            std::collections::BTreeMap::new();
-        for &(purpose, day) in purpose_days.keys() {
-            let r = purposes.entry(purpose).or_insert((day, day));
-            r.0 = r.0.min(day);
-            r.1 = r.1.max(day);
-        }
-        for (purpose, (from, to)) in purposes {
+        for (purpose, from, to) in caps.purpose_ranges() {
             let totals: Vec<(DayNumber, i64, i64)> = tx
                 .prepare_cached(
                     "SELECT day, SUM(spent_micros), SUM(spent_femtos) FROM budget \
@@ -228,33 +209,7 @@ impl Store for SqliteStore {
                 })
                 .map_err(backend("sum the purpose's budget"))?;
             for (day, micros, femtos) in totals {
-                let Some(&(own_micros, own_femtos)) = ours.get(&(purpose, day)) else {
-                    continue;
-                };
-                for (name, total, limit, own) in [
-                    (
-                        "purpose_epsilon",
-                        micros,
-                        cap(limits.purpose_micros),
-                        own_micros,
-                    ),
-                    (
-                        "purpose_delta",
-                        femtos,
-                        cap(limits.purpose_femtos),
-                        own_femtos,
-                    ),
-                ] {
-                    if total > limit {
-                        return Err(StoreError::BudgetExceeded {
-                            metric: purpose_days[&(purpose, day)].clone(),
-                            day,
-                            cap: name,
-                            remaining: limit.saturating_sub(total.saturating_sub(own)).max(0)
-                                as u64,
-                        });
-                    }
-                }
+                caps.check_purpose(purpose, day, micros, femtos)?;
             }
         }
         tx.prepare_cached("INSERT INTO releases (cache_key, last_day, answer) VALUES (?1, ?2, ?3)")

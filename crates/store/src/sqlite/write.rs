@@ -6,21 +6,8 @@ use std::collections::HashMap;
 use rusqlite::{OptionalExtension, Transaction, params};
 
 use super::{SqliteStore, backend};
-use crate::merge::Merge;
+use crate::merge::{Merge, NewSeries, series_key};
 use crate::{CommitOutcome, ReportDelta, RowKey, StoreError};
-
-/// The in-memory key of a row's series: its text fields joined with a
-/// separator that cannot occur in them (ids, coarse values and domains
-/// are printable ASCII).
-pub(super) fn series_key(k: &RowKey) -> String {
-    format!(
-        "{}\u{1f}{}\u{1f}{}\u{1f}{}\u{1f}{}",
-        k.schema_id, k.purpose, k.consent_version, k.metric, k.dimensions
-    )
-}
-
-/// Series a batch created: (series key, id), cached once it committed.
-pub(super) type NewSeries = Vec<(String, i64)>;
 
 /// Whether two rows belong to the same series.
 fn same_series(a: &RowKey, b: &RowKey) -> bool {

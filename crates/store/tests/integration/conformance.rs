@@ -5,11 +5,9 @@
 //! factory.
 
 use candor_store::sqlite::{SqliteStore, SqliteTokens};
-use candor_store::{
-    AggregateRow, AuditEntry, AuditRecord, BudgetFilter, BudgetSpent, CommitOutcome, DayNumber,
-    Head, NewRelease, ReleaseOutcome, ReportCount, ReportDelta, RowFilter, RowView, Store,
-    StoreConfig, StoreError, TokenError, TokenRecord, TokenStore,
-};
+use candor_store::{Store, StoreConfig, TokenStore};
+
+use crate::guarded::{Guarded, GuardedTokens};
 
 mod sqlite_in_memory {
     candor_store::store_conformance_tests!(|| -> Box<dyn candor_store::Store> {
@@ -21,13 +19,13 @@ mod sqlite_in_memory {
 
 mod sqlite_file {
     candor_store::store_conformance_tests!(|| -> Box<dyn candor_store::Store> {
-        Box::new(super::FileStore::new())
+        Box::new(super::file_store())
     });
 }
 
 mod sqlite_factory {
     candor_store::store_conformance_tests!(|| -> Box<dyn candor_store::Store> {
-        Box::new(super::FileStore::through_the_factory())
+        Box::new(super::factory_store())
     });
 }
 
@@ -42,7 +40,7 @@ mod sqlite_tokens_in_memory {
 
 mod sqlite_tokens_file {
     candor_store::token_conformance_tests!(|| -> Box<dyn candor_store::TokenStore> {
-        Box::new(super::FileTokens::new())
+        Box::new(super::file_tokens())
     });
 }
 
@@ -82,31 +80,12 @@ impl AsRef<StoreConfig> for Fresh {
 }
 
 /// A token database in a file of its own temporary directory.
-struct FileTokens {
-    tokens: SqliteTokens,
-    _dir: tempfile::TempDir,
-}
-
-impl FileTokens {
-    fn new() -> Self {
-        let dir = tempfile::tempdir().expect("a temporary directory");
-        let tokens = SqliteTokens::open(dir.path().join("tokens.sqlite")).expect("open");
-        Self { tokens, _dir: dir }
-    }
-}
-
-impl TokenStore for FileTokens {
-    fn create(&self, token: &TokenRecord) -> Result<(), TokenError> {
-        self.tokens.create(token)
-    }
-    fn list(&self) -> Result<Vec<TokenRecord>, StoreError> {
-        self.tokens.list()
-    }
-    fn active(&self) -> Result<Vec<TokenRecord>, StoreError> {
-        self.tokens.active()
-    }
-    fn revoke(&self, name: &str, at: i64) -> Result<(), TokenError> {
-        self.tokens.revoke(name, at)
+fn file_tokens() -> GuardedTokens<tempfile::TempDir> {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let tokens = SqliteTokens::open(dir.path().join("tokens.sqlite")).expect("open");
+    GuardedTokens {
+        tokens: Box::new(tokens),
+        _guard: dir,
     }
 }
 
@@ -118,68 +97,21 @@ fn run_drives_the_whole_suite() {
 }
 
 /// A WAL file store in its own temporary directory, removed on drop.
-struct FileStore {
-    store: Box<dyn Store>,
-    _dir: tempfile::TempDir,
-}
-
-impl FileStore {
-    fn new() -> Self {
-        let dir = tempfile::tempdir().expect("a temporary directory");
-        let store = SqliteStore::open(dir.path().join("region.sqlite")).expect("open a file store");
-        Self {
-            store: Box::new(store),
-            _dir: dir,
-        }
-    }
-
-    /// A region's writer opened through the factory, as the collector
-    /// opens it.
-    fn through_the_factory() -> Self {
-        let dir = tempfile::tempdir().expect("a temporary directory");
-        let store = StoreConfig::sqlite(dir.path())
-            .open_region("eu")
-            .expect("open a region");
-        Self { store, _dir: dir }
+fn file_store() -> Guarded<tempfile::TempDir> {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let store = SqliteStore::open(dir.path().join("region.sqlite")).expect("open a file store");
+    Guarded {
+        store: Box::new(store),
+        _guard: dir,
     }
 }
 
-impl Store for FileStore {
-    fn commit(&mut self, batch: &[ReportDelta]) -> Result<Vec<CommitOutcome>, StoreError> {
-        self.store.commit(batch)
-    }
-    fn prune_seen(&mut self, before: DayNumber) -> Result<u64, StoreError> {
-        self.store.prune_seen(before)
-    }
-    fn delete_before(&mut self, before: DayNumber) -> Result<u64, StoreError> {
-        self.store.delete_before(before)
-    }
-    fn rows(&self, filter: &RowFilter) -> Result<Vec<AggregateRow>, StoreError> {
-        self.store.rows(filter)
-    }
-    fn report_counts(&self) -> Result<Vec<ReportCount>, StoreError> {
-        self.store.report_counts()
-    }
-    fn visit_rows(
-        &self,
-        filter: &RowFilter,
-        visit: &mut dyn FnMut(&RowView<'_>),
-    ) -> Result<(), StoreError> {
-        self.store.visit_rows(filter, visit)
-    }
-    fn cached_release(&self, cache_key: &str) -> Result<Option<String>, StoreError> {
-        self.store.cached_release(cache_key)
-    }
-    fn budget(&self, filter: &BudgetFilter) -> Result<Vec<BudgetSpent>, StoreError> {
-        self.store.budget(filter)
-    }
-    fn record_release(&mut self, release: &NewRelease) -> Result<ReleaseOutcome, StoreError> {
-        self.store.record_release(release)
-    }
-    fn append_audit(&mut self, record: &AuditRecord) -> Result<AuditEntry, StoreError> {
-        self.store.append_audit(record)
-    }
-    fn audit_log(&self) -> Result<(Vec<AuditEntry>, Option<Head>), StoreError> {
-        self.store.audit_log()
-    }
+/// A region's writer opened through the factory, as the collector opens
+/// it.
+fn factory_store() -> Guarded<tempfile::TempDir> {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let store = StoreConfig::sqlite(dir.path())
+        .open_region("eu")
+        .expect("open a region");
+    Guarded { store, _guard: dir }
 }
