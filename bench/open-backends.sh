@@ -33,7 +33,8 @@ build() { # $1: variant name, then cargo flags
 }
 if [ -z "${SKIP_BUILD:-}" ]; then
   build fast-open
-  build hpke-only --no-default-features
+  # Only fast-open differs: the other default features (postgres, queue) stay.
+  build hpke-only --no-default-features --features candor/postgres,candor/queue
 fi
 
 echo "== raw HPKE open, both cores, each backend (the fast-open build has both)"
