@@ -82,6 +82,9 @@ pub(crate) async fn run(
             }
             Err(error) => {
                 stats.consumer_ok.store(false, Ordering::Relaxed);
+                // Declare the stream and consumer again before the next
+                // pull: they may have been deleted (or never replicated).
+                consumer = None;
                 back_off(&mut failures, &region, &error, &mut stop).await;
             }
         }
