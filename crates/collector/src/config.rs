@@ -30,6 +30,9 @@ pub struct Config {
     pub jobs: JobsConfig,
     /// The dashboard.
     pub dashboard: DashboardConfig,
+    /// Where the aggregates, ledger, audit log and tokens live (see
+    /// [`crate::store_config`]).
+    pub store: crate::store_config::StoreSection,
     /// What this process does: `all` (the embedded default), `front` or
     /// `worker` (scale-out over the queue; docs/ARCHITECTURE.md).
     pub role: crate::queue::Role,
@@ -62,6 +65,7 @@ impl Default for Config {
             keys: KeysConfig::default(),
             jobs: JobsConfig::default(),
             dashboard: DashboardConfig::default(),
+            store: crate::store_config::StoreSection::default(),
             role: crate::queue::Role::default(),
             queue: crate::queue::QueueConfig::default(),
         }
@@ -222,6 +226,7 @@ impl Config {
         if config.ingest.max_inflight_body_bytes < config.ingest.max_body_bytes {
             return Err("ingest.max_inflight_body_bytes must be ≥ max_body_bytes".into());
         }
+        config.store.check()?;
         config.queue.check()?;
         Ok(config)
     }
@@ -232,9 +237,10 @@ impl Config {
     }
 
     /// Where the regions' stores and the token store live: the one place
-    /// that picks the storage backend (SQLite in [`Config::data_dir`]
-    /// today). Everything that opens storage goes through it.
+    /// that picks the storage backend (`[store]`: SQLite in
+    /// [`Config::data_dir`] by default, or PostgreSQL). Everything that
+    /// opens storage goes through it.
     pub fn store(&self) -> candor_store::StoreConfig {
-        candor_store::StoreConfig::sqlite(self.data_dir.clone())
+        self.store.store_config(&self.data_dir)
     }
 }

@@ -21,7 +21,9 @@ pub struct JobReport {
 /// A region's retention is the shortest any schema declares for it: rows
 /// of every schema in that region's database go at that age, which never
 /// keeps data longer than any schema promises.
-pub async fn run_once(c: &Collector) -> Vec<(String, Result<JobReport, candor_store::StoreError>)> {
+pub async fn run_once(
+    c: &Arc<Collector>,
+) -> Vec<(String, Result<JobReport, candor_store::StoreError>)> {
     c.reload_keys();
     let (window, _) = c.calendar().window();
     let today = window.today;
@@ -65,8 +67,21 @@ pub async fn run_once(c: &Collector) -> Vec<(String, Result<JobReport, candor_st
                 })
                 .to_string(),
             };
-            if let Err(error) = c.analyst().append_audit(id, &record) {
-                tracing::error!(region = %id, %error, "Writing the retention run to the audit log failed.");
+            // On a blocking thread: the store may be PostgreSQL, whose
+            // driver must not run on an async one.
+            let (worker, region) = (c.clone(), id.clone());
+            let logged = tokio::task::spawn_blocking(move || {
+                worker.analyst().append_audit(&region, &record)
+            })
+            .await;
+            match logged {
+                Ok(Ok(())) => {}
+                Ok(Err(error)) => {
+                    tracing::error!(region = %id, %error, "Writing the retention run to the audit log failed.");
+                }
+                Err(error) => {
+                    tracing::error!(region = %id, %error, "Writing the retention run to the audit log panicked.");
+                }
             }
         }
         match &result {

@@ -37,6 +37,7 @@ pub mod metrics;
 pub mod queue;
 pub mod release;
 pub mod server;
+pub mod store_config;
 #[cfg(test)]
 mod test_support;
 pub mod validate;

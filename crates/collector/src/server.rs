@@ -264,6 +264,31 @@ fn open_region(
     })
 }
 
+/// Opens every region ([`open_region`]) on a blocking thread: opening a
+/// store connects to and migrates the database, and a PostgreSQL handle
+/// must not be used on a thread that runs async tasks (its driver blocks
+/// on a runtime of its own). Returns the regions in order and the keys
+/// generated.
+async fn open_regions(
+    config: Arc<Config>,
+    ids: Vec<String>,
+    clock: Arc<dyn Clock>,
+) -> Result<(Vec<(String, OpenedRegion)>, Vec<KeyConfig>), StartError> {
+    let opening = tokio::task::spawn_blocking(move || {
+        let mut generated = Vec::new();
+        let mut opened = Vec::with_capacity(ids.len());
+        for id in ids {
+            let region = open_region(&config, &id, clock.as_ref(), &mut generated)?;
+            opened.push((id, region));
+        }
+        Ok((opened, generated))
+    });
+    // A panic while opening is a bug: let it surface as it would have.
+    opening
+        .await
+        .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))
+}
+
 /// A front's view of a region's keys: the public configs only, which
 /// must exist already (`candor keygen`), and the key directory.
 fn front_keys(
@@ -365,7 +390,6 @@ impl Collector {
             metrics.clone(),
         );
         let mut regions = BTreeMap::new();
-        let mut generated_keys = Vec::new();
         let mut writer_threads = Vec::new();
         let ids = region_ids(&config, &registry)?;
         let queue = match role {
@@ -376,6 +400,7 @@ impl Collector {
                     .map_err(|e| StartError::Queue(e.to_string()))?,
             ),
         };
+        let mut store_ids = Vec::with_capacity(ids.len());
         for id in ids {
             if let (Role::Front, Some(q)) = (role, &queue) {
                 let (keys, key_dir) = front_keys(&config, &id, clock.as_ref())?;
@@ -391,9 +416,13 @@ impl Collector {
                         writer: None,
                     },
                 );
-                continue;
+            } else {
+                store_ids.push(id);
             }
-            let opened = open_region(&config, &id, clock.as_ref(), &mut generated_keys)?;
+        }
+        let (opened_regions, generated_keys) =
+            open_regions(config.clone(), store_ids, clock.clone()).await?;
+        for (id, opened) in opened_regions {
             let (stores, region) = (config.store(), id.clone());
             let reader: crate::analyst::Reader =
                 Box::new(move || stores.open_region_read_only(&region));
@@ -505,12 +534,19 @@ impl Collector {
         if self.ingest.is_shutting_down() {
             return Err(crate::Rejection::ShuttingDown);
         }
-        if self.role() == Role::Worker {
-            // A worker that cannot reach its store would nak every batch.
+        if self.role() != Role::Front {
+            // A collector or worker that cannot reach its store could not
+            // commit (for PostgreSQL: a connection and a query within its
+            // connect timeout; SQLite always answers), so a balancer should
+            // stop sending it work.
             let store = self.config.store();
-            let pinged = tokio::task::spawn_blocking(move || store.ping()).await;
-            if !matches!(pinged, Ok(Ok(()))) {
-                return Err(crate::Rejection::StoreUnavailable);
+            match tokio::task::spawn_blocking(move || store.ping()).await {
+                Ok(Ok(())) => {}
+                Ok(Err(error)) => {
+                    tracing::warn!(%error, "Not ready: the store does not answer.");
+                    return Err(crate::Rejection::StoreUnavailable);
+                }
+                Err(_) => return Err(crate::Rejection::StoreUnavailable),
             }
         }
         match &self.queue {

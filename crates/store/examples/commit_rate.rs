@@ -1,11 +1,18 @@
-//! How many reports per second the SQLite store commits, in batches, to a
-//! file: the collector's group-commit path without HTTP and crypto.
+//! How many reports per second a store commits, in batches: the
+//! collector's group-commit path without HTTP and crypto. SQLite in a file
+//! by default; PostgreSQL with `--postgres URL` (feature `postgres`), in a
+//! namespace of its own that is dropped afterwards.
 //!
 //! ```text
 //! cargo run --release -p candor-store --example commit_rate -- \
 //!     [--sync full|normal] [--batches 100] [--batch-size 500] \
 //!     [--prefill 0] [--dir DIR]
+//! cargo run --release -p candor-store --features postgres --example commit_rate -- \
+//!     --postgres postgres://postgres@127.0.0.1:5432/test [--batches …]
 //! ```
+//!
+//! With PostgreSQL the server's CPU is measured too (its backend process's
+//! /proc counters; the server must run on this machine).
 //!
 //! Reports look like the example browser schema's `usage` reports: nine
 //! contributions each (three app-open labels, tabs by app version, two
@@ -50,6 +57,7 @@ struct Args {
     batch_size: usize,
     prefill: usize,
     dir: Option<std::path::PathBuf>,
+    postgres: Option<String>,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -59,6 +67,7 @@ fn parse_args() -> Result<Args, String> {
         batch_size: 500,
         prefill: 0,
         dir: None,
+        postgres: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -75,6 +84,7 @@ fn parse_args() -> Result<Args, String> {
             "--batch-size" => args.batch_size = value()?.parse().map_err(|e| format!("{e}"))?,
             "--prefill" => args.prefill = value()?.parse().map_err(|e| format!("{e}"))?,
             "--dir" => args.dir = Some(value()?.into()),
+            "--postgres" => args.postgres = Some(value()?),
             other => return Err(format!("unknown argument {other}")),
         }
     }
@@ -190,8 +200,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let temp = tempfile::tempdir()?;
     let dir = args.dir.clone().unwrap_or_else(|| temp.path().to_owned());
     let path = dir.join("commit_rate.sqlite");
-    let options = SqliteOptions::default().with_synchronous(args.synchronous);
-    let mut store = SqliteStore::open_with(&path, &options)?;
+    let pg = match &args.postgres {
+        Some(url) => Some(pg::Bench::open(url)?),
+        None => None,
+    };
+    let mut store: Box<dyn Store> = match &pg {
+        Some(bench) => bench.store()?,
+        None => {
+            let options = SqliteOptions::default().with_synchronous(args.synchronous);
+            Box::new(SqliteStore::open_with(&path, &options)?)
+        }
+    };
     let mut rng = Rng(0x0DDB_A11C_A4D0_5EED);
 
     // Older days' ids, committed as plain reports without contributions.
@@ -222,6 +241,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let mut latencies: Vec<Duration> = Vec::with_capacity(batches.len());
     let before = ProcCounters::read();
+    let server_before = pg.as_ref().and_then(pg::Bench::server_cpu);
     let start = Instant::now();
     for batch in &batches {
         let t = Instant::now();
@@ -230,6 +250,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let elapsed = start.elapsed();
     let after = ProcCounters::read();
+    let server_after = pg.as_ref().and_then(pg::Bench::server_cpu);
 
     let reports = args.batches * args.batch_size;
     let rows = store.rows(&Default::default())?.len();
@@ -238,9 +259,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let i = ((latencies.len() as f64 - 1.0) * p).round() as usize;
         latencies.get(i).copied().unwrap_or_default()
     };
-    let db_size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+    let db_size = match &pg {
+        Some(bench) => bench.size().unwrap_or(0),
+        None => std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0),
+    };
     println!(
-        "synchronous={:?} batches={} batch_size={} prefill={} contributions/report={:.1} distinct rows={}",
+        "backend={} synchronous={:?} batches={} batch_size={} prefill={} contributions/report={:.1} distinct rows={}",
+        if pg.is_some() { "postgres" } else { "sqlite" },
         args.synchronous,
         args.batches,
         args.batch_size,
@@ -269,7 +294,114 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             written as f64 / reports as f64,
         );
     }
+    if let (Some(before), Some(after)) = (server_before, server_after) {
+        let cpu = after - before;
+        println!(
+            "server cpu {cpu:.3} s ({:.0} reports per server cpu-second)",
+            reports as f64 / cpu.max(1e-9)
+        );
+    }
+    drop(store);
+    if let Some(bench) = pg {
+        bench.drop_namespace()?;
+    }
     Ok(())
+}
+
+/// The PostgreSQL side of the benchmark (a stub without the feature).
+#[cfg(feature = "postgres")]
+mod pg {
+    use candor_store::{Store, StoreConfig};
+
+    /// A namespace of its own, and the tag that finds the store's server
+    /// process.
+    pub(crate) struct Bench {
+        url: String,
+        namespace: String,
+    }
+
+    impl Bench {
+        pub(crate) fn open(url: &str) -> Result<Self, Box<dyn std::error::Error>> {
+            let namespace = format!("bench{}", std::process::id());
+            let sep = if url.contains('?') { '&' } else { '?' };
+            Ok(Self {
+                url: format!("{url}{sep}application_name={namespace}"),
+                namespace,
+            })
+        }
+
+        pub(crate) fn store(&self) -> Result<Box<dyn Store>, Box<dyn std::error::Error>> {
+            Ok(
+                StoreConfig::postgres(self.url.clone(), self.namespace.clone())
+                    .open_region("eu")?,
+            )
+        }
+
+        /// Bytes of the region's tables and indexes.
+        pub(crate) fn size(&self) -> Option<u64> {
+            let mut client = postgres::Client::connect(&self.url, postgres::NoTls).ok()?;
+            let bytes: i64 = client
+                .query_one(
+                    "SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0)::int8 FROM pg_class c \
+                     JOIN pg_namespace n ON n.oid = c.relnamespace \
+                     WHERE n.nspname = $1 AND c.relkind = 'r'",
+                    &[&format!("{}_region_eu", self.namespace)],
+                )
+                .ok()?
+                .get(0);
+            u64::try_from(bytes).ok()
+        }
+
+        /// CPU seconds of the store's server process so far.
+        pub(crate) fn server_cpu(&self) -> Option<f64> {
+            let mut client = postgres::Client::connect(&self.url, postgres::NoTls).ok()?;
+            let pid: i32 = client
+                .query_one(
+                    "SELECT pid FROM pg_stat_activity WHERE application_name = $1 \
+                     AND pid <> pg_backend_pid() LIMIT 1",
+                    &[&self.namespace],
+                )
+                .ok()?
+                .get(0);
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+            let rest = stat.rsplit_once(')')?.1;
+            let fields: Vec<&str> = rest.split_whitespace().collect();
+            let ticks: u64 =
+                fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+            Some(ticks as f64 / 100.0)
+        }
+
+        pub(crate) fn drop_namespace(self) -> Result<(), Box<dyn std::error::Error>> {
+            candor_store::postgres::drop_namespace(&self.url, &self.namespace)?;
+            Ok(())
+        }
+    }
+}
+
+#[cfg(not(feature = "postgres"))]
+mod pg {
+    use candor_store::Store;
+
+    /// Without the feature there is no PostgreSQL to measure.
+    pub(crate) enum Bench {}
+
+    impl Bench {
+        pub(crate) fn open(_: &str) -> Result<Self, Box<dyn std::error::Error>> {
+            Err("--postgres needs the `postgres` feature".into())
+        }
+        pub(crate) fn store(&self) -> Result<Box<dyn Store>, Box<dyn std::error::Error>> {
+            match *self {}
+        }
+        pub(crate) fn server_cpu(&self) -> Option<f64> {
+            match *self {}
+        }
+        pub(crate) fn size(&self) -> Option<u64> {
+            match *self {}
+        }
+        pub(crate) fn drop_namespace(self) -> Result<(), Box<dyn std::error::Error>> {
+            match self {}
+        }
+    }
 }
 
 /// Process CPU time and bytes passed to write(2), from /proc (Linux only).

@@ -35,6 +35,7 @@
 //! | feature | default | backend | configuration |
 //! |---|---|---|---|
 //! | `sqlite` | on | [`sqlite`]: one WAL database per region, `<data_dir>/<region>/`, and one token database in `<data_dir>` | [`StoreConfig::Sqlite`] |
+//! | `postgres` | off | `postgres`: one schema per region (`<namespace>_region_<region>`) and one for tokens in a shared database, for several collectors or workers on one region | `StoreConfig::Postgres` |
 //!
 //! Without any backend feature the crate still builds (the traits, the
 //! configuration type, the errors and the suites), so a deployment can
@@ -43,7 +44,7 @@
 //!
 //! # Adding a backend
 //!
-//! In this order (PostgreSQL is the one planned):
+//! In this order (SQLite and PostgreSQL followed it):
 //!
 //! 1. `Cargo.toml`: a feature (`postgres = ["dep:…"]`) making the driver an
 //!    optional dependency.

@@ -57,7 +57,16 @@ pub(crate) struct ConfigArgs {
     /// Override the data directory from the configuration.
     #[arg(long)]
     data_dir: Option<PathBuf>,
+    /// Keep the aggregates, ledger, audit log and tokens in PostgreSQL at
+    /// this URL (`postgres://user[:password]@host[:port]/db`) instead of
+    /// the configuration's `[store]`; also read from `CANDOR_STORE_URL`
+    /// (better for a password than the command line).
+    #[arg(long)]
+    store_url: Option<String>,
 }
+
+/// The environment variable `--store-url` falls back to.
+pub(crate) const STORE_URL_ENV: &str = "CANDOR_STORE_URL";
 
 impl ConfigArgs {
     /// The configuration file (or the defaults) with the overrides applied.
@@ -68,6 +77,21 @@ impl ConfigArgs {
         };
         if let Some(dir) = &self.data_dir {
             config.data_dir.clone_from(dir);
+        }
+        let url = self.store_url.clone().or_else(|| {
+            std::env::var(STORE_URL_ENV)
+                .ok()
+                .filter(|v| !v.trim().is_empty())
+        });
+        if let Some(url) = url {
+            config
+                .store
+                .use_postgres(url)
+                .map_err(|e| anyhow::anyhow!("--store-url / {STORE_URL_ENV}: {e}"))?;
+            config
+                .store
+                .check()
+                .map_err(|e| anyhow::anyhow!("--store-url / {STORE_URL_ENV}: {e}"))?;
         }
         Ok(config)
     }
@@ -149,6 +173,31 @@ pub(crate) fn table(header: &[&str], rows: &[Vec<String>]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_store_url_selects_postgres() {
+        let args = ConfigArgs {
+            config: None,
+            data_dir: None,
+            store_url: Some("postgres://ana:s3cret@db/candor".into()),
+        };
+        let config = args.load().expect("loads");
+        assert_eq!(
+            config.store(),
+            candor_store::StoreConfig::postgres("postgres://ana:s3cret@db/candor", "candor")
+        );
+        let default = ConfigArgs {
+            config: None,
+            data_dir: Some("d".into()),
+            store_url: None,
+        };
+        if std::env::var_os(STORE_URL_ENV).is_none() {
+            assert_eq!(
+                default.load().expect("loads").store(),
+                candor_store::StoreConfig::sqlite("d")
+            );
+        }
+    }
 
     #[test]
     fn tables_align_by_characters() {

@@ -21,6 +21,9 @@
 //!   plain form on disk or in logs;
 //! - `lifecycle`: overload answers 503 with Retry-After, shutdown commits
 //!   what was accepted, key rotation and retirement, retention;
+//! - `postgres` (feature `postgres`; skipped without a server): a collector
+//!   on PostgreSQL ingests, releases and audits from its async runtime, and
+//!   `/readyz` fails while the database is unreachable.
 //! - `queue` (feature `queue`, real NATS JetStream): the `front` and
 //!   `worker` roles, `queued`, dropped reports, redelivery, an unreachable
 //!   queue, no key generation.
@@ -33,6 +36,8 @@ mod dashboard;
 mod end_to_end;
 mod foreign;
 mod lifecycle;
+#[cfg(feature = "postgres")]
+mod postgres;
 mod privacy;
 mod query;
 #[cfg(feature = "queue")]
