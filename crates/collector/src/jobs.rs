@@ -1,4 +1,5 @@
-//! Background jobs: retention, dedup pruning, key reload.
+//! Background jobs: retention, dedup pruning, roll-ups of closed days, key
+//! reload.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,7 +16,8 @@ pub struct JobReport {
 }
 
 /// Runs retention and pruning once for every region, through each
-/// region's writer (so the database keeps a single writer), and reloads
+/// region's writer (so the database keeps a single writer), rolls up the
+/// days that closed (through the region's release handle), and reloads
 /// the key directories.
 ///
 /// A region's retention is the shortest any schema declares for it: rows
@@ -82,6 +84,20 @@ pub async fn run_once(
                 Err(error) => {
                     tracing::error!(region = %id, %error, "Writing the retention run to the audit log panicked.");
                 }
+            }
+        }
+        // Roll up the days that closed (after retention, which drops the
+        // spans it touches), so that no release waits for it. On a
+        // blocking thread, as above.
+        let (worker, region) = (c.clone(), id.clone());
+        match tokio::task::spawn_blocking(move || worker.analyst().roll_up(&region)).await {
+            Ok(Ok(0)) => {}
+            Ok(Ok(spans)) => tracing::info!(region = %id, spans, "Closed days rolled up."),
+            Ok(Err(error)) => {
+                tracing::warn!(region = %id, %error, "Rolling up closed days failed; releases read the rows.");
+            }
+            Err(error) => {
+                tracing::error!(region = %id, %error, "Rolling up closed days panicked.");
             }
         }
         match &result {

@@ -270,6 +270,13 @@ impl KeyPair {
     pub(crate) fn hpke_private_key(&self) -> &X25519PrivateKey {
         &self.private
     }
+
+    /// The serialized private key (`Nsk` bytes), for an opener backend that
+    /// takes raw bytes; the caller keeps it no longer than the key pair.
+    #[cfg(feature = "fast-open")]
+    pub(crate) fn private_key_bytes(&self) -> Vec<u8> {
+        self.private.to_bytes().to_vec()
+    }
 }
 
 impl fmt::Debug for KeyPair {

@@ -14,7 +14,10 @@
 //! - [`batch`] frames many envelopes in one upload.
 //! - [`KeyConfig`] is a region's public key as published by its collector;
 //!   [`KeyPair`] holds the private half; [`seal`] and [`Opener::open`] do the
-//!   HPKE (RFC 9180) work through the `hpke` crate.
+//!   HPKE (RFC 9180) work: sealing always through the `hpke` crate, opening
+//!   through the [`OpenBackend`] an opener was given (the `hpke` crate, or
+//!   with the `fast-open` feature aws-lc's HPKE through rustls, the default
+//!   then).
 //!
 //! Every decoder here enforces the hard size limits in [`limits`] before it
 //! allocates, and returns a typed [`Error`] with a stable [`Error::code`].
@@ -42,11 +45,13 @@ mod envelope;
 mod error;
 mod keys;
 pub mod limits;
+mod open;
 mod report;
 mod seal;
 
 pub use envelope::{Envelope, Header, MAGIC, VERSION};
 pub use error::Error;
 pub use keys::{KeyConfig, KeyPair, Suite};
+pub use open::{OpenBackend, Opener};
 pub use report::{Day, MetricValue, REPORT_FORMAT_VERSION, Report, ReportId};
-pub use seal::{HPKE_INFO, Opener, seal, test_seal_with_ephemeral_ikm};
+pub use seal::{HPKE_INFO, seal, test_seal_with_ephemeral_ikm};

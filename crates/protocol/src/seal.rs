@@ -1,16 +1,16 @@
-//! HPKE sealing and opening (RFC 9180 base mode).
+//! HPKE sealing (RFC 9180 base mode), always with the `hpke` crate: devices
+//! and the SDK seal with it; [`crate::Opener`] (open.rs) opens.
 
-use std::collections::BTreeMap;
 use std::convert::Infallible;
 
 use hpke::aead::ChaCha20Poly1305;
 use hpke::kdf::HkdfSha256;
 use hpke::kem::X25519HkdfSha256;
 use hpke::rand_core::{TryCryptoRng, TryRng};
-use hpke::{Deserializable, OpModeR, OpModeS, Serializable};
+use hpke::{OpModeS, Serializable};
 
-use crate::envelope::{Envelope, Header};
-use crate::keys::{KeyConfig, KeyPair, Suite};
+use crate::envelope::Header;
+use crate::keys::{KeyConfig, Suite};
 use crate::limits::MAX_ENVELOPE_BYTES;
 use crate::{Error, Report};
 
@@ -112,102 +112,3 @@ impl TryRng for Ikm {
 }
 
 impl TryCryptoRng for Ikm {}
-
-/// Opens envelopes for one region with that region's active keys.
-#[derive(Debug, Clone)]
-pub struct Opener {
-    region: String,
-    keys: BTreeMap<u8, KeyPair>,
-}
-
-impl Opener {
-    /// An opener for `region` holding `keys`. Keys of other regions are
-    /// refused: a region's collector never holds another region's key.
-    pub fn new(region: &str, keys: impl IntoIterator<Item = KeyPair>) -> Result<Self, Error> {
-        let mut opener = Opener {
-            region: region.to_owned(),
-            keys: BTreeMap::new(),
-        };
-        for key in keys {
-            opener.insert(key)?;
-        }
-        Ok(opener)
-    }
-
-    /// Adds (or replaces) a key.
-    pub fn insert(&mut self, key: KeyPair) -> Result<(), Error> {
-        if key.config().region() != self.region {
-            return Err(Error::WrongRegion {
-                expected: self.region.clone(),
-                found: key.config().region().to_owned(),
-            });
-        }
-        self.keys.insert(key.config().key_id(), key);
-        Ok(())
-    }
-
-    /// Removes a key, so envelopes sealed to it are refused as unknown.
-    pub fn remove(&mut self, key_id: u8) -> Option<KeyPair> {
-        self.keys.remove(&key_id)
-    }
-
-    /// The region this opener serves.
-    pub fn region(&self) -> &str {
-        &self.region
-    }
-
-    /// Decodes and opens one envelope.
-    pub fn open(&self, bytes: &[u8]) -> Result<Report, Error> {
-        self.open_envelope(&Envelope::decode(bytes)?)
-    }
-
-    /// Opens a decoded envelope: region check, key lookup, HPKE open with the
-    /// header as associated data, report decoding, and a check that the
-    /// report's region and purpose are the header's.
-    pub fn open_envelope(&self, envelope: &Envelope<'_>) -> Result<Report, Error> {
-        let header = &envelope.header;
-        if header.region != self.region {
-            return Err(Error::WrongRegion {
-                expected: self.region.clone(),
-                found: header.region.clone(),
-            });
-        }
-        let key = self
-            .keys
-            .get(&header.key_id)
-            .ok_or(Error::UnknownKey(header.key_id))?;
-        if key.config().suite() != header.suite {
-            // Same key id, other suite: the key cannot have sealed this.
-            return Err(Error::DecryptionFailed);
-        }
-        let plaintext = match header.suite {
-            Suite::X25519HkdfSha256ChaCha20Poly1305 => {
-                let enc = <X25519HkdfSha256 as hpke::Kem>::EncappedKey::from_bytes(envelope.enc)
-                    .map_err(|_| Error::DecryptionFailed)?;
-                hpke::single_shot_open::<ChaCha20Poly1305, HkdfSha256, X25519HkdfSha256>(
-                    &OpModeR::Base,
-                    key.hpke_private_key(),
-                    &enc,
-                    HPKE_INFO,
-                    envelope.ciphertext,
-                    envelope.aad,
-                )
-                .map_err(|_| Error::DecryptionFailed)?
-            }
-        };
-        let report = Report::from_json(&plaintext)?;
-        for (field, inside, outside) in [
-            ("region", &report.region, &header.region),
-            ("purpose", &report.purpose, &header.purpose),
-        ] {
-            if inside != outside {
-                return Err(Error::HeaderMismatch {
-                    field,
-                    inside: inside.clone(),
-                    header: outside.clone(),
-                });
-            }
-        }
-        Ok(report)
-    }
-}

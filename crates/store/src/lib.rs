@@ -26,6 +26,10 @@
 //!   [`Store`] cases, [`TokenStore`] cases, and cases that open several
 //!   handles through a [`StoreConfig`] (two writers racing to spend one
 //!   day's budget never overspend it).
+//! - [`rollup`]: rows summed ahead of time over aligned spans of sealed
+//!   days ([`Store::roll_up`]), read in place of the rows by
+//!   [`Store::visit_spans`], so a year-long release reads a few values
+//!   per series.
 //! - [`validate_batch`]: the rules every backend checks before writing.
 //! - [`open_in_memory`]: a throwaway store for tests, benchmarks and
 //!   studies.
@@ -110,6 +114,7 @@ mod ledger;
 mod merge;
 #[cfg(feature = "postgres")]
 pub mod postgres;
+pub mod rollup;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
 pub mod tokens;
@@ -328,6 +333,17 @@ pub(crate) fn refuse_if_read_only(read_only: bool) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// A stored row, or several rows of one series and cell summed over a span
+/// of days, as [`Store::visit_spans`] lends it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SpanView<'a> {
+    /// The row, `day` being the span's first day, `sum` and `contributors`
+    /// added over the span's days.
+    pub row: RowView<'a>,
+    /// The span's last day (`row.day` for one day's row).
+    pub last_day: DayNumber,
+}
+
 /// Which rows to read: everything matching the given fields.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RowFilter {
@@ -465,9 +481,9 @@ pub trait Store: Send {
     /// that keeps a pruned report from being counted twice.
     fn prune_seen(&mut self, before: DayNumber) -> Result<u64, StoreError>;
 
-    /// Deletes aggregate rows, report counts, budget ledger entries and
-    /// cached releases ending before `before` (retention); returns how many
-    /// aggregate rows. Seen ids are not touched: that is
+    /// Deletes aggregate rows, report counts, budget ledger entries,
+    /// cached releases ending before `before` and roll-ups starting before
+    /// it (retention); returns how many aggregate rows. Seen ids are not touched: that is
     /// [`Store::prune_seen`]; the audit log is never deleted.
     fn delete_before(&mut self, before: DayNumber) -> Result<u64, StoreError>;
 
@@ -485,6 +501,49 @@ pub trait Store: Send {
         filter: &RowFilter,
         visit: &mut dyn FnMut(&RowView<'_>),
     ) -> Result<(), StoreError>;
+
+    /// Rolls up the rows of days before `before` (see [`rollup`]): sums
+    /// each series' rows over every aligned span of those days that has
+    /// none yet, so that [`Store::visit_spans`] reads a few values per
+    /// series instead of every day's rows. Returns how many spans it rolled
+    /// up. Each span is one transaction; what a crash leaves rolled up is
+    /// used, the rest is done on the next call.
+    ///
+    /// The caller promises that no report for a day before `before` will be
+    /// committed any more: the collector passes the day after the region's
+    /// last closed day, which its day window no longer accepts (the same
+    /// promise [`Store::prune_seen`] relies on). A roll-up is never updated
+    /// by a commit; retention ([`Store::delete_before`]) drops those that
+    /// start before its cutoff.
+    ///
+    /// The default does nothing (a backend without roll-ups reads rows).
+    fn roll_up(&mut self, before: DayNumber) -> Result<u64, StoreError> {
+        let _ = before;
+        Ok(0)
+    }
+
+    /// The release engine's read path over a range of days: like
+    /// [`Store::visit_rows`], except that a cell's rows may come summed over
+    /// spans of days that lie inside the filter's range (from roll-ups;
+    /// several spans of one series and cell add up to what its rows over
+    /// those days hold). [`REPORTS_CELL`] rows always come one per day, as
+    /// stored, and with `per_day` every span is one day.
+    ///
+    /// So for each (series, cell) the sums of `sum` and of `contributors`
+    /// over what is visited equal those over [`Store::visit_rows`]'s rows,
+    /// and the report-count rows are the same
+    /// ([`conformance::visit_spans_adds_up_to_the_rows`]).
+    ///
+    /// The default visits the rows themselves, each a one-day span.
+    fn visit_spans(
+        &self,
+        filter: &RowFilter,
+        per_day: bool,
+        visit: &mut dyn FnMut(&SpanView<'_>),
+    ) -> Result<(), StoreError> {
+        let _ = per_day;
+        rollup::rows_as_spans(self, filter, visit)
+    }
 
     /// Accepted reports per (schema, day, purpose), ordered by schema id,
     /// day, purpose.
@@ -576,6 +635,17 @@ impl<S: Store + ?Sized> Store for Box<S> {
         visit: &mut dyn FnMut(&RowView<'_>),
     ) -> Result<(), StoreError> {
         (**self).visit_rows(filter, visit)
+    }
+    fn roll_up(&mut self, before: DayNumber) -> Result<u64, StoreError> {
+        (**self).roll_up(before)
+    }
+    fn visit_spans(
+        &self,
+        filter: &RowFilter,
+        per_day: bool,
+        visit: &mut dyn FnMut(&SpanView<'_>),
+    ) -> Result<(), StoreError> {
+        (**self).visit_spans(filter, per_day, visit)
     }
     fn report_counts(&self) -> Result<Vec<ReportCount>, StoreError> {
         (**self).report_counts()

@@ -276,6 +276,23 @@ impl Analyst {
         store.append_audit(record).map(|_| ())
     }
 
+    /// Rolls up `region`'s closed days through its control handle (see
+    /// [`candor_store::rollup`]), so that releases over them read a few
+    /// sums per series; the background jobs call it, and a release does
+    /// the same first if they have not yet. Returns the spans built.
+    ///
+    /// # Errors
+    /// [`StoreError`]; [`StoreError::Backend`] for a region not served.
+    pub fn roll_up(&self, region: &str) -> Result<u64, StoreError> {
+        let state = self
+            .regions
+            .get(region)
+            .ok_or_else(|| StoreError::Backend(format!("region {region:?} is not served")))?;
+        let (window, _) = self.calendar.window();
+        let mut store = state.control.lock().unwrap_or_else(|p| p.into_inner());
+        release::roll_up_closed(&self.registry, region, &window, store.as_mut())
+    }
+
     /// The overview: the last closed day of each (region, schema) in
     /// scope, and for admins only the exact operational counts (reports
     /// accepted per purpose and day, refusals by code), which are not

@@ -40,6 +40,10 @@
 //!    are candidates like the others. Values of an open dimension (a
 //!    coarsening rule such as `app_version`) grouped without a filter come
 //!    from the data, so such a release is an **open-set selection**.
+//!    The rows are read through [`Store::visit_spans`]: the region's closed
+//!    days are rolled up first ([`Store::roll_up`]), so a year is a few
+//!    packed sums per series instead of every day's rows, with exactly the
+//!    same sums (report counts stay per day).
 //! 6. **Selection on noisy counts.** Each candidate group's report count
 //!    (over several days, its largest daily count: one report per device and
 //!    day, so that a device reporting every day of a fortnight is one
@@ -160,6 +164,7 @@ pub fn release<R: Rng + ?Sized>(
             femtos: cost.femtos,
         })
         .collect();
+    roll_up(registry, plan.query.region.as_str(), window, store);
     let mut answer = compute(&plan, store, rng)?;
     answer.epsilon_spent = plan.epsilon;
     let json = serde_json::to_string(&answer).expect("an answer serializes");
@@ -205,6 +210,42 @@ pub fn release<R: Rng + ?Sized>(
         }
         Err(e) => Err(e.into()),
     }
+}
+
+/// Rolls up the region's sealed days (see [`candor_store::rollup`]) before
+/// a release reads them. Usually nothing is left to do (the background
+/// jobs roll up each day once it closes, [`roll_up_closed`]); a failure
+/// only costs speed (the release reads the rows), so it is logged, not
+/// returned.
+fn roll_up(registry: &Registry, region: &str, window: &DayWindow, store: &mut dyn Store) {
+    if let Err(error) = roll_up_closed(registry, region, window, store) {
+        tracing::warn!(%region, %error, "Rolling up closed days failed; the release reads the rows.");
+    }
+}
+
+/// Rolls up `region`'s closed days in `store`: the days before the
+/// earliest first accepted day over every served schema that declares the
+/// region (a store holds all of them), which no report can reach any
+/// more. Returns the spans built (none when no schema declares the
+/// region).
+///
+/// # Errors
+/// [`StoreError`] from the store; what was built before it stays.
+pub(crate) fn roll_up_closed(
+    registry: &Registry,
+    region: &str,
+    window: &DayWindow,
+    store: &mut dyn Store,
+) -> Result<u64, StoreError> {
+    let Some(last_closed) = registry
+        .all()
+        .filter_map(|s| s.region(region))
+        .map(|r| window.last_closed(r))
+        .min()
+    else {
+        return Ok(0);
+    };
+    store.roll_up(last_closed.saturating_add(1))
 }
 
 /// Reads the plan's rows from `store` and computes the release from them

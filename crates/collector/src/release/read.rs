@@ -61,7 +61,13 @@ pub(super) fn read_groups(
     let wanted = |c: &str| plan.query.cells.is_empty() || plan.query.cells.iter().any(|w| w == c);
     // Each distinct dimensions string is parsed once.
     let mut dims_key: HashMap<String, Option<usize>> = HashMap::new();
-    let mut groups: HashMap<GroupKey, GroupRows> = HashMap::new();
+    // Groups in a vector, found through `index`; a span's values come one
+    // after another and share their group, so the last group found is
+    // tried first (a year by day lends some 40 000 values).
+    let mut found: Vec<GroupRows> = Vec::new();
+    let mut index: HashMap<GroupKey, usize> = HashMap::new();
+    let mut last_dims: Option<(String, Option<usize>)> = None;
+    let mut last_group: Option<(GroupKey, usize)> = None;
     let filter = RowFilter {
         schema_id: Some(plan.schema.id.clone()),
         metric: Some(plan.metric.id.clone()),
@@ -69,23 +75,43 @@ pub(super) fn read_groups(
         from_day: Some(plan.from),
         to_day: Some(plan.to),
     };
-    store.visit_rows(&filter, &mut |row| {
+    // Rolled-up spans where the store has them: a cell's sum over the
+    // range is the same, and report counts still come per day.
+    store.visit_spans(&filter, plan.by_day, &mut |span| {
+        let row = &span.row;
         let reports = row.cell == REPORTS_CELL;
         if !reports && central && !wanted(row.cell) {
             return;
         }
-        let key = match dims_key.get(row.dimensions) {
-            Some(k) => *k,
-            None => {
-                let k = grouped_values(row.dimensions, plan).map(|v| keys.id(v));
-                dims_key.insert(row.dimensions.to_owned(), k);
+        let key = match &last_dims {
+            Some((dims, k)) if dims == row.dimensions => *k,
+            _ => {
+                let k = match dims_key.get(row.dimensions) {
+                    Some(k) => *k,
+                    None => {
+                        let k = grouped_values(row.dimensions, plan).map(|v| keys.id(v));
+                        dims_key.insert(row.dimensions.to_owned(), k);
+                        k
+                    }
+                };
+                last_dims = Some((row.dimensions.to_owned(), k));
                 k
             }
         };
         let Some(key) = key else { return };
-        let group = groups
-            .entry((plan.by_day.then_some(row.day), key))
-            .or_default();
+        let group_key = (plan.by_day.then_some(row.day), key);
+        let at = match last_group {
+            Some((k, at)) if k == group_key => at,
+            _ => {
+                let at = *index.entry(group_key).or_insert_with(|| {
+                    found.push(GroupRows::default());
+                    found.len() - 1
+                });
+                last_group = Some((group_key, at));
+                at
+            }
+        };
+        let group = &mut found[at];
         if reports {
             let n = group.daily_reports.entry(row.day).or_default();
             *n = n.saturating_add(row.contributors);
@@ -98,6 +124,10 @@ pub(super) fn read_groups(
             }
         }
     })?;
+    let groups = index
+        .into_iter()
+        .map(|(key, at)| (key, std::mem::take(&mut found[at])))
+        .collect();
     Ok(groups)
 }
 

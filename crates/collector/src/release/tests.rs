@@ -1122,3 +1122,5 @@ fn labeled_counters_release_cells_with_totals_and_shares() {
     // Values are near the truth (scale 100/0.375 ≈ 267).
     assert!((a.groups[0].value - 5_000.0).abs() < 3_000.0);
 }
+
+mod rollup;

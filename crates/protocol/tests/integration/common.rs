@@ -2,7 +2,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use candor_protocol::{Day, MetricValue, Report, ReportId};
+use candor_protocol::{Day, KeyPair, MetricValue, OpenBackend, Opener, Report, ReportId};
 use proptest::prelude::*;
 
 /// A fixed, realistic report for region `region` and purpose `purpose`.
@@ -74,4 +74,17 @@ pub(crate) fn any_report(region: &'static str) -> impl Strategy<Value = Report> 
 /// A map literal helper for tests.
 pub(crate) fn counts(pairs: &[(&str, u64)]) -> BTreeMap<String, u64> {
     pairs.iter().map(|(k, v)| ((*k).to_owned(), *v)).collect()
+}
+
+/// One opener per compiled HPKE backend, each holding `keys`: every test
+/// that opens runs against all of them, so the backends cannot drift apart.
+pub(crate) fn openers(region: &str, keys: &[KeyPair]) -> Vec<Opener> {
+    OpenBackend::ALL
+        .iter()
+        .map(|&backend| {
+            Opener::new(region, keys.iter().cloned())
+                .expect("keys of this region")
+                .with_backend(backend)
+        })
+        .collect()
 }

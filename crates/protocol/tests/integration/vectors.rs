@@ -5,7 +5,8 @@
 //!    comes from a fixed 32-byte draw, which is how Candor's deterministic
 //!    vectors are made too.
 //! 2. Candor's own vectors, regenerated here and compared with the copy in
-//!    docs/wire.md. Run with `CANDOR_BLESS=1` to rewrite that copy after a
+//!    docs/wire.md, and opened by every compiled opener backend (pyhpke opens
+//!    the same copy: tools/check_wire_vectors.py). Run with `CANDOR_BLESS=1` to rewrite that copy after a
 //!    deliberate change (which is a wire-format change: bump the version).
 
 use std::collections::BTreeSet;
@@ -13,8 +14,7 @@ use std::convert::Infallible;
 use std::fmt::Write as _;
 
 use candor_protocol::{
-    Day, Envelope, KeyPair, MetricValue, Opener, Report, ReportId, batch,
-    test_seal_with_ephemeral_ikm,
+    Day, Envelope, KeyPair, MetricValue, Report, ReportId, batch, test_seal_with_ephemeral_ikm,
 };
 use hpke::aead::ChaCha20Poly1305;
 use hpke::kdf::HkdfSha256;
@@ -22,7 +22,7 @@ use hpke::kem::X25519HkdfSha256;
 use hpke::rand_core::{TryCryptoRng, TryRng};
 use hpke::{Deserializable, Kem, OpModeS, Serializable};
 
-use crate::common::counts;
+use crate::common::{counts, openers};
 
 struct Fixed([u8; 32]);
 
@@ -176,8 +176,15 @@ fn render_vector(out: &mut String, n: u8, report: &Report, keys: &KeyPair) -> Ve
     let (sk_e, pk_e) = X25519HkdfSha256::derive_keypair(&ikm);
     let envelope = test_seal_with_ephemeral_ikm(report, keys.config(), ikm).expect("seals");
     let decoded = Envelope::decode(&envelope).expect("decodes");
-    let opener = Opener::new("eu", [keys.clone()]).expect("same region");
-    assert_eq!(&opener.open(&envelope).expect("opens"), report);
+    // Every compiled opener backend opens the published vector.
+    for opener in openers("eu", std::slice::from_ref(keys)) {
+        assert_eq!(
+            &opener.open(&envelope).expect("opens"),
+            report,
+            "{}",
+            opener.backend()
+        );
+    }
     let plaintext = report.to_json().expect("json");
     let _ = write!(
         out,

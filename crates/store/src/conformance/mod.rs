@@ -44,7 +44,7 @@
 //! checks the rollback itself.
 //!
 //! Files: `commit.rs`, `reads.rs`, `model.rs` (the randomized case and its
-//! model) and `release.rs` hold the [`Store`] cases, `concurrent.rs` the
+//! model), `release.rs` and `rollup.rs` hold the [`Store`] cases, `concurrent.rs` the
 //! configuration cases, `tokens.rs` the token suite, `helpers.rs` what
 //! they share.
 
@@ -54,6 +54,7 @@ mod helpers;
 mod model;
 mod reads;
 mod release;
+mod rollup;
 pub mod tokens;
 
 pub use commit::{
@@ -75,6 +76,7 @@ pub use release::{
     release_over_budget_changes_nothing, release_over_the_purpose_cap_changes_nothing,
     retention_keeps_the_audit_log,
 };
+pub use rollup::visit_spans_adds_up_to_the_rows;
 
 use crate::{Store, StoreConfig};
 
@@ -140,6 +142,10 @@ pub const CASES: &[(&str, Case)] = &[
         "retention_keeps_the_audit_log",
         retention_keeps_the_audit_log,
     ),
+    (
+        "visit_spans_adds_up_to_the_rows",
+        visit_spans_adds_up_to_the_rows,
+    ),
 ];
 
 /// Runs every case, each on a fresh store from `make`. The name of the case
@@ -189,6 +195,7 @@ macro_rules! store_conformance_tests {
             release_over_the_purpose_cap_changes_nothing,
             audit_log_is_a_verified_chain,
             retention_keeps_the_audit_log,
+            visit_spans_adds_up_to_the_rows,
         );
     };
     ($make:expr) => {

@@ -145,8 +145,29 @@ CREATE TABLE audit_head (
 );
 "#;
 
+/// Version 2: roll-ups (`crate::rollup`), as in the SQLite backend's
+/// migration 5: a packed value per (series, span) of sealed days, and the
+/// spans rolled up. Ingest never touches either table.
+const REGION_V2: &str = r#"
+CREATE TABLE rollups (
+    series bigint  NOT NULL,
+    level  integer NOT NULL,
+    start  integer NOT NULL,
+    data   bytea   NOT NULL,
+    PRIMARY KEY (series, level, start)
+);
+
+CREATE INDEX rollups_by_span ON rollups (start, level);
+
+CREATE TABLE rollup_spans (
+    start integer NOT NULL,
+    level integer NOT NULL,
+    PRIMARY KEY (start, level)
+);
+"#;
+
 /// Every migration of a region's schema.
-const REGION: &[&str] = &[REGION_V1];
+const REGION: &[&str] = &[REGION_V1, REGION_V2];
 
 /// The token schema, version 1: scopes as arrays (empty means all).
 const TOKENS_V1: &str = r#"

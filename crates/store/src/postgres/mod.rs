@@ -50,10 +50,11 @@
 //! nor the URL's password.
 //!
 //! Files: `mod.rs` (connections, names, the factory's side), `migrations.rs`,
-//! `write.rs` (the batch), `store.rs` (the rest of [`Store`](crate::Store)),
-//! `tokens.rs`.
+//! `write.rs` (the batch), `rollup.rs` (roll-ups, built and read),
+//! `store.rs` (the rest of [`Store`](crate::Store)), `tokens.rs`.
 
 mod migrations;
+mod rollup;
 mod store;
 mod tokens;
 mod write;
@@ -72,7 +73,7 @@ use crate::StoreError;
 use migrations::Kind;
 
 /// The schema version of a region this build creates and reads.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// The namespace used when a configuration names none.
 pub const DEFAULT_NAMESPACE: &str = "candor";
@@ -341,6 +342,10 @@ pub struct PgStore {
     /// Series key (see `merge::series_key`) → id, for series committed to
     /// this schema. Only committed ids enter it.
     series: HashMap<String, i64>,
+    /// `before` of this handle's last complete [`crate::Store::roll_up`]:
+    /// the same call again costs nothing (retention only removes spans
+    /// that start before the first day left, which are never rebuilt).
+    rolled: Option<crate::DayNumber>,
 }
 
 impl fmt::Debug for PgStore {
@@ -405,6 +410,7 @@ impl PgStore {
             schema,
             read_only,
             series: HashMap::new(),
+            rolled: None,
         }
     }
 

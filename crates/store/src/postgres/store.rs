@@ -1,6 +1,8 @@
 //! [`Store`] for [`PgStore`]: commits, retention, reads, the budget
 //! ledger with its release cache, and the audit chain.
 
+use std::collections::BTreeMap;
+
 use ::postgres::types::ToSql;
 use ::postgres::{GenericClient, IsolationLevel};
 
@@ -8,8 +10,9 @@ use super::{PgStore, backend, prepared};
 use crate::audit::{self, AuditEntry, AuditRecord, Head};
 use crate::ledger::{Caps, units};
 use crate::{
-    AggregateRow, BudgetFilter, BudgetSpent, CommitOutcome, DayNumber, NewRelease, ReleaseOutcome,
-    ReportCount, ReportDelta, RowFilter, RowView, Store, StoreError, validate_batch,
+    AggregateRow, BudgetCharge, BudgetFilter, BudgetSpent, CommitOutcome, DayNumber, NewRelease,
+    ReleaseOutcome, ReportCount, ReportDelta, RowFilter, RowView, SpanView, Store, StoreError,
+    validate_batch,
 };
 
 /// Advisory-lock class of a region's ledger and audit chain (the second
@@ -59,20 +62,28 @@ impl Store for PgStore {
 
     fn delete_before(&mut self, before: DayNumber) -> Result<u64, StoreError> {
         self.writable()?;
-        self.conn.get_mut().run(|client, _| {
-            let mut tx = client.transaction().map_err(backend("begin retention"))?;
-            let rows = tx
-                .execute("DELETE FROM aggregates WHERE day < $1", &[&before])
-                .map_err(backend("delete old rows"))?;
-            tx.execute("DELETE FROM report_counts WHERE day < $1", &[&before])
-                .map_err(backend("delete old report counts"))?;
-            tx.execute("DELETE FROM budget WHERE day < $1", &[&before])
-                .map_err(backend("delete old budget entries"))?;
-            tx.execute("DELETE FROM releases WHERE last_day < $1", &[&before])
-                .map_err(backend("delete old releases"))?;
-            tx.commit().map_err(backend("commit retention"))?;
-            Ok(rows)
-        })
+        self.conn
+            .get_mut()
+            .run(|client, _| {
+                let mut tx = client.transaction().map_err(backend("begin retention"))?;
+                let rows = tx
+                    .execute("DELETE FROM aggregates WHERE day < $1", &[&before])
+                    .map_err(backend("delete old rows"))?;
+                tx.execute("DELETE FROM report_counts WHERE day < $1", &[&before])
+                    .map_err(backend("delete old report counts"))?;
+                tx.execute("DELETE FROM budget WHERE day < $1", &[&before])
+                    .map_err(backend("delete old budget entries"))?;
+                tx.execute("DELETE FROM releases WHERE last_day < $1", &[&before])
+                    .map_err(backend("delete old releases"))?;
+                // A span starting before the cutoff summed rows that are gone.
+                tx.execute("DELETE FROM rollups WHERE start < $1", &[&before])
+                    .map_err(backend("delete old roll-ups"))?;
+                tx.execute("DELETE FROM rollup_spans WHERE start < $1", &[&before])
+                    .map_err(backend("delete old roll-ups"))?;
+                tx.commit().map_err(backend("commit retention"))?;
+                Ok(rows)
+            })
+            .inspect(|_| self.rolled = None)
     }
 
     fn rows(&self, filter: &RowFilter) -> Result<Vec<AggregateRow>, StoreError> {
@@ -87,6 +98,19 @@ impl Store for PgStore {
         visit: &mut dyn FnMut(&RowView<'_>),
     ) -> Result<(), StoreError> {
         self.for_each_row(filter, false, visit)
+    }
+
+    fn roll_up(&mut self, before: DayNumber) -> Result<u64, StoreError> {
+        self.roll_up_sync(before)
+    }
+
+    fn visit_spans(
+        &self,
+        filter: &RowFilter,
+        per_day: bool,
+        visit: &mut dyn FnMut(&SpanView<'_>),
+    ) -> Result<(), StoreError> {
+        self.visit_spans_sync(filter, per_day, visit)
     }
 
     fn report_counts(&self) -> Result<Vec<ReportCount>, StoreError> {
@@ -159,27 +183,51 @@ impl Store for PgStore {
                 return Ok(ReleaseOutcome::AlreadyCached(answer));
             }
             let caps = Caps::new(release);
+            // Every charge in one statement: a release over a year charges
+            // 365 days, and a round trip each cost more than the release
+            // itself. An upsert may touch a row once, so charges of the
+            // same key are added first.
+            let mut merged: BTreeMap<(&str, &str, DayNumber), (u64, u64)> = BTreeMap::new();
             for c in &release.charges {
-                let spent: i64 = tx
-                    .query_one(
-                        "INSERT INTO budget (purpose, metric, day, spent_micros, spent_femtos) \
-                     VALUES ($1, $2, $3, $4, $5) \
+                let m = merged.entry((&c.purpose, &c.metric, c.day)).or_default();
+                m.0 = m.0.saturating_add(c.micros);
+                m.1 = m.1.saturating_add(c.femtos);
+            }
+            let charges: Vec<BudgetCharge> = merged
+                .into_iter()
+                .map(|((purpose, metric, day), (micros, femtos))| BudgetCharge {
+                    purpose: purpose.to_owned(),
+                    metric: metric.to_owned(),
+                    day,
+                    micros,
+                    femtos,
+                })
+                .collect();
+            let purposes: Vec<&str> = charges.iter().map(|c| c.purpose.as_str()).collect();
+            let metrics: Vec<&str> = charges.iter().map(|c| c.metric.as_str()).collect();
+            let days: Vec<DayNumber> = charges.iter().map(|c| c.day).collect();
+            let micros: Vec<i64> = charges.iter().map(|c| units(c.micros)).collect();
+            let femtos: Vec<i64> = charges.iter().map(|c| units(c.femtos)).collect();
+            let spent: BTreeMap<(String, String, DayNumber), i64> = tx
+                .query(
+                    "INSERT INTO budget (purpose, metric, day, spent_micros, spent_femtos) \
+                     SELECT * FROM unnest($1::text[], $2::text[], $3::int4[], $4::int8[], \
+                     $5::int8[]) \
                      ON CONFLICT (purpose, metric, day) \
                      DO UPDATE SET spent_micros = budget.spent_micros + excluded.spent_micros, \
                                    spent_femtos = budget.spent_femtos + excluded.spent_femtos \
-                     RETURNING spent_micros",
-                        &[
-                            &c.purpose,
-                            &c.metric,
-                            &c.day,
-                            &units(c.micros),
-                            &units(c.femtos),
-                        ],
-                    )
-                    .map_err(backend("charge the budget"))?
-                    .get(0);
+                     RETURNING purpose, metric, day, spent_micros",
+                    &[&purposes, &metrics, &days, &micros, &femtos],
+                )
+                .map_err(backend("charge the budget"))?
+                .iter()
+                .map(|r| Ok(((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?), r.try_get(3)?)))
+                .collect::<Result<_, ::postgres::Error>>()
+                .map_err(backend("charge the budget"))?;
+            for c in &charges {
+                let key = (c.purpose.clone(), c.metric.clone(), c.day);
                 // On a refusal, dropping `tx` rolls every charge back.
-                caps.check_metric(c, spent)?;
+                caps.check_metric(c, spent.get(&key).copied().unwrap_or(i64::MAX))?;
             }
             // The purpose caps, with every charge of this release added. The
             // ledger lock makes these sums final until we commit.
@@ -262,7 +310,7 @@ impl PgStore {
     /// Runs the row query for `filter`, in key order if `ordered`,
     /// streaming the rows to `visit` (a year of a metric is a million
     /// rows: they are never all in memory at once).
-    fn for_each_row(
+    pub(super) fn for_each_row(
         &self,
         filter: &RowFilter,
         ordered: bool,

@@ -36,6 +36,10 @@ pub(super) const MIGRATIONS: &[Migration] = &[
         version: 4,
         sql: V4,
     },
+    Migration {
+        version: 5,
+        sql: V5,
+    },
 ];
 
 /// The version this build writes and reads.
@@ -177,6 +181,34 @@ CREATE INDEX aggregates_by_series ON aggregates (series, day, cell, sum, contrib
 const V4: &str = "
 ALTER TABLE budget ADD COLUMN spent_femtos INTEGER NOT NULL DEFAULT 0 CHECK (spent_femtos >= 0);
 CREATE INDEX budget_by_purpose_day ON budget (purpose, day);
+";
+
+// Version 5: roll-ups (see `crate::rollup`). A year-long release read
+// every day's rows of its metric (1.1 M rows for the example schema's
+// domain set: 0.9 s); it now reads one packed value per series and aligned
+// span of sealed days. `rollups` holds them: a rowid table, since a value
+// is large (a span's domains: tens of kB), with its key (series, level,
+// start) unique for the release's point reads, and (start, level) indexed
+// for building a span from its halves and for retention. `rollup_spans`
+// lists the spans rolled up (for every series at once, in the span's
+// transaction): a span absent from it is read from the rows. Ingest never
+// touches either table.
+const V5: &str = "
+CREATE TABLE rollups (
+    series INTEGER NOT NULL REFERENCES series (id),
+    level  INTEGER NOT NULL,
+    start  INTEGER NOT NULL,
+    data   BLOB    NOT NULL,
+    UNIQUE (series, level, start)
+) STRICT;
+
+CREATE INDEX rollups_by_span ON rollups (start, level);
+
+CREATE TABLE rollup_spans (
+    start INTEGER NOT NULL,
+    level INTEGER NOT NULL,
+    PRIMARY KEY (start, level)
+) STRICT, WITHOUT ROWID;
 ";
 
 #[cfg(test)]

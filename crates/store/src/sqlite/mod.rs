@@ -30,13 +30,14 @@
 //!
 //! Files: `mod.rs` opens and configures a handle and migrates it
 //! (`migrations.rs`); `write.rs` is the batch commit, `read.rs` the row
-//! query, `store.rs` the [`Store`](crate::Store) implementation (releases and the audit
+//! query, `rollup.rs` the roll-ups (built and read), `store.rs` the [`Store`](crate::Store) implementation (releases and the audit
 //! chain included), `tokens.rs` the token database, `layout.rs` the
 //! factory's side (paths, region listing).
 
 mod layout;
 mod migrations;
 mod read;
+mod rollup;
 mod store;
 mod tokens;
 mod write;
@@ -137,6 +138,10 @@ pub struct SqliteStore {
     /// database. Only committed ids enter it, so a rolled-back batch never
     /// leaves a dangling id behind.
     series: HashMap<String, i64>,
+    /// `before` of this handle's last complete [`crate::Store::roll_up`]:
+    /// the same call again costs nothing (retention only removes spans
+    /// that start before the first day left, which are never rebuilt).
+    rolled: Option<crate::DayNumber>,
 }
 
 impl fmt::Debug for SqliteStore {
@@ -191,6 +196,7 @@ impl SqliteStore {
             conn,
             read_only: false,
             series: HashMap::new(),
+            rolled: None,
         })
     }
 
@@ -207,6 +213,7 @@ impl SqliteStore {
             conn,
             read_only: false,
             series: HashMap::new(),
+            rolled: None,
         })
     }
 
@@ -242,6 +249,7 @@ impl SqliteStore {
             conn,
             read_only: true,
             series: HashMap::new(),
+            rolled: None,
         })
     }
 

@@ -8,7 +8,7 @@ use crate::audit::{self, AuditEntry, AuditRecord, Head};
 use crate::ledger::{Caps, units};
 use crate::{
     AggregateRow, BudgetFilter, BudgetSpent, CommitOutcome, DayNumber, NewRelease, ReleaseOutcome,
-    ReportCount, ReportDelta, RowFilter, RowView, Store, StoreError, validate_batch,
+    ReportCount, ReportDelta, RowFilter, RowView, SpanView, Store, StoreError, validate_batch,
 };
 
 impl Store for SqliteStore {
@@ -57,7 +57,13 @@ impl Store for SqliteStore {
             .map_err(backend("delete old budget entries"))?;
         tx.execute("DELETE FROM releases WHERE last_day < ?1", [before])
             .map_err(backend("delete old releases"))?;
+        // A span starting before the cutoff summed rows that are gone now.
+        tx.execute("DELETE FROM rollups WHERE start < ?1", [before])
+            .map_err(backend("delete old roll-ups"))?;
+        tx.execute("DELETE FROM rollup_spans WHERE start < ?1", [before])
+            .map_err(backend("delete old roll-ups"))?;
         tx.commit().map_err(backend("commit retention"))?;
+        self.rolled = None;
         Ok(rows as u64)
     }
 
@@ -73,6 +79,19 @@ impl Store for SqliteStore {
         visit: &mut dyn FnMut(&RowView<'_>),
     ) -> Result<(), StoreError> {
         self.for_each_row(filter, false, visit)
+    }
+
+    fn roll_up(&mut self, before: DayNumber) -> Result<u64, StoreError> {
+        self.roll_up_sync(before)
+    }
+
+    fn visit_spans(
+        &self,
+        filter: &RowFilter,
+        per_day: bool,
+        visit: &mut dyn FnMut(&SpanView<'_>),
+    ) -> Result<(), StoreError> {
+        self.visit_spans_sync(filter, per_day, visit)
     }
 
     fn report_counts(&self) -> Result<Vec<ReportCount>, StoreError> {

@@ -363,3 +363,63 @@ fn bad_namespaces_are_refused_before_connecting() {
     assert!(!debug.contains("s3cret"), "{debug}");
     assert!(debug.contains("ana@db:5432/candor"), "{debug}");
 }
+
+#[test]
+fn errors_quote_no_bound_value() {
+    let Some(fresh) = Fresh::new() else { return };
+    let tokens = fresh.config.open_tokens().expect("tokens");
+    let token = |name: &str| candor_store::TokenRecord {
+        name: name.into(),
+        role: "analyst".into(),
+        regions: vec![],
+        purposes: vec![],
+        hash: [0xAB; 32],
+        created_at: 1,
+        revoked_at: None,
+    };
+    tokens.create(&token("ana")).expect("create");
+    // Another name with the same hash: the unique index refuses it, and
+    // PostgreSQL's DETAIL would quote the hash.
+    let err = tokens.create(&token("bo")).unwrap_err().to_string();
+    assert!(err.contains("SQLSTATE 23505"), "{err}");
+    assert!(!err.to_lowercase().contains("abab"), "{err}");
+}
+
+/// Roll-ups are built once, even by two handles racing for them, and a
+/// read handle reads a year's cell in a few spans.
+#[test]
+fn roll_ups_are_built_once_and_read_in_spans() {
+    let Some(fresh) = Fresh::new() else { return };
+    let mut a = fresh.config.open_region("eu").expect("create");
+    let mut b = fresh.config.open_region("eu").expect("a second writer");
+    for day in 0..40 {
+        a.commit(&[report(day as u8, 20_000 + day, &[("*", 1), ("camera", 2)])])
+            .expect("commit");
+    }
+    // 20 000 is a multiple of 32: days 20 000..=20 031 make 32 + 16 + 8 +
+    // 4 + 2 + 1 spans, whoever builds them.
+    let (x, y) = std::thread::scope(|s| {
+        let x = s.spawn(|| a.roll_up(20_032).expect("roll up"));
+        let y = s.spawn(|| b.roll_up(20_032).expect("roll up"));
+        (x.join().expect("a"), y.join().expect("b"))
+    });
+    assert_eq!(x + y, 63, "each span is built once ({x} + {y})");
+    let reader = fresh.config.open_region_read_only("eu").expect("a reader");
+    let filter = RowFilter {
+        from_day: Some(20_000),
+        to_day: Some(20_035),
+        ..RowFilter::default()
+    };
+    let mut seen = Vec::new();
+    reader
+        .visit_spans(&filter, false, &mut |v| {
+            seen.push((v.row.cell.to_owned(), v.row.day, v.last_day, v.row.sum));
+        })
+        .expect("visit spans");
+    assert!(
+        seen.contains(&("camera".into(), 20_000, 20_031, 64)),
+        "{seen:?}"
+    );
+    assert_eq!(seen.iter().filter(|s| s.0 == "camera").count(), 5);
+    assert_eq!(seen.iter().filter(|s| s.0 == "*").count(), 36);
+}
