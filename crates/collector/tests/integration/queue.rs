@@ -336,6 +336,10 @@ fn a_message_delivered_twice_is_counted_once() {
     // sees when it crashed after its commit and before its ack.
     let envelope = seal(&usage(7), &bench.key).expect("seal");
     let worker = bench.start(Role::Worker);
+    // The worker declares the stream and its consumer as it starts pulling.
+    eventually("the worker's consumer is up", || {
+        bench.rt.block_on(worker.collector.ready()).is_ok()
+    });
     bench.publish_raw(&[
         (envelope.clone(), "first".into()),
         (envelope, "second".into()),
