@@ -7,7 +7,9 @@
 #      the start of sending until the store holds them all.
 #
 #   bash bench/scaleout-rate.sh [reports]     # default 100000; needs NATS
-# Set CANDOR_BIN to use a built binary (default: build target/release/candor).
+# Set CANDOR_BIN to use a built binary (default: build target/release/candor),
+# PULLERS to set the worker's `[queue] worker_pullers` (default 0: one per core),
+# ONLY=e2e to measure front + worker only.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 reports=${1:-100000}
@@ -22,7 +24,7 @@ prefix=rate$$
 trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"' EXIT
 
 serve() { # serve ROLE PORT
-  printf 'regions = ["eu"]\n[queue]\nstream_prefix = "%s"\n' "$prefix" >"$work/collector.toml"
+  printf 'regions = ["eu"]\n[queue]\nstream_prefix = "%s"\nworker_pullers = %s\n' "$prefix" "${PULLERS:-0}" >"$work/collector.toml"
   $bin serve --config "$work/collector.toml" --data-dir "$work/data" --role "$1" \
     --listen "127.0.0.1:$2" >>"$work/$1.log" 2>&1 &
   pids+=($!)
@@ -45,11 +47,13 @@ delete_stream() {
 }
 
 echo "== $reports reports, 100-report requests, 16 connections, as fast as possible"
-fresh; serve all 8750
-echo "all (embedded, committed):    $(load 8750 | rate)"
-fresh; serve front 8750
-echo "front alone (queued):         $(load 8750 | rate)"
-delete_stream "${prefix}_EU"
+if [ "${ONLY:-}" != e2e ]; then
+  fresh; serve all 8750
+  echo "all (embedded, committed):    $(load 8750 | rate)"
+  fresh; serve front 8750
+  echo "front alone (queued):         $(load 8750 | rate)"
+  delete_stream "${prefix}_EU"
+fi
 fresh; serve worker 8751; serve front 8750
 start=$(date +%s.%N)
 load 8750 >"$work/e2e.json"

@@ -11,11 +11,16 @@
 # Scenarios (each with its own data directory and stream prefix):
 #   kill-worker    1 front + 1 worker; kill -9 the worker mid-load, restart it
 #   restart-nats   1 front + 1 worker; restart NATS while the front accepts
-#   two-by-two     2 fronts + 2 workers: not run until the collector reads
-#                  a PostgreSQL [store] (two SQLite workers cannot share one)
+#   two-by-two     2 fronts + 2 workers on the PostgreSQL store, a load per
+#                  front; kill -9 one worker mid-load, restart it
+#   restart-pg     1 front + 1 worker on PostgreSQL; restart PostgreSQL while
+#                  the front accepts
+# The first two use SQLite, the last two PostgreSQL at $CANDOR_TEST_POSTGRES_URL
+# (default postgres://postgres@127.0.0.1:5432/test), each in a namespace of
+# its own that is dropped afterwards.
 # Set CANDOR_BIN to use a built binary (default: build target/release/candor),
 # KEEP=1 to keep the processes' logs.
-# NATS is left running whatever happens.
+# NATS and PostgreSQL are left running whatever happens.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 reports=${1:-20000}
@@ -25,6 +30,9 @@ if [ -z "${CANDOR_BIN:-}" ]; then
 fi
 bin=$CANDOR_BIN
 nats_url=${CANDOR_QUEUE_URL:-nats://127.0.0.1:4222}
+pg_url=${CANDOR_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/test}
+store=sqlite   # the scenario's store: sqlite, or postgres in namespace $ns
+ns=
 work=$(mktemp -d)
 pids=()
 
@@ -42,18 +50,32 @@ delete_stream() {
   timeout 1 cat <&3 >/dev/null || true
   exec 3>&-
 }
+pg_start() {
+  pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql)" main start >/dev/null 2>&1 || true
+}
+# drop_namespace NS: every schema of a PostgreSQL namespace.
+drop_namespace() {
+  psql -q "$pg_url" -tAc "SELECT string_agg(format('DROP SCHEMA %I CASCADE', nspname), '; ')
+    FROM pg_namespace WHERE nspname LIKE '$1\_%'" | psql -q "$pg_url" >/dev/null 2>&1 || true
+}
 cleanup() {
   for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
   nats_start >/dev/null 2>&1 || true
+  pg_start
+  [ -n "$ns" ] && drop_namespace "$ns"
   if [ -n "${KEEP:-}" ]; then echo "logs kept in $work"; else rm -rf "$work"; fi
 }
 trap cleanup EXIT
 
-# serve ROLE PORT DIR PREFIX: starts a process, waits until it is ready.
-serve() {
-  local role=$1 port=$2 dir=$3 prefix=$4
+# serve_config DIR PREFIX: the scenario's configuration file.
+serve_config() {
+  local dir=$1 prefix=$2
+  local store_section=""
+  [ "$store" = postgres ] &&
+    store_section=$(printf '[store]\nbackend = "postgres"\nurl = "%s"\nnamespace = "%s"\n' "$pg_url" "$ns")
   cat >"$dir/collector.toml" <<EOF
 regions = ["eu"]
+$store_section
 [ingest]
 retry_after_seconds = 1
 
@@ -62,6 +84,12 @@ stream_prefix = "$prefix"
 ack_wait_seconds = 5
 nak_delay_seconds = 1
 EOF
+}
+
+# serve ROLE PORT DIR PREFIX: starts a process, waits until it is ready.
+serve() {
+  local role=$1 port=$2 dir=$3 prefix=$4
+  serve_config "$dir" "$prefix"
   CANDOR_QUEUE_URL=$nats_url $bin serve --config "$dir/collector.toml" --data-dir "$dir/data" \
     --role "$role" --listen "127.0.0.1:$port" >>"$dir/$role-$port.log" 2>&1 &
   pids+=($!)
@@ -72,7 +100,11 @@ EOF
 
 # stored DIR: reports counted in region eu's store.
 stored() {
-  sqlite3 "$1/data/eu/aggregates.sqlite" "SELECT COALESCE(SUM(reports), 0) FROM report_counts" 2>/dev/null || echo 0
+  if [ "$store" = postgres ]; then
+    psql "$pg_url" -tAc "SELECT COALESCE(SUM(reports), 0) FROM ${ns}_region_eu.report_counts" 2>/dev/null || echo 0
+  else
+    sqlite3 "$1/data/eu/aggregates.sqlite" "SELECT COALESCE(SUM(reports), 0) FROM report_counts" 2>/dev/null || echo 0
+  fi
 }
 
 # drain DIR EXPECTED: waits until the store holds EXPECTED reports, or
@@ -114,11 +146,14 @@ metric() {
     awk -v n="$2" -v l="${3:-}" 'index($0, n) == 1 && index($0, l) { s += $NF } END { print s + 0 }'
 }
 
-# setup DIR: keys and an admin token (for /metrics), as an operator would.
+# setup DIR: keys and an admin token (for /metrics), as an operator would,
+# in the scenario's store ($prefix set).
 setup() {
   mkdir -p "$1"
   $bin keygen --region eu --out "$1/data/eu/keys" >/dev/null 2>&1
-  token=$($bin token create --name bench --role admin --regions eu --data-dir "$1/data" 2>/dev/null)
+  serve_config "$1" "$prefix"
+  token=$($bin token create --name bench --role admin --regions eu --config "$1/collector.toml" \
+    --data-dir "$1/data" 2>/dev/null)
 }
 
 # sending PORT: waits until the front at PORT has queued a quarter of the
@@ -168,7 +203,32 @@ check restart-nats "$dir" "$dir/load.json" || status=1
 echo "              front: $(metric 8770 candor_reports_total 'code="queue_unavailable"') requests answered 503 queue_unavailable; worker: $(metric 8771 candor_queue_redeliveries_total) redelivered"
 stop_all; delete_stream "${prefix}_EU"
 
-# 2 fronts + 2 workers on one region need a store both workers share
-# (PostgreSQL); the collector does not read a [store] section yet.
-echo "two-by-two    not run: two workers need the PostgreSQL store in the collector's configuration"
+# 2 fronts + 2 workers on one region, sharing the PostgreSQL store.
+store=postgres; ns=bench$$two
+dir=$work/two-by-two; prefix=bench$$two; setup "$dir"
+serve worker 8781 "$dir" $prefix; worker=$last; serve worker 8782 "$dir" $prefix
+serve front 8780 "$dir" $prefix; serve front 8783 "$dir" $prefix
+load 8780 "$dir/load-a.json" & a=$!; load 8783 "$dir/load-b.json" & b=$!
+sending 8780; kill -9 "$worker"; wait "$worker" 2>/dev/null || true
+echo "   killed one of the two workers (kill -9) mid-load; restarting it in 2 s"
+sleep 2; serve worker 8781 "$dir" $prefix
+wait $a $b
+check two-by-two "$dir" "$dir/load-a.json" "$dir/load-b.json" || status=1
+echo "              workers: $(( $(metric 8781 candor_queue_redeliveries_total) + $(metric 8782 candor_queue_redeliveries_total) )) redelivered, $(( $(metric 8781 candor_reports_total 'outcome="duplicate"') + $(metric 8782 candor_reports_total 'outcome="duplicate"') )) duplicate"
+stop_all; delete_stream "${prefix}_EU"; drop_namespace "$ns"
+
+# 1 front + 1 worker on PostgreSQL; restart PostgreSQL while the front accepts.
+ns=bench$$pg
+dir=$work/restart-pg; prefix=bench$$pg; setup "$dir"
+serve worker 8791 "$dir" $prefix
+serve front 8790 "$dir" $prefix
+load 8790 "$dir/load.json" & loader=$!
+sending 8790
+pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql)" main stop
+echo "   stopped PostgreSQL mid-load; starting it again in 5 s"
+sleep 5; pg_start
+wait $loader
+check restart-pg "$dir" "$dir/load.json" || status=1
+echo "              worker: $(metric 8791 candor_queue_naks_total) batches left for redelivery while the store was down, $(metric 8791 candor_queue_redeliveries_total) redelivered"
+stop_all; delete_stream "${prefix}_EU"; drop_namespace "$ns"; ns=
 exit $status

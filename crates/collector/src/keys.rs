@@ -377,3 +377,48 @@ impl RegionKeys {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_fronts_public_keys_apply_the_same_rules_as_the_opener() {
+        let dir = tempfile::tempdir().unwrap();
+        let old = generate(dir.path(), "eu", None).unwrap();
+        let new = generate(dir.path(), "eu", None).unwrap();
+        retire(dir.path(), old.key_id(), 1_000).unwrap();
+        let mut report = candor_protocol::Report::new(
+            candor_protocol::ReportId::random().unwrap(),
+            "s",
+            1,
+            "usage",
+            1,
+            "eu",
+            candor_protocol::Day::from_ymd(2026, 11, 29).unwrap(),
+        );
+        report
+            .metrics
+            .insert("m.n".into(), candor_protocol::MetricValue::Counter(1));
+        let sealed_old = candor_protocol::seal(&report, &old).unwrap();
+        let sealed_new = candor_protocol::seal(&report, &new).unwrap();
+        let check = |now: i64, bytes: &[u8]| {
+            let keys = PublicKeys::new("eu", load_public(dir.path()).unwrap(), now, 30);
+            keys.check(&Envelope::decode(bytes).unwrap())
+        };
+        assert_eq!(check(1_000, &sealed_old), Ok(()), "retired, within grace");
+        let after_grace = 1_000 + 30 * candor_time::SECONDS_PER_DAY;
+        assert_eq!(
+            check(after_grace, &sealed_old),
+            Err(Rejection::KeyRetired(old.key_id()))
+        );
+        assert_eq!(check(after_grace, &sealed_new), Ok(()));
+        let us = PublicKeys::new("us", load_public(dir.path()).unwrap(), 0, 30);
+        assert_eq!(
+            us.check(&Envelope::decode(&sealed_new).unwrap()),
+            Err(Rejection::WrongRegion)
+        );
+        let active = PublicKeys::new("eu", load_public(dir.path()).unwrap(), 0, 30).active;
+        assert_eq!(active, [new], "devices get the active key only");
+    }
+}

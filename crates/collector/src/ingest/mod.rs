@@ -253,12 +253,31 @@ impl Ingest {
         region: &str,
         envelopes: &[&[u8]],
     ) -> Result<Vec<ReportOutcome>, Rejection> {
-        let Some(Route::Open { keys, sink }) = self.regions.get(region) else {
+        let opened = self.open_queued(region, envelopes)?;
+        self.commit_queued(region, opened).await
+    }
+
+    /// The CPU-heavy half of [`Ingest::process_queued`] (open and
+    /// validate), synchronous so that a worker runs it on a blocking
+    /// thread, away from the tasks that pull and acknowledge.
+    pub fn open_queued(&self, region: &str, envelopes: &[&[u8]]) -> Result<Opened, Rejection> {
+        let Some(Route::Open { keys, .. }) = self.regions.get(region) else {
             return Err(Rejection::UnknownRegion(region.to_owned()));
         };
-        let result = self
-            .open_and_commit(&current(keys), sink.as_ref(), envelopes.iter().copied())
-            .await;
+        Ok(self.open_all(&current(keys), envelopes.iter().copied()))
+    }
+
+    /// The other half of [`Ingest::process_queued`]: commits what
+    /// [`Ingest::open_queued`] opened and counts the outcomes.
+    pub async fn commit_queued(
+        &self,
+        region: &str,
+        opened: Opened,
+    ) -> Result<Vec<ReportOutcome>, Rejection> {
+        let Some(Route::Open { sink, .. }) = self.regions.get(region) else {
+            return Err(Rejection::UnknownRegion(region.to_owned()));
+        };
+        let result = commit_opened(sink.as_ref(), opened).await;
         if let Ok(outcomes) = &result {
             self.count(region, outcomes, "dropped");
         }
@@ -320,6 +339,11 @@ impl Ingest {
         sink: &dyn Sink,
         parts: impl IntoIterator<Item = &'b [u8]>,
     ) -> Result<Vec<ReportOutcome>, Rejection> {
+        commit_opened(sink, self.open_all(keys, parts)).await
+    }
+
+    /// The open and validate stages over envelopes that passed framing.
+    fn open_all<'b>(&self, keys: &RegionKeys, parts: impl IntoIterator<Item = &'b [u8]>) -> Opened {
         let (window, today) = self.calendar.window();
         let mut outcomes: Vec<Result<usize, Rejection>> = Vec::new();
         let mut deltas = Vec::new();
@@ -332,23 +356,38 @@ impl Ingest {
                 deltas.len() - 1
             }));
         }
-        let committed = sink.commit(deltas).await.map_err(|e| match e {
-            SinkError::Overloaded => Rejection::Overloaded,
-            SinkError::ShuttingDown => Rejection::ShuttingDown,
-            SinkError::Unavailable => Rejection::StoreUnavailable,
-        })?;
-        Ok(outcomes
-            .into_iter()
-            .map(|o| match o {
-                Ok(i) => match committed.get(i) {
-                    Some(CommitOutcome::Accepted) => ReportOutcome::Accepted,
-                    Some(CommitOutcome::Duplicate) => ReportOutcome::Duplicate,
-                    None => ReportOutcome::Rejected(Rejection::StoreUnavailable),
-                },
-                Err(r) => ReportOutcome::Rejected(r),
-            })
-            .collect())
+        Opened { outcomes, deltas }
     }
+}
+
+/// Envelopes opened and validated, waiting for their commit: per envelope
+/// the index of its delta or why it was refused. The plaintexts are gone
+/// already; only contributions remain.
+pub struct Opened {
+    outcomes: Vec<Result<usize, Rejection>>,
+    deltas: Vec<candor_store::ReportDelta>,
+}
+
+/// The sink stage: commits the deltas, then maps each envelope to its
+/// outcome.
+async fn commit_opened(sink: &dyn Sink, opened: Opened) -> Result<Vec<ReportOutcome>, Rejection> {
+    let Opened { outcomes, deltas } = opened;
+    let committed = sink.commit(deltas).await.map_err(|e| match e {
+        SinkError::Overloaded => Rejection::Overloaded,
+        SinkError::ShuttingDown => Rejection::ShuttingDown,
+        SinkError::Unavailable => Rejection::StoreUnavailable,
+    })?;
+    Ok(outcomes
+        .into_iter()
+        .map(|o| match o {
+            Ok(i) => match committed.get(i) {
+                Some(CommitOutcome::Accepted) => ReportOutcome::Accepted,
+                Some(CommitOutcome::Duplicate) => ReportOutcome::Duplicate,
+                None => ReportOutcome::Rejected(Rejection::StoreUnavailable),
+            },
+            Err(r) => ReportOutcome::Rejected(r),
+        })
+        .collect())
 }
 
 /// A front's stages after framing: each envelope's header against the

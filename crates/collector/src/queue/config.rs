@@ -87,8 +87,10 @@ pub struct QueueConfig {
     /// Longest a worker's pull waits for a batch to fill, ms.
     pub worker_max_wait_ms: u64,
     /// Pull loops per region in one worker, each with its own batch in
-    /// flight, so that opening (the CPU-heavy part) uses every core; their
-    /// commits share the region's writer. 0: one per core.
+    /// flight, so that opening (the CPU-heavy part) uses every core while
+    /// other batches commit and acknowledge; their commits share the
+    /// region's writer. 0: two per core (the best of 1, 2, 4 and 8 per
+    /// core measured on 2 cores, BENCHMARKS.md).
     pub worker_pullers: usize,
     /// How long JetStream waits for a worker's acknowledgement before it
     /// redelivers, seconds (longer than a commit can take).
@@ -176,7 +178,7 @@ impl QueueConfig {
     /// How many pull loops a worker runs per region.
     pub fn pullers(&self) -> usize {
         match self.worker_pullers {
-            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            0 => 2 * std::thread::available_parallelism().map_or(1, |n| n.get()),
             n => n,
         }
     }

@@ -82,6 +82,9 @@ pub(crate) async fn run(
             }
             Err(error) => {
                 stats.consumer_ok.store(false, Ordering::Relaxed);
+                // Declare the stream and consumer again before the next
+                // pull: they may have been deleted (or never replicated).
+                consumer = None;
                 back_off(&mut failures, &region, &error, &mut stop).await;
             }
         }
@@ -109,7 +112,7 @@ async fn back_off(failures: &mut u32, region: &str, error: &str, stop: &mut watc
 
 /// One batch: pull, commit, acknowledge (or leave for redelivery).
 async fn pull_and_commit(
-    collector: &Collector,
+    collector: &Arc<Collector>,
     js: &jetstream::Context,
     consumer: &jetstream::consumer::PullConsumer,
     config: &QueueConfig,
@@ -138,8 +141,23 @@ async fn pull_and_commit(
     }
     let pulled = Instant::now();
     observe(&messages, stats);
-    let envelopes: Vec<&[u8]> = messages.iter().map(|m| m.payload.as_ref()).collect();
-    let committed = collector.ingest().process_queued(region, &envelopes).await;
+    // Opening is the CPU-heavy part: on a blocking thread, so that the
+    // runtime keeps pulling and acknowledging for the other loops (and the
+    // NATS connection keeps being served) meanwhile.
+    let payloads: Vec<_> = messages.iter().map(|m| m.payload.clone()).collect();
+    let (c, r) = (collector.clone(), region.to_owned());
+    let opened = tokio::task::spawn_blocking(move || {
+        let envelopes: Vec<&[u8]> = payloads.iter().map(|p| p.as_ref()).collect();
+        c.ingest().open_queued(&r, &envelopes)
+    })
+    .await
+    // The blocking task only fails by panicking (a bug) or at shutdown:
+    // either way the batch is left for redelivery.
+    .unwrap_or(Err(crate::Rejection::ShuttingDown));
+    let committed = match opened {
+        Ok(opened) => collector.ingest().commit_queued(region, opened).await,
+        Err(rejection) => Err(rejection),
+    };
     let ack = match &committed {
         Ok(_) => {
             stats.store_ok.store(true, Ordering::Relaxed);

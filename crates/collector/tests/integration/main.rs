@@ -26,7 +26,7 @@
 //!   `/readyz` fails while the database is unreachable.
 //! - `queue` (feature `queue`, real NATS JetStream): the `front` and
 //!   `worker` roles, `queued`, dropped reports, redelivery, an unreachable
-//!   queue, no key generation.
+//!   queue, no key generation, two workers sharing a PostgreSQL store.
 
 mod api;
 mod codes;

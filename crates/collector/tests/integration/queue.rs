@@ -57,7 +57,19 @@ impl Bench {
     }
 
     fn start(&self, role: Role) -> Running {
-        start(&self.rt, self.dir.path(), role, &self.url, &self.prefix).expect("starts")
+        self.start_with(role, |_| {})
+    }
+
+    fn start_with(&self, role: Role, tweak: impl FnOnce(&mut Config)) -> Running {
+        start_with(
+            &self.rt,
+            self.dir.path(),
+            role,
+            &self.url,
+            &self.prefix,
+            tweak,
+        )
+        .expect("starts")
     }
 
     fn js(&self) -> jetstream::Context {
@@ -119,6 +131,17 @@ fn start(
     url: &str,
     prefix: &str,
 ) -> Result<Running, StartError> {
+    start_with(rt, dir, role, url, prefix, |_| {})
+}
+
+fn start_with(
+    rt: &tokio::runtime::Runtime,
+    dir: &Path,
+    role: Role,
+    url: &str,
+    prefix: &str,
+    tweak: impl FnOnce(&mut Config),
+) -> Result<Running, StartError> {
     let mut config = Config {
         listen: "127.0.0.1:0".parse().expect("addr"),
         data_dir: dir.to_owned(),
@@ -130,6 +153,7 @@ fn start(
     config.queue.stream_prefix = prefix.to_owned();
     config.queue.worker_max_wait_ms = 50;
     config.queue.publish_timeout_ms = 700;
+    tweak(&mut config);
     rt.block_on(Collector::start(
         config,
         vec![schema()],
@@ -312,6 +336,10 @@ fn a_message_delivered_twice_is_counted_once() {
     // sees when it crashed after its commit and before its ack.
     let envelope = seal(&usage(7), &bench.key).expect("seal");
     let worker = bench.start(Role::Worker);
+    // The worker declares the stream and its consumer as it starts pulling.
+    eventually("the worker's consumer is up", || {
+        bench.rt.block_on(worker.collector.ready()).is_ok()
+    });
     bench.publish_raw(&[
         (envelope.clone(), "first".into()),
         (envelope, "second".into()),
@@ -377,4 +405,79 @@ fn fronts_and_workers_never_generate_keys() {
             .expect("load")
             .is_empty()
     );
+}
+
+/// Two workers sharing a region's PostgreSQL store behind one front (no
+/// data-directory lock between them), with the same envelope queued twice:
+/// every report counted once, whichever worker took it.
+#[cfg(feature = "postgres")]
+#[test]
+fn two_workers_on_postgres_count_every_report_once() {
+    let Some(pg) = candor_testkit::POSTGRES.get("two workers on PostgreSQL") else {
+        return;
+    };
+    let Some(bench) = Bench::new("two_workers") else {
+        return;
+    };
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    let ns = format!("q{}x{}", std::process::id(), nanos % 100_000_000);
+    /// Drops the test's namespace (URL, name) however the test ends.
+    struct DropNamespace(String, String);
+    impl Drop for DropNamespace {
+        fn drop(&mut self) {
+            let _ = candor_store::postgres::drop_namespace(&self.0, &self.1);
+        }
+    }
+    let _cleanup = DropNamespace(pg.clone(), ns.clone());
+    let on_pg = |c: &mut Config| {
+        c.store.use_postgres(pg.clone()).expect("postgres");
+        c.store.namespace.clone_from(&ns);
+        c.queue.worker_batch = 7;
+        c.queue.worker_pullers = 2;
+    };
+    let workers = [
+        bench.start_with(Role::Worker, on_pg),
+        bench.start_with(Role::Worker, on_pg),
+    ];
+    for w in &workers {
+        eventually("the worker's consumer is up", || {
+            bench.rt.block_on(w.collector.ready()).is_ok()
+        });
+    }
+    let front = bench.start(Role::Front);
+    let url = format!("http://{}", front.addr);
+    for _ in 0..4 {
+        let envelopes: Vec<Vec<u8>> = (0..25)
+            .map(|_| seal(&usage(1), &bench.key).expect("seal"))
+            .collect();
+        let answer = post_raw(&url, "eu", &batch::encode(&envelopes).expect("batch"), &[]);
+        assert_eq!(answer.status, 202, "{answer:?}");
+    }
+    let twice = seal(&usage(1), &bench.key).expect("seal");
+    bench.publish_raw(&[(twice.clone(), "one".into()), (twice, "two".into())]);
+    let count = |outcome: &str| -> u64 {
+        workers
+            .iter()
+            .map(|w| w.collector.metrics().reports_with(outcome, ""))
+            .sum()
+    };
+    eventually("both workers drained the stream", || {
+        count("accepted") + count("duplicate") == 102
+    });
+    assert_eq!((count("accepted"), count("duplicate")), (101, 1));
+    let stored: i64 = candor_store::StoreConfig::postgres(pg.clone(), ns.clone())
+        .open_region_read_only("eu")
+        .expect("store")
+        .report_counts()
+        .expect("counts")
+        .iter()
+        .map(|c| c.reports)
+        .sum();
+    assert_eq!(stored, 101);
+    for w in workers {
+        bench.stop(w);
+    }
+    bench.stop(front);
 }
