@@ -82,6 +82,10 @@ pub struct QueueConfig {
     /// of the same envelope, seconds (the store's report-id dedup catches
     /// later retries).
     pub duplicate_window_seconds: u64,
+    /// Copies of the stream in a JetStream cluster (1 on a single server;
+    /// 3 in production, so a front's 202 means a majority of the nodes hold
+    /// the envelope; docs/deploy.md).
+    pub replicas: usize,
     /// Most envelopes a worker pulls and commits in one transaction.
     pub worker_batch: usize,
     /// Longest a worker's pull waits for a batch to fill, ms.
@@ -113,6 +117,7 @@ impl Default for QueueConfig {
             stream_prefix: "candor".into(),
             max_age_seconds: 7 * 24 * 3600,
             duplicate_window_seconds: 600,
+            replicas: 1,
             worker_batch: 1000,
             worker_max_wait_ms: 100,
             worker_pullers: 0,
@@ -132,6 +137,7 @@ impl std::fmt::Debug for QueueConfig {
             .field("stream_prefix", &self.stream_prefix)
             .field("max_age_seconds", &self.max_age_seconds)
             .field("duplicate_window_seconds", &self.duplicate_window_seconds)
+            .field("replicas", &self.replicas)
             .field("worker_batch", &self.worker_batch)
             .field("worker_max_wait_ms", &self.worker_max_wait_ms)
             .field("worker_pullers", &self.worker_pullers)
@@ -161,6 +167,9 @@ impl QueueConfig {
         }
         if self.worker_batch == 0 {
             return Err("queue.worker_batch must be ≥ 1".into());
+        }
+        if !(1..=5).contains(&self.replicas) {
+            return Err("queue.replicas must be 1 to 5 (JetStream's limit)".into());
         }
         if self.duplicate_window_seconds == 0
             || self.max_age_seconds < self.duplicate_window_seconds

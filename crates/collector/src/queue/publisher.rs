@@ -24,6 +24,7 @@ pub(crate) fn stream_config(config: &super::QueueConfig, region: &str) -> stream
         storage: stream::StorageType::File,
         max_age: Duration::from_secs(config.max_age_seconds),
         duplicate_window: Duration::from_secs(config.duplicate_window_seconds),
+        num_replicas: config.replicas,
         description: Some(format!(
             "Candor: sealed report envelopes of region {region}, waiting for a worker"
         )),
@@ -164,5 +165,6 @@ mod tests {
         assert_eq!(c.retention, stream::RetentionPolicy::WorkQueue);
         assert_eq!(c.storage, stream::StorageType::File);
         assert_eq!(c.duplicate_window, Duration::from_secs(600));
+        assert_eq!(c.num_replicas, 1);
     }
 }
