@@ -9,7 +9,12 @@
 #   bash bench/scaleout-rate.sh [reports]     # default 100000; needs NATS
 # Set CANDOR_BIN to use a built binary (default: build target/release/candor),
 # PULLERS to set the worker's `[queue] worker_pullers` (default 0: one per core),
-# ONLY=e2e to measure front + worker only.
+# ONLY=e2e to measure front + worker only, STORE_URL=postgres://… to give the
+# worker the PostgreSQL store (a namespace of its own, dropped after; the
+# embedded run stays on SQLite, the default it is compared with).
+# Each run also prints the CPU seconds per report of every process involved
+# (front, worker, NATS, PostgreSQL, the load generator; /proc/PID/stat), and
+# after the front-alone run the stream's bytes per queued envelope.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 reports=${1:-100000}
@@ -21,10 +26,20 @@ bin=$CANDOR_BIN
 work=$(mktemp -d)
 pids=()
 prefix=rate$$
-trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"' EXIT
+ns=rate$$
+store_url=${STORE_URL:-}
+drop_namespace() {
+  [ -n "$store_url" ] || return 0
+  psql -q "$store_url" -tAc "SELECT string_agg(format('DROP SCHEMA %I CASCADE', nspname), '; ')
+    FROM pg_namespace WHERE nspname LIKE '${ns}\_%'" | psql -q "$store_url" >/dev/null 2>&1 || true
+}
+trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; drop_namespace; rm -rf "$work"' EXIT
 
 serve() { # serve ROLE PORT
   printf 'regions = ["eu"]\n[queue]\nstream_prefix = "%s"\nworker_pullers = %s\n' "$prefix" "${PULLERS:-0}" >"$work/collector.toml"
+  if [ -n "$store_url" ] && [ "$1" = worker ]; then
+    printf '[store]\nbackend = "postgres"\nurl = "%s"\nnamespace = "%s"\n' "$store_url" "$ns" >>"$work/collector.toml"
+  fi
   $bin serve --config "$work/collector.toml" --data-dir "$work/data" --role "$1" \
     --listen "127.0.0.1:$2" >>"$work/$1.log" 2>&1 &
   pids+=($!)
@@ -32,7 +47,48 @@ serve() { # serve ROLE PORT
   echo "$1 did not become ready" >&2; exit 1
 }
 stop_all() { for p in "${pids[@]}"; do kill "$p"; wait "$p" || true; done; pids=(); }
-stored() { sqlite3 "$work/data/eu/aggregates.sqlite" "SELECT COALESCE(SUM(reports), 0) FROM report_counts" 2>/dev/null || echo 0; }
+stored() {
+  if [ -n "$store_url" ]; then
+    psql "$store_url" -tAc "SELECT COALESCE(SUM(reports), 0) FROM ${ns}_region_eu.report_counts" 2>/dev/null || echo 0
+  else
+    sqlite3 "$work/data/eu/aggregates.sqlite" "SELECT COALESCE(SUM(reports), 0) FROM report_counts" 2>/dev/null || echo 0
+  fi
+}
+# cpu PID...: user + system seconds of the processes (every thread).
+cpu() {
+  python3 - "$@" <<'PY'
+import os, sys
+t = 0
+for pid in sys.argv[1:]:
+    try:
+        f = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+        t += int(f[11]) + int(f[12])
+    except (FileNotFoundError, ProcessLookupError, IndexError, ValueError):
+        pass
+print(t / os.sysconf("SC_CLK_TCK"))
+PY
+}
+# The processes whose CPU a run counts, by name: NATS and PostgreSQL are
+# already running and shared, so their CPU is read before and after.
+service_pids() { pgrep -x "$1" | tr '\n' ' '; }
+# per_report NAME BEFORE AFTER: µs of CPU per report.
+per_report() { python3 -c "import sys; print('%s %.1f µs' % (sys.argv[1], (float(sys.argv[3]) - float(sys.argv[2])) * 1e6 / $reports))" "$@"; }
+stream_bytes() { # stream_bytes STREAM: messages and bytes it holds
+  python3 - "$1" <<'PY'
+import json, socket, sys
+s = socket.create_connection(("127.0.0.1", 4222), timeout=2)
+s.sendall(b'CONNECT {"verbose":false}\r\nSUB _INBOX.rate 1\r\nPUB $JS.API.STREAM.INFO.%s _INBOX.rate 0\r\n\r\n' % sys.argv[1].encode())
+buf = b""
+while not (b"MSG " in buf and b"\r\n" in buf.split(b"MSG ", 1)[1]):
+    buf += s.recv(65536)
+head, rest = buf.split(b"MSG ", 1)[1].split(b"\r\n", 1)
+size = int(head.split()[-1])
+while len(rest) < size:
+    rest += s.recv(65536)
+state = json.loads(rest[:size])["state"]
+print("stream %s: %d messages, %d bytes, %.0f bytes per envelope" % (sys.argv[1], state["messages"], state["bytes"], state["bytes"] / max(state["messages"], 1)))
+PY
+}
 load() { # load PORT: prints the load generator's JSON
   $bin load --url "http://127.0.0.1:$1" --reports "$reports" --batch 100 --connections 16 \
     --no-progress --json
@@ -49,17 +105,25 @@ delete_stream() {
 echo "== $reports reports, 100-report requests, 16 connections, as fast as possible"
 if [ "${ONLY:-}" != e2e ]; then
   fresh; serve all 8750
+  all_pid=${pids[-1]}; a0=$(cpu "$all_pid")
   echo "all (embedded, committed):    $(load 8750 | rate)"
+  echo "   CPU per report: $(per_report all "$a0" "$(cpu "$all_pid")")"
   fresh; serve front 8750
+  front_pid=${pids[-1]}; f0=$(cpu "$front_pid"); n0=$(cpu $(service_pids nats-server))
   echo "front alone (queued):         $(load 8750 | rate)"
+  echo "   CPU per report: $(per_report front "$f0" "$(cpu "$front_pid")"), $(per_report nats "$n0" "$(cpu $(service_pids nats-server))")"
+  echo "   $(stream_bytes "${prefix}_EU")"
   delete_stream "${prefix}_EU"
 fi
-fresh; serve worker 8751; serve front 8750
+fresh; serve worker 8751; worker_pid=${pids[-1]}; serve front 8750; front_pid=${pids[-1]}
+w0=$(cpu "$worker_pid"); f0=$(cpu "$front_pid"); n0=$(cpu $(service_pids nats-server)); p0=$(cpu $(service_pids postgres))
 start=$(date +%s.%N)
 load 8750 >"$work/e2e.json"
 echo "front + worker (queued):      $(rate <"$work/e2e.json")"
 while [ "$(stored)" -lt "$reports" ]; do sleep 0.05; done
 end=$(date +%s.%N)
+echo "   store: ${store_url:+PostgreSQL (namespace $ns)}${store_url:-SQLite}"
+echo "   CPU per report: $(per_report front "$f0" "$(cpu "$front_pid")"), $(per_report worker "$w0" "$(cpu "$worker_pid")"), $(per_report nats "$n0" "$(cpu $(service_pids nats-server))"), $(per_report postgres "$p0" "$(cpu $(service_pids postgres))")"
 # The load generator seals every report before it sends the first: that
 # time is not the collector's.
 python3 - "$reports" "$start" "$end" "$work/e2e.json" <<'PY'
