@@ -34,6 +34,12 @@ pub(crate) struct KeygenArgs {
     /// and after the collector's grace period its reports are refused.
     #[arg(long)]
     retire: Option<u8>,
+    /// The collector's PostgreSQL store, whose audit log records the key
+    /// change (as `candor serve --store-url`); also read from
+    /// `CANDOR_STORE_URL`. Without it, the SQLite store of the data
+    /// directory the key directory is in.
+    #[arg(long)]
+    store_url: Option<String>,
 }
 
 pub(crate) fn run(args: KeygenArgs) -> Result<ExitCode> {
@@ -41,7 +47,7 @@ pub(crate) fn run(args: KeygenArgs) -> Result<ExitCode> {
     if let Some(id) = args.retire {
         keys::retire(&args.out, id, now)?;
         eprintln!("Retired key {id} in {}.", args.out.display());
-        audit(&args.out, &args.region, "key.retire", id, now)?;
+        audit(&args, "key.retire", id, now)?;
         return Ok(ExitCode::SUCCESS);
     }
     let config = keys::generate(&args.out, &args.region, args.key_id)?;
@@ -51,38 +57,41 @@ pub(crate) fn run(args: KeygenArgs) -> Result<ExitCode> {
         config.region(),
         args.out.display()
     );
-    audit(
-        &args.out,
-        &args.region,
-        "key.generate",
-        config.key_id(),
-        now,
-    )?;
+    audit(&args, "key.generate", config.key_id(), now)?;
     println!("{}", config.key_id());
     Ok(ExitCode::SUCCESS)
 }
 
 /// The stores of the data directory when `out` is
 /// `<data-dir>/<region>/keys`, the layout of `candor serve`.
-fn store_of(out: &Path, region: &str) -> Option<StoreConfig> {
+fn store_of(out: &Path, region: &str, store_url: Option<&str>) -> Result<Option<StoreConfig>> {
+    let Some(data_dir) = data_dir_of(out, region) else {
+        return Ok(None);
+    };
+    // The same backend as the collector's, `Config::store`.
+    let mut config = candor_collector::Config {
+        data_dir,
+        ..candor_collector::Config::default()
+    };
+    super::apply_store_url(&mut config, store_url)?;
+    Ok(Some(config.store()))
+}
+
+/// The data directory when `out` is `<data-dir>/<region>/keys`.
+fn data_dir_of(out: &Path, region: &str) -> Option<PathBuf> {
     let out = std::path::absolute(out).ok()?;
     if out.file_name()? != "keys" {
         return None;
     }
     let region_dir = out.parent()?;
-    let data_dir: PathBuf = region_dir.parent()?.to_owned();
-    // The same backend as the collector's, `Config::store`.
-    let config = candor_collector::Config {
-        data_dir,
-        ..candor_collector::Config::default()
-    };
-    (region_dir.file_name()? == region).then(|| config.store())
+    (region_dir.file_name()? == region).then(|| region_dir.parent().map(Path::to_owned))?
 }
 
 /// Appends `action` on key `key_id` to the region's audit log, or says why
 /// there is none.
-fn audit(out: &Path, region: &str, action: &str, key_id: u8, now: i64) -> Result<()> {
-    let Some(store) = store_of(out, region) else {
+fn audit(args: &KeygenArgs, action: &str, key_id: u8, now: i64) -> Result<()> {
+    let (out, region) = (&args.out, args.region.as_str());
+    let Some(store) = store_of(out, region, args.store_url.as_deref())? else {
         eprintln!(
             "Note: {} is not a collector's key directory (<data-dir>/{region}/keys), \
              so no audit log was written.",
@@ -112,11 +121,25 @@ mod tests {
 
     #[test]
     fn only_the_serve_layout_has_a_store() {
-        let store = |out: &str| store_of(Path::new(out), "eu").map(|s| s.describe_region("eu"));
-        let file = |path: &str| Some(PathBuf::from(path).display().to_string());
-        assert_eq!(store("/d/eu/keys"), file("/d/eu/aggregates.sqlite"));
-        assert_eq!(store("/d/eu/keys/"), file("/d/eu/aggregates.sqlite"));
-        assert_eq!(store("/d/in/keys"), None);
-        assert_eq!(store("/d/keys/eu"), None);
+        let dir = |out: &str| data_dir_of(Path::new(out), "eu");
+        assert_eq!(dir("/d/eu/keys"), Some(PathBuf::from("/d")));
+        assert_eq!(dir("/d/eu/keys/"), Some(PathBuf::from("/d")));
+        assert_eq!(dir("/d/in/keys"), None);
+        assert_eq!(dir("/d/keys/eu"), None);
+    }
+
+    #[test]
+    fn a_store_url_puts_the_audit_entry_in_postgres() {
+        let store = store_of(
+            Path::new("/d/eu/keys"),
+            "eu",
+            Some("postgres://ana:s3cret@db/candor"),
+        )
+        .expect("a valid URL")
+        .expect("the serve layout");
+        let described = store.describe_region("eu");
+        assert!(described.contains("db"), "{described}");
+        assert!(!described.contains("s3cret"), "{described}");
+        assert!(!described.contains("aggregates.sqlite"), "{described}");
     }
 }

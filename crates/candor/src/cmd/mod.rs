@@ -78,23 +78,31 @@ impl ConfigArgs {
         if let Some(dir) = &self.data_dir {
             config.data_dir.clone_from(dir);
         }
-        let url = self.store_url.clone().or_else(|| {
-            std::env::var(STORE_URL_ENV)
-                .ok()
-                .filter(|v| !v.trim().is_empty())
-        });
-        if let Some(url) = url {
-            config
-                .store
-                .use_postgres(url)
-                .map_err(|e| anyhow::anyhow!("--store-url / {STORE_URL_ENV}: {e}"))?;
-            config
-                .store
-                .check()
-                .map_err(|e| anyhow::anyhow!("--store-url / {STORE_URL_ENV}: {e}"))?;
-        }
+        apply_store_url(&mut config, self.store_url.as_deref())?;
         Ok(config)
     }
+}
+
+/// Points `config` at PostgreSQL when `--store-url` (`flag`) or
+/// [`STORE_URL_ENV`] names one: every command that touches a store
+/// resolves it the same way.
+pub(crate) fn apply_store_url(config: &mut Config, flag: Option<&str>) -> Result<()> {
+    let url = flag.map(str::to_owned).or_else(|| {
+        std::env::var(STORE_URL_ENV)
+            .ok()
+            .filter(|v| !v.trim().is_empty())
+    });
+    if let Some(url) = url {
+        config
+            .store
+            .use_postgres(url)
+            .map_err(|e| anyhow::anyhow!("--store-url / {STORE_URL_ENV}: {e}"))?;
+        config
+            .store
+            .check()
+            .map_err(|e| anyhow::anyhow!("--store-url / {STORE_URL_ENV}: {e}"))?;
+    }
+    Ok(())
 }
 
 /// The regions a collector with `config` serves (as `candor serve` picks
