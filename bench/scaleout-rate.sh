@@ -122,7 +122,7 @@ load 8750 >"$work/e2e.json"
 echo "front + worker (queued):      $(rate <"$work/e2e.json")"
 while [ "$(stored)" -lt "$reports" ]; do sleep 0.05; done
 end=$(date +%s.%N)
-echo "   store: ${store_url:+PostgreSQL (namespace $ns)}${store_url:-SQLite}"
+if [ -n "$store_url" ]; then echo "   store: PostgreSQL (namespace $ns)"; else echo "   store: SQLite"; fi
 echo "   CPU per report: $(per_report front "$f0" "$(cpu "$front_pid")"), $(per_report worker "$w0" "$(cpu "$worker_pid")"), $(per_report nats "$n0" "$(cpu $(service_pids nats-server))"), $(per_report postgres "$p0" "$(cpu $(service_pids postgres))")"
 # The load generator seals every report before it sends the first: that
 # time is not the collector's.
