@@ -15,9 +15,10 @@
 #                  front; kill -9 one worker mid-load, restart it
 #   restart-pg     1 front + 1 worker on PostgreSQL; restart PostgreSQL while
 #                  the front accepts
-# The first two use SQLite, the last two PostgreSQL at $CANDOR_TEST_POSTGRES_URL
+# Every scenario uses the PostgreSQL store at $CANDOR_TEST_POSTGRES_URL
 # (default postgres://postgres@127.0.0.1:5432/test), each in a namespace of
-# its own that is dropped afterwards.
+# its own that is dropped afterwards; STORE=sqlite runs the first two on
+# SQLite instead (the last two need a shared store).
 # Set CANDOR_BIN to use a built binary (default: build target/release/candor),
 # KEEP=1 to keep the processes' logs.
 # NATS and PostgreSQL are left running whatever happens.
@@ -31,7 +32,7 @@ fi
 bin=$CANDOR_BIN
 nats_url=${CANDOR_QUEUE_URL:-nats://127.0.0.1:4222}
 pg_url=${CANDOR_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/test}
-store=sqlite   # the scenario's store: sqlite, or postgres in namespace $ns
+store=${STORE:-postgres}   # the scenario's store: sqlite, or postgres in namespace $ns
 ns=
 work=$(mktemp -d)
 pids=()
@@ -177,6 +178,7 @@ status=0
 echo "== $reports reports per scenario, 100-report requests; NATS at $nats_url"
 
 # 1 front + 1 worker; kill -9 the worker mid-load, restart it.
+ns=bench$$kill
 dir=$work/kill-worker; prefix=bench$$kill; setup "$dir"
 serve worker 8761 "$dir" $prefix; worker=$last
 serve front 8760 "$dir" $prefix
@@ -187,9 +189,10 @@ sleep 2; serve worker 8761 "$dir" $prefix
 wait $loader
 check kill-worker "$dir" "$dir/load.json" || status=1
 echo "              restarted worker: $(metric 8761 candor_queue_redeliveries_total) redelivered, $(metric 8761 candor_reports_total 'outcome="duplicate"') of them already committed (duplicate)"
-stop_all; delete_stream "${prefix}_EU"
+stop_all; delete_stream "${prefix}_EU"; drop_namespace "$ns"
 
 # 1 front + 1 worker; restart NATS while the front accepts.
+ns=bench$$nats
 dir=$work/restart-nats; prefix=bench$$nats; setup "$dir"
 serve worker 8771 "$dir" $prefix
 serve front 8770 "$dir" $prefix
@@ -201,7 +204,7 @@ sleep 7; nats_start
 wait $loader
 check restart-nats "$dir" "$dir/load.json" || status=1
 echo "              front: $(metric 8770 candor_reports_total 'code="queue_unavailable"') requests answered 503 queue_unavailable; worker: $(metric 8771 candor_queue_redeliveries_total) redelivered"
-stop_all; delete_stream "${prefix}_EU"
+stop_all; delete_stream "${prefix}_EU"; drop_namespace "$ns"
 
 # 2 fronts + 2 workers on one region, sharing the PostgreSQL store.
 store=postgres; ns=bench$$two
