@@ -82,20 +82,7 @@ fn stem(id: u8) -> String {
 /// Every key in `dir` (none if the directory does not exist), by id.
 pub fn load(dir: &Path) -> Result<Vec<KeyEntry>, KeyError> {
     let mut out = Vec::new();
-    let entries = match fs::read_dir(dir) {
-        Ok(e) => e,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
-        Err(e) => return Err(io(dir)(e)),
-    };
-    for entry in entries {
-        let path = entry.map_err(io(dir))?.path();
-        let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
-            continue;
-        };
-        if !(name.starts_with("key-") && name.ends_with(".private.json")) {
-            continue;
-        }
-        let bytes = fs::read(&path).map_err(io(&path))?;
+    for (path, bytes) in key_files(dir, ".private.json")? {
         let pair = KeyPair::from_private_json(&bytes).map_err(|source| KeyError::Invalid {
             path: path.clone(),
             source,
@@ -225,20 +212,7 @@ pub struct PublicKeyEntry {
 /// only, never a private key: what a `front` process needs.
 pub fn load_public(dir: &Path) -> Result<Vec<PublicKeyEntry>, KeyError> {
     let mut out = Vec::new();
-    let entries = match fs::read_dir(dir) {
-        Ok(e) => e,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
-        Err(e) => return Err(io(dir)(e)),
-    };
-    for entry in entries {
-        let path = entry.map_err(io(dir))?.path();
-        let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
-            continue;
-        };
-        if !(name.starts_with("key-") && name.ends_with(".config.json")) {
-            continue;
-        }
-        let bytes = fs::read(&path).map_err(io(&path))?;
+    for (path, bytes) in key_files(dir, ".config.json")? {
         let config = KeyConfig::from_json(&bytes).map_err(|source| KeyError::Invalid {
             path: path.clone(),
             source,
@@ -249,6 +223,29 @@ pub fn load_public(dir: &Path) -> Result<Vec<PublicKeyEntry>, KeyError> {
         });
     }
     out.sort_by_key(|k| k.config.key_id());
+    Ok(out)
+}
+
+/// The `key-*<suffix>` files of `dir` and their bytes (none if the
+/// directory does not exist): the walk [`load`] and [`load_public`] share.
+fn key_files(dir: &Path, suffix: &str) -> Result<Vec<(PathBuf, Vec<u8>)>, KeyError> {
+    let entries = match fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(io(dir)(e)),
+    };
+    let mut out = Vec::new();
+    for entry in entries {
+        let path = entry.map_err(io(dir))?.path();
+        let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
+            continue;
+        };
+        if !(name.starts_with("key-") && name.ends_with(suffix)) {
+            continue;
+        }
+        let bytes = fs::read(&path).map_err(io(&path))?;
+        out.push((path, bytes));
+    }
     Ok(out)
 }
 
