@@ -114,9 +114,10 @@ fn reachable(url: &str) -> bool {
         .any(|a| TcpStream::connect_timeout(&a, Duration::from_secs(1)).is_ok())
 }
 
-/// Host and port of `scheme://[user[:password]@]host[:port][/…]`; the
-/// port defaults by scheme.
-fn host_port(url: &str) -> Option<(String, u16)> {
+/// Host and port of `scheme://[user[:password]@]host[:port][/…]` (schemes
+/// `postgres`, `postgresql` and `nats`); the port defaults by scheme. Tests
+/// that put a relay in front of a service connect to it with this.
+pub fn host_port(url: &str) -> Option<(String, u16)> {
     let (scheme, rest) = url.split_once("://")?;
     let authority = rest.split(['/', '?']).next()?;
     let host_port = authority.rsplit('@').next()?;

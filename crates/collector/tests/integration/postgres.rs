@@ -178,7 +178,8 @@ impl Relay {
     fn to(url: &str) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind a relay");
         let port = listener.local_addr().expect("addr").port();
-        let target = candor_testkit_host_port(url);
+        let (host, server_port) = candor_testkit::host_port(url).expect("a postgres:// URL");
+        let target = format!("{host}:{server_port}");
         let down = Arc::new(AtomicBool::new(false));
         let stop = down.clone();
         std::thread::spawn(move || {
@@ -218,18 +219,6 @@ fn pipe(from: &TcpStream, to: &TcpStream) {
         }
         let _ = to.shutdown(std::net::Shutdown::Both);
     });
-}
-
-/// `host:port` of a `postgres://…` URL (the test server's).
-fn candor_testkit_host_port(url: &str) -> String {
-    let rest = url.split_once("://").map_or(url, |(_, r)| r);
-    let authority = rest.split(['/', '?']).next().unwrap_or(rest);
-    let host_port = authority.rsplit('@').next().unwrap_or(authority);
-    if host_port.contains(':') {
-        host_port.to_owned()
-    } else {
-        format!("{host_port}:5432")
-    }
 }
 
 #[test]
