@@ -6,6 +6,11 @@
 //! of retirement). Several keys can be active at once; a retired key still
 //! opens reports for a grace period, then its reports are refused with their
 //! own error code.
+//!
+//! The directory also holds the region's signing key (Ed25519, see
+//! [`candor_protocol::signing`]): `signing.private.json` (mode 0600, never
+//! overwritten) and `signing.public.json`, the key apps pin and auditors
+//! are given. It signs what the region publishes about itself.
 
 use std::collections::BTreeSet;
 use std::fs::{self, OpenOptions};
@@ -13,7 +18,7 @@ use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
-use candor_protocol::{Envelope, KeyConfig, KeyPair, Opener, Report};
+use candor_protocol::{Envelope, KeyConfig, KeyPair, Opener, Report, SigningKey, VerifyingKey};
 
 use crate::error::Rejection;
 
@@ -130,6 +135,71 @@ pub fn generate(dir: &Path, region: &str, key_id: Option<u8>) -> Result<KeyConfi
         0o644,
     )?;
     Ok(pair.config().clone())
+}
+
+/// The private signing key's file name in a key directory.
+pub const SIGNING_PRIVATE_FILE: &str = "signing.private.json";
+/// The public signing key's file name in a key directory.
+pub const SIGNING_PUBLIC_FILE: &str = "signing.public.json";
+
+/// The region's signing key in `dir` (created if missing), generating one
+/// if the directory has none; `true` with it when it was generated now. An
+/// existing key is never replaced, and one of another region is refused.
+pub fn ensure_signing_key(dir: &Path, region: &str) -> Result<(SigningKey, bool), KeyError> {
+    if let Some(key) = load_signing_key(dir)? {
+        if key.region() != region {
+            return Err(KeyError::OtherRegion {
+                dir: dir.to_owned(),
+                found: key.region().to_owned(),
+            });
+        }
+        return Ok((key, false));
+    }
+    fs::create_dir_all(dir).map_err(io(dir))?;
+    let key = SigningKey::generate(region).map_err(KeyError::Region)?;
+    write_new(
+        &dir.join(SIGNING_PRIVATE_FILE),
+        key.to_private_json().as_bytes(),
+        0o600,
+    )?;
+    let public = dir.join(SIGNING_PUBLIC_FILE);
+    match write_new(&public, key.verifying_key().to_json().as_bytes(), 0o644) {
+        // A crash between the two writes left the private file only; the
+        // public one is derived from it, so writing it now is safe.
+        Err(KeyError::Io { source, .. }) if source.kind() == std::io::ErrorKind::AlreadyExists => {}
+        other => other?,
+    }
+    Ok((key, true))
+}
+
+/// The region's signing key in `dir`, if it has one.
+pub fn load_signing_key(dir: &Path) -> Result<Option<SigningKey>, KeyError> {
+    read_optional(
+        &dir.join(SIGNING_PRIVATE_FILE),
+        SigningKey::from_private_json,
+    )
+}
+
+/// The region's signing public key in `dir`, if it has one: all a process
+/// without the private key (a `front`) needs.
+pub fn load_verifying_key(dir: &Path) -> Result<Option<VerifyingKey>, KeyError> {
+    read_optional(&dir.join(SIGNING_PUBLIC_FILE), VerifyingKey::from_json)
+}
+
+/// Parses the file at `path` with `parse`; `None` if there is no file.
+fn read_optional<T>(
+    path: &Path,
+    parse: impl FnOnce(&[u8]) -> Result<T, candor_protocol::Error>,
+) -> Result<Option<T>, KeyError> {
+    let bytes = match fs::read(path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(io(path)(e)),
+    };
+    parse(&bytes).map(Some).map_err(|source| KeyError::Invalid {
+        path: path.to_owned(),
+        source,
+    })
 }
 
 /// Marks a key retired as of `now` (Unix seconds). Retiring twice keeps the
@@ -378,6 +448,32 @@ impl RegionKeys {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_signing_key_is_created_once_private_to_its_owner_and_never_replaced() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let (first, created) = ensure_signing_key(dir.path(), "eu").unwrap();
+        assert!(created);
+        let (again, created) = ensure_signing_key(dir.path(), "eu").unwrap();
+        assert!(!created);
+        assert_eq!(again.verifying_key(), first.verifying_key());
+        let mode = fs::metadata(dir.path().join(SIGNING_PRIVATE_FILE))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+        assert_eq!(
+            load_verifying_key(dir.path()).unwrap(),
+            Some(first.verifying_key())
+        );
+        assert!(matches!(
+            ensure_signing_key(dir.path(), "us"),
+            Err(KeyError::OtherRegion { .. })
+        ));
+        let empty = tempfile::tempdir().unwrap();
+        assert!(load_signing_key(empty.path()).unwrap().is_none());
+    }
 
     #[test]
     fn a_fronts_public_keys_apply_the_same_rules_as_the_opener() {

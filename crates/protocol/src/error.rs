@@ -87,6 +87,9 @@ pub enum Error {
     /// HPKE refused to seal (should not happen with a valid public key).
     #[error("sealing failed")]
     SealFailed,
+    /// A signature is malformed or does not verify (see [`crate::signing`]).
+    #[error("bad signature: {0}")]
+    BadSignature(&'static str),
 }
 
 impl Error {
@@ -107,6 +110,7 @@ impl Error {
             Error::InvalidId { .. } => "invalid_id",
             Error::Randomness => "randomness",
             Error::SealFailed => "seal_failed",
+            Error::BadSignature(_) => "bad_signature",
         }
     }
 }

@@ -18,6 +18,9 @@
 //!   through the [`OpenBackend`] an opener was given (the `hpke` crate, or
 //!   with the `fast-open` feature aws-lc's HPKE through rustls, the default
 //!   then).
+//! - [`signing`]: a region's Ed25519 signing key, which signs the documents
+//!   a region publishes about itself (its key-config list, its audit-chain
+//!   head) so that devices and auditors can check them.
 //!
 //! Every decoder here enforces the hard size limits in [`limits`] before it
 //! allocates, and returns a typed [`Error`] with a stable [`Error::code`].
@@ -48,6 +51,7 @@ pub mod limits;
 mod open;
 mod report;
 mod seal;
+pub mod signing;
 
 pub use envelope::{Envelope, Header, MAGIC, VERSION};
 pub use error::Error;
@@ -55,3 +59,4 @@ pub use keys::{KeyConfig, KeyPair, Suite};
 pub use open::{OpenBackend, Opener};
 pub use report::{Day, MetricValue, REPORT_FORMAT_VERSION, Report, ReportId};
 pub use seal::{HPKE_INFO, seal, test_seal_with_ephemeral_ikm};
+pub use signing::{Signature, SignedKind, SigningKey, VerifyingKey};

@@ -1,4 +1,5 @@
-//! `candor keygen`: create (or retire) a region's HPKE key pair.
+//! `candor keygen`: create (or retire) a region's HPKE key pair, and the
+//! region's signing key the first time.
 //!
 //! The key directory layout and its rules (0600 private keys, never
 //! overwritten, next id for rotation, retirement markers) live in
@@ -58,6 +59,13 @@ pub(crate) fn run(args: KeygenArgs) -> Result<ExitCode> {
         args.out.display()
     );
     audit(&args, "key.generate", config.key_id(), now)?;
+    let (signing, created) = keys::ensure_signing_key(&args.out, &args.region)?;
+    eprintln!(
+        "{} signing key of region {} (the public half is what apps pin): {}",
+        if created { "New" } else { "The" },
+        signing.region(),
+        signing.verifying_key().to_hex()
+    );
     println!("{}", config.key_id());
     Ok(ExitCode::SUCCESS)
 }
