@@ -7,7 +7,7 @@ use candor_collector::clock::ManualClock;
 use candor_collector::{Collector, Config, Running};
 use candor_protocol::{Day, KeyConfig, MetricValue, Report, ReportId};
 use candor_schema::Schema;
-use candor_store::{AggregateRow, RowFilter};
+use candor_store::{AggregateRow, RowFilter, StoreConfig};
 
 /// 2026-11-29T12:00:00Z.
 pub(crate) const NOON: i64 = 1_795_953_600;
@@ -197,4 +197,43 @@ pub(crate) fn usage(day: Day, tabs: u64) -> Report {
     r.metrics
         .insert("browser.tabs_opened".into(), MetricValue::Counter(tabs));
     r
+}
+
+/// A namespace of the test database, its schemas dropped on drop.
+pub(crate) struct Namespace {
+    pub(crate) url: String,
+    pub(crate) name: String,
+}
+
+impl Namespace {
+    pub(crate) fn new(url: &str) -> Self {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+        Self {
+            url: url.to_owned(),
+            name: format!("c{}x{}", std::process::id(), nanos % 100_000_000),
+        }
+    }
+
+    /// The namespace as a store configuration.
+    pub(crate) fn store(&self) -> StoreConfig {
+        StoreConfig::postgres(self.url.clone(), self.name.clone())
+    }
+
+    /// Sets `config` to keep its data here, through `url` (this server's,
+    /// or a proxy's in front of it).
+    pub(crate) fn configure(&self, config: &mut Config, url: &str) {
+        config.store.use_postgres(url.to_owned()).expect("postgres");
+        config.store.namespace.clone_from(&self.name);
+        config.store.check().expect("a valid [store]");
+    }
+}
+
+impl Drop for Namespace {
+    fn drop(&mut self) {
+        if let Err(e) = candor_store::postgres::drop_namespace(&self.url, &self.name) {
+            eprintln!("could not drop the test namespace {}: {e}", self.name);
+        }
+    }
 }

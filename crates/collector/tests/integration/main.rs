@@ -11,7 +11,8 @@
 //!   `foreign` client built from docs/wire.md alone;
 //! - `schemas`: two schemas by id, and an older schema version;
 //! - `config`: the sample configuration in docs/ and config errors;
-//! - `privacy`: client addresses, user agents and cookies are never stored or logged;
+//! - `privacy`: client addresses, user agents and cookies are never stored
+//!   or logged (in scale-out: nor queued in JetStream or stored in PostgreSQL);
 //! - `api`: the OpenAPI document lists exactly the routes; keys, schema,
 //!   privacy page, health and metrics endpoints;
 //! - `dashboard`: sign-in with CSRF, security headers, the explorer's

@@ -14,49 +14,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use candor_collector::Config;
 use candor_collector::access::{self, Role, TokenSpec};
-use candor_store::{RowFilter, StoreConfig};
+use candor_store::RowFilter;
 use serde_json::json;
 
-use crate::common::{Server, agent};
+use crate::common::{Namespace, Server, agent};
 use crate::query::{query_api, upload};
-
-/// A namespace of the test database, its schemas dropped on drop.
-struct Namespace {
-    url: String,
-    name: String,
-}
-
-impl Namespace {
-    fn new(url: &str) -> Self {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.subsec_nanos());
-        Self {
-            url: url.to_owned(),
-            name: format!("c{}x{}", std::process::id(), nanos % 100_000_000),
-        }
-    }
-
-    fn store(&self) -> StoreConfig {
-        StoreConfig::postgres(self.url.clone(), self.name.clone())
-    }
-
-    /// Sets `config` to keep its data here, through `url` (this server's,
-    /// or a proxy's in front of it).
-    fn configure(&self, config: &mut Config, url: &str) {
-        config.store.use_postgres(url.to_owned()).expect("postgres");
-        config.store.namespace.clone_from(&self.name);
-        config.store.check().expect("a valid [store]");
-    }
-}
-
-impl Drop for Namespace {
-    fn drop(&mut self) {
-        if let Err(e) = candor_store::postgres::drop_namespace(&self.url, &self.name) {
-            eprintln!("could not drop the test namespace {}: {e}", self.name);
-        }
-    }
-}
 
 fn readyz(server: &Server) -> u16 {
     agent()

@@ -1,7 +1,9 @@
 //! Nothing that identifies a sender is stored or logged: the test sends
 //! reports from 40 different loopback addresses (127.0.0.10–49), each with
 //! its own X-Forwarded-For, Forwarded, User-Agent and Cookie values, then
-//! scans every file under the data directory and everything logged.
+//! scans every file under the data directory and everything logged. In
+//! scale-out the same scan covers every message (headers and payload) of
+//! the JetStream stream and every row of the PostgreSQL namespace.
 
 use std::io::{Read as _, Write as _};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -73,13 +75,16 @@ fn post_from(source: &str, server: std::net::SocketAddr, i: usize, body: &[u8]) 
     answer
 }
 
-#[test]
-fn no_address_user_agent_cookie_or_header_is_stored_or_logged() {
-    let logs = captured_logs();
-    let server = Server::start();
-    let key = server.key("eu");
+/// Sends one report (one `browser.tabs_opened`) from each loopback address
+/// `127.0.0.<i>`, each request with identifying headers of its own, and
+/// returns every identifying string sent: none may be stored or logged.
+fn send_probes(
+    server: std::net::SocketAddr,
+    key: &candor_protocol::KeyConfig,
+    sources: std::ops::Range<usize>,
+) -> Vec<String> {
     let mut needles = Vec::new();
-    for i in 10..50usize {
+    for i in sources {
         let mut r = Report::new(
             ReportId::random().expect("random"),
             "org.example.browser",
@@ -92,12 +97,7 @@ fn no_address_user_agent_cookie_or_header_is_stored_or_logged() {
         r.metrics
             .insert("browser.tabs_opened".into(), MetricValue::Counter(1));
         let source = format!("127.0.0.{i}");
-        let answer = post_from(
-            &source,
-            server.running.addr,
-            i,
-            &seal(&r, &key).expect("seal"),
-        );
+        let answer = post_from(&source, server, i, &seal(&r, key).expect("seal"));
         assert!(answer.starts_with("HTTP/1.1 202"), "{answer}");
         needles.extend([
             source,
@@ -111,6 +111,22 @@ fn no_address_user_agent_cookie_or_header_is_stored_or_logged() {
             format!("probe-token-{i}"),
         ]);
     }
+    needles
+}
+
+/// Fails naming the first needle found in `text` and `place`.
+fn assert_none_in(needles: &[String], text: &str, place: &str) {
+    for n in needles {
+        assert!(!text.contains(n.as_str()), "{n} found in {place}");
+    }
+}
+
+#[test]
+fn no_address_user_agent_cookie_or_header_is_stored_or_logged() {
+    let logs = captured_logs();
+    let server = Server::start();
+    let key = server.key("eu");
+    let needles = send_probes(server.running.addr, &key, 10..50);
     let tabs: i64 = server.rows("eu").iter().map(|r| r.sum).sum();
     assert_eq!(tabs, 40, "every report was counted");
     let dir = server.stop();
@@ -125,14 +141,11 @@ fn no_address_user_agent_cookie_or_header_is_stored_or_logged() {
             continue;
         }
         let bytes = std::fs::read(&path).expect("read");
-        let text = String::from_utf8_lossy(&bytes);
-        for n in &needles {
-            assert!(
-                !text.contains(n.as_str()),
-                "{n} found in {}",
-                path.display()
-            );
-        }
+        assert_none_in(
+            &needles,
+            &String::from_utf8_lossy(&bytes),
+            &path.display().to_string(),
+        );
         scanned += 1;
     }
     assert!(
@@ -140,7 +153,86 @@ fn no_address_user_agent_cookie_or_header_is_stored_or_logged() {
         "database, WAL or keys were scanned: {scanned}"
     );
     let logged = String::from_utf8_lossy(&logs.lock().expect("logs")).into_owned();
-    for n in &needles {
-        assert!(!logged.contains(n.as_str()), "{n} found in the logs");
+    assert_none_in(&needles, &logged, "the logs");
+}
+
+/// Scale-out: a `front` queues the probes' envelopes in JetStream, a
+/// `worker` on PostgreSQL counts them. Every message of the stream (its
+/// headers and payload, read before the worker drains it), every row of
+/// every table of the PostgreSQL namespace, the front's and worker's data
+/// directory and the logs are scanned: no address, user agent, cookie or
+/// other header value is anywhere.
+#[cfg(all(feature = "queue", feature = "postgres"))]
+#[test]
+fn scale_out_queues_and_stores_nothing_that_identifies_a_sender() {
+    use candor_collector::queue::Role;
+
+    use crate::common::Namespace;
+    use crate::queue::{Bench, eventually};
+
+    let logs = captured_logs();
+    let Some(pg) = candor_testkit::POSTGRES.get("privacy scan of PostgreSQL and JetStream") else {
+        return;
+    };
+    let Some(bench) = Bench::new("privacy_scan") else {
+        return;
+    };
+    let ns = Namespace::new(&pg);
+    let front = bench.start(Role::Front);
+    let needles = send_probes(front.addr, &bench.key, 60..80);
+    assert_eq!(bench.messages(), 20, "every probe is queued");
+
+    let js = bench.js();
+    let queued: Vec<String> = bench.rt.block_on(async {
+        let stream = js.get_stream(bench.stream_name()).await.expect("stream");
+        let mut out = Vec::new();
+        for seq in 1..=20 {
+            let m = stream.get_raw_message(seq).await.expect("message");
+            out.push(format!(
+                "{} {:?} {}",
+                m.subject,
+                m.headers,
+                String::from_utf8_lossy(&m.payload)
+            ));
+        }
+        out
+    });
+    for (i, m) in queued.iter().enumerate() {
+        assert_none_in(&needles, m, &format!("stream message {}", i + 1));
     }
+
+    let worker = bench.start_with(Role::Worker, |c| ns.configure(c, &pg));
+    eventually("the worker counted every probe", || {
+        worker.collector.metrics().reports_with("accepted", "") == 20
+    });
+    bench.stop(worker);
+    bench.stop(front);
+
+    let mut db = postgres::Client::connect(&pg, postgres::NoTls).expect("connect");
+    let tables = db
+        .query(
+            "SELECT table_schema, table_name FROM information_schema.tables \
+             WHERE table_schema LIKE $1 || '%' AND table_type = 'BASE TABLE'",
+            &[&ns.name],
+        )
+        .expect("tables");
+    assert!(
+        tables.len() >= 4,
+        "the namespace's tables: {}",
+        tables.len()
+    );
+    let mut rows = 0;
+    for t in &tables {
+        let (schema, table): (String, String) = (t.get(0), t.get(1));
+        let place = format!("{schema}.{table}");
+        let sql = format!("SELECT t::text FROM \"{schema}\".\"{table}\" AS t");
+        for row in db.query(sql.as_str(), &[]).expect("rows") {
+            let text: String = row.get(0);
+            assert_none_in(&needles, &text, &place);
+            rows += 1;
+        }
+    }
+    assert!(rows > 0, "the scan read the stored rows");
+    let logged = String::from_utf8_lossy(&logs.lock().expect("logs")).into_owned();
+    assert_none_in(&needles, &logged, "the logs");
 }

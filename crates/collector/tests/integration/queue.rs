@@ -32,17 +32,17 @@ fn prefix(test: &str) -> String {
 
 /// A runtime for the collectors of one test and the NATS client that
 /// inspects and deletes its stream.
-struct Bench {
-    rt: tokio::runtime::Runtime,
+pub(crate) struct Bench {
+    pub(crate) rt: tokio::runtime::Runtime,
     dir: tempfile::TempDir,
     url: String,
     prefix: String,
-    key: KeyConfig,
+    pub(crate) key: KeyConfig,
 }
 
 impl Bench {
     /// None (skipped, loudly) when NATS is absent.
-    fn new(test: &str) -> Option<Bench> {
+    pub(crate) fn new(test: &str) -> Option<Bench> {
         let url = candor_testkit::NATS.get(test)?;
         let dir = tempfile::tempdir().expect("tempdir");
         // Fronts and workers never generate keys: `candor keygen` first.
@@ -56,11 +56,11 @@ impl Bench {
         })
     }
 
-    fn start(&self, role: Role) -> Running {
+    pub(crate) fn start(&self, role: Role) -> Running {
         self.start_with(role, |_| {})
     }
 
-    fn start_with(&self, role: Role, tweak: impl FnOnce(&mut Config)) -> Running {
+    pub(crate) fn start_with(&self, role: Role, tweak: impl FnOnce(&mut Config)) -> Running {
         start_with(
             &self.rt,
             self.dir.path(),
@@ -72,7 +72,7 @@ impl Bench {
         .expect("starts")
     }
 
-    fn js(&self) -> jetstream::Context {
+    pub(crate) fn js(&self) -> jetstream::Context {
         // The context spawns its acknowledgement task on this runtime.
         let _inside = self.rt.enter();
         let client = self
@@ -82,10 +82,15 @@ impl Bench {
         jetstream::new(client)
     }
 
+    /// The region's stream's name.
+    pub(crate) fn stream_name(&self) -> String {
+        format!("{}_EU", self.prefix)
+    }
+
     /// Messages in the region's stream now.
-    fn messages(&self) -> u64 {
+    pub(crate) fn messages(&self) -> u64 {
         let js = self.js();
-        let name = format!("{}_EU", self.prefix);
+        let name = self.stream_name();
         self.rt.block_on(async {
             let mut stream = js.get_stream(&name).await.expect("stream exists");
             stream.info().await.expect("info").state.messages
@@ -111,7 +116,7 @@ impl Bench {
         });
     }
 
-    fn stop(&self, running: Running) {
+    pub(crate) fn stop(&self, running: Running) {
         self.rt.block_on(running.shutdown());
     }
 }
@@ -119,7 +124,7 @@ impl Bench {
 impl Drop for Bench {
     fn drop(&mut self) {
         let js = self.js();
-        let name = format!("{}_EU", self.prefix);
+        let name = self.stream_name();
         let _ = self.rt.block_on(js.delete_stream(&name));
     }
 }
@@ -186,7 +191,7 @@ fn tabs_sum(dir: &Path) -> i64 {
 }
 
 /// Waits (up to 30 s) until `done` holds.
-fn eventually(what: &str, mut done: impl FnMut() -> bool) {
+pub(crate) fn eventually(what: &str, mut done: impl FnMut() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(30);
     while !done() {
         assert!(Instant::now() < deadline, "timed out waiting until {what}");
@@ -419,21 +424,9 @@ fn two_workers_on_postgres_count_every_report_once() {
     let Some(bench) = Bench::new("two_workers") else {
         return;
     };
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.subsec_nanos());
-    let ns = format!("q{}x{}", std::process::id(), nanos % 100_000_000);
-    /// Drops the test's namespace (URL, name) however the test ends.
-    struct DropNamespace(String, String);
-    impl Drop for DropNamespace {
-        fn drop(&mut self) {
-            let _ = candor_store::postgres::drop_namespace(&self.0, &self.1);
-        }
-    }
-    let _cleanup = DropNamespace(pg.clone(), ns.clone());
+    let ns = crate::common::Namespace::new(&pg);
     let on_pg = |c: &mut Config| {
-        c.store.use_postgres(pg.clone()).expect("postgres");
-        c.store.namespace.clone_from(&ns);
+        ns.configure(c, &pg);
         c.queue.worker_batch = 7;
         c.queue.worker_pullers = 2;
     };
@@ -467,7 +460,8 @@ fn two_workers_on_postgres_count_every_report_once() {
         count("accepted") + count("duplicate") == 102
     });
     assert_eq!((count("accepted"), count("duplicate")), (101, 1));
-    let stored: i64 = candor_store::StoreConfig::postgres(pg.clone(), ns.clone())
+    let stored: i64 = ns
+        .store()
         .open_region_read_only("eu")
         .expect("store")
         .report_counts()
