@@ -12,7 +12,8 @@
 //! - `browser`: `candor demo` end to end, then its dashboard in headless
 //!   chromium (via `webdriver`), with screenshots under target/screenshots;
 //! - `audit`: `candor audit show|verify`, and tampered logs;
-//! - `queue`: `candor serve --role front|worker` over NATS JetStream.
+//! - `queue`: `candor serve --role front|worker` over NATS JetStream;
+//! - `security`: every test SECURITY.md names exists.
 
 mod audit;
 mod browser;
@@ -22,6 +23,7 @@ mod query;
 #[cfg(feature = "queue")]
 mod queue;
 mod schema;
+mod security;
 mod serve;
 mod simulate;
 mod token;
