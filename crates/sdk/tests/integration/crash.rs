@@ -94,6 +94,15 @@ fn open(dir: &Path, base_ms: i64) -> Candor {
         sent_dir: dir.join("sent"),
     }));
     cfg.batch_size = 3;
+    // At 1000× a day lasts 86 ms, so the region's few-day report window
+    // would pass between two runs on a loaded machine, and the SDK would
+    // rightly drop a queued report as too late: possibly one the collector
+    // had accepted just before a kill, so it would be logged here but never
+    // archived as sent. Crash safety is what this test is about, not the
+    // window: make it wider than the whole run.
+    for region in cfg.schema.regions.values_mut() {
+        region.report_window_days = 100_000;
+    }
     cfg.outbox.max_age_days = 100_000;
     cfg.outbox.max_reports = 100_000;
     cfg.sent_retention_days = 100_000;
