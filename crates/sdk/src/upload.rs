@@ -70,7 +70,7 @@ pub struct UploadSummary {
 }
 
 #[cfg(feature = "http")]
-pub use http::HttpUploader;
+pub use http::{CaError, HttpUploader};
 
 #[cfg(feature = "http")]
 mod http {
@@ -78,25 +78,77 @@ mod http {
 
     use super::{ReportResult, UploadResponse, Uploader};
 
+    use ureq::tls::{PemItem, RootCerts, TlsConfig};
+
     /// The default uploader: blocking HTTPS (rustls) POSTs of wire-format
     /// bodies to `{base}/v1/regions/{region}/reports`.
+    ///
+    /// Over `https://` the collector's certificate is always verified
+    /// (chain, validity and host name): against Mozilla's root
+    /// certificates ([`HttpUploader::new`]), or against a private CA
+    /// ([`HttpUploader::with_ca_pem`]). A certificate that does not verify
+    /// fails the request like a network error: nothing is sent, and the
+    /// reports stay in the outbox.
     #[derive(Debug)]
     pub struct HttpUploader {
         base: String,
         agent: ureq::Agent,
     }
 
+    /// Why [`HttpUploader::with_ca_pem`] could not use a CA certificate.
+    #[derive(Debug, thiserror::Error)]
+    #[non_exhaustive]
+    pub enum CaError {
+        /// The text is not valid PEM.
+        #[error("the CA certificate is not valid PEM: {0}")]
+        Pem(String),
+        /// The PEM holds no `CERTIFICATE` block.
+        #[error("the CA PEM holds no certificate (-----BEGIN CERTIFICATE-----)")]
+        NoCertificate,
+    }
+
+    /// The agent of every uploader: certificates verified against `roots`.
+    fn agent(roots: RootCerts) -> ureq::Agent {
+        ureq::Agent::config_builder()
+            .timeout_global(Some(Duration::from_secs(30)))
+            .http_status_as_error(false)
+            .user_agent("candor-sdk")
+            .tls_config(TlsConfig::builder().root_certs(roots).build())
+            .build()
+            .into()
+    }
+
     impl HttpUploader {
-        /// An uploader for the collector at `base` (e.g. `https://eu.collector.example`).
+        /// An uploader for the collector at `base` (e.g. `https://eu.collector.example`),
+        /// trusting the public CAs (Mozilla's root certificates).
         pub fn new(base: impl Into<String>) -> Self {
-            let config = ureq::Agent::config_builder()
-                .timeout_global(Some(Duration::from_secs(30)))
-                .http_status_as_error(false)
-                .user_agent("candor-sdk")
-                .build();
+            Self::with_roots(base, RootCerts::WebPki)
+        }
+
+        /// An uploader for the collector at `base` that trusts only the CA
+        /// certificates in `ca_pem` (one or more PEM `CERTIFICATE` blocks)
+        /// instead of the public CAs: for tests, and for private
+        /// deployments whose collector has a certificate of their own CA
+        /// (which then pins the collector to that CA).
+        pub fn with_ca_pem(base: impl Into<String>, ca_pem: &[u8]) -> Result<Self, CaError> {
+            let mut certs = Vec::new();
+            for item in ureq::tls::parse_pem(ca_pem) {
+                // A key or other block beside the CA is not trusted
+                // material: skipped rather than refused.
+                if let PemItem::Certificate(c) = item.map_err(|e| CaError::Pem(e.to_string()))? {
+                    certs.push(c);
+                }
+            }
+            if certs.is_empty() {
+                return Err(CaError::NoCertificate);
+            }
+            Ok(Self::with_roots(base, RootCerts::new_with_certs(&certs)))
+        }
+
+        fn with_roots(base: impl Into<String>, roots: RootCerts) -> Self {
             HttpUploader {
                 base: base.into().trim_end_matches('/').to_owned(),
-                agent: config.into(),
+                agent: agent(roots),
             }
         }
     }
@@ -170,6 +222,31 @@ mod http {
                         .unwrap_or_else(|| format!("http_{status}")),
                 },
             }
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::{CaError, HttpUploader};
+
+        #[test]
+        fn a_ca_pem_needs_a_certificate() {
+            let ca = candor_testkit::tls::TestCa::new("SDK test CA");
+            assert!(
+                HttpUploader::with_ca_pem("https://localhost", ca.cert_pem().as_bytes()).is_ok()
+            );
+            let server = ca.server_cert(&["localhost"]);
+            let key_only =
+                HttpUploader::with_ca_pem("https://localhost", server.key_pem.as_bytes());
+            assert!(
+                matches!(key_only, Err(CaError::NoCertificate)),
+                "{key_only:?}"
+            );
+            let text = HttpUploader::with_ca_pem("https://localhost", b"not PEM at all\n");
+            assert!(matches!(text, Err(CaError::NoCertificate)), "{text:?}");
+            let cut = &ca.cert_pem()[..ca.cert_pem().len() / 2];
+            let cut = HttpUploader::with_ca_pem("https://localhost", cut.as_bytes());
+            assert!(matches!(cut, Err(CaError::Pem(_))), "{cut:?}");
         }
     }
 }

@@ -15,12 +15,17 @@
 //! servers first) an absent server is a test failure instead: CI never
 //! silently skips them.
 //!
+//! Its [`tls`] module makes a throw-away CA and server certificates for
+//! the tests of TLS serving and certificate verification.
+//!
 //! ```no_run
 //! let Some(url) = candor_testkit::POSTGRES.get("the store conformance suite") else {
 //!     return; // skipped, and said so on stderr
 //! };
 //! # let _ = url;
 //! ```
+
+pub mod tls;
 
 use std::io::Write;
 use std::net::{TcpStream, ToSocketAddrs};
