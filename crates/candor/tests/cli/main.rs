@@ -12,7 +12,9 @@
 //! - `browser`: `candor demo` end to end, then its dashboard in headless
 //!   chromium (via `webdriver`), with screenshots under target/screenshots;
 //! - `audit`: `candor audit show|verify`, and tampered logs;
-//! - `queue`: `candor serve --role front|worker` over NATS JetStream.
+//! - `queue`: `candor serve --role front|worker` over NATS JetStream;
+//! - `relay`: a device uploading through `candor relay` to the OHTTP
+//!   gateway of `candor serve`, each on its own loopback address.
 
 mod audit;
 mod browser;
@@ -21,6 +23,7 @@ mod keygen;
 mod query;
 #[cfg(feature = "queue")]
 mod queue;
+mod relay;
 mod schema;
 mod serve;
 mod simulate;
