@@ -80,6 +80,12 @@ pub const CODES: [(&str, u16); 7] = [
     ("gateway_timeout", 504),
 ];
 
+/// The default body limit: the collector's default upload limit (4 MiB, a
+/// full batch) plus 1 KiB for the encapsulation and Binary HTTP framing.
+pub const DEFAULT_MAX_BODY: usize = 4 * 1024 * 1024 + 1024;
+/// The default number of requests forwarded at once.
+pub const DEFAULT_MAX_CONCURRENCY: usize = 64;
+
 /// Why a relay could not be built.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -113,14 +119,14 @@ pub struct RelayConfig {
 }
 
 impl RelayConfig {
-    /// The defaults for a gateway: 64 KiB bodies (the collector's default
-    /// upload limit plus room for the encapsulation), 256 requests at
-    /// once, a 30 s gateway timeout.
+    /// The defaults for a gateway: [`DEFAULT_MAX_BODY`] bytes,
+    /// [`DEFAULT_MAX_CONCURRENCY`] requests at once (so at most 256 MiB of
+    /// bodies in memory), a 30 s gateway timeout.
     pub fn new(gateway: Uri) -> Self {
         RelayConfig {
             gateway,
-            max_body: 64 * 1024 + 1024,
-            max_concurrency: 256,
+            max_body: DEFAULT_MAX_BODY,
+            max_concurrency: DEFAULT_MAX_CONCURRENCY,
             outgoing_address: None,
             timeout: Duration::from_secs(30),
         }

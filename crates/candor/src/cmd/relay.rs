@@ -20,10 +20,10 @@ pub(crate) struct RelayArgs {
     #[arg(long)]
     gateway: String,
     /// The largest encapsulated request accepted, in bytes (413 beyond).
-    #[arg(long, default_value_t = 64 * 1024 + 1024)]
+    #[arg(long, default_value_t = candor_relay::DEFAULT_MAX_BODY)]
     max_body: usize,
     /// The most requests forwarded at once (503 `relay_busy` beyond).
-    #[arg(long, default_value_t = 256)]
+    #[arg(long, default_value_t = candor_relay::DEFAULT_MAX_CONCURRENCY)]
     max_concurrency: usize,
     /// The local address of connections to the gateway, on a host with
     /// several (by default the system chooses).
