@@ -35,6 +35,10 @@ enum Command {
     Keygen(cmd::keygen::KeygenArgs),
     /// Run the regional collector.
     Serve(cmd::serve::ServeArgs),
+    /// Run an Oblivious HTTP relay in front of one collector's gateway, so
+    /// that the collector never sees a device's address (for a third party
+    /// to run).
+    Relay(cmd::relay::RelayArgs),
     /// Drive an SDK instance from the shell: consent, recording, day end,
     /// upload, and the reports as JSON.
     #[command(after_help = cmd::client::AFTER_HELP)]
@@ -64,6 +68,7 @@ fn main() -> ExitCode {
         Command::Schema(c) => cmd::schema::run(c),
         Command::Keygen(a) => cmd::keygen::run(a),
         Command::Serve(a) => cmd::serve::run(a),
+        Command::Relay(a) => cmd::relay::run(a),
         Command::Client(a) => cmd::client::run(a),
         Command::Demo(a) => cmd::demo::run(a),
         Command::Load(a) => cmd::load::run(a),

@@ -221,7 +221,7 @@ pub fn retire(dir: &Path, key_id: u8, now: i64) -> Result<(), KeyError> {
 /// file with its final mode, synced, then hard-linked into place (which
 /// fails if the name is taken), so a crash leaves no file or a complete one
 /// and an existing key is never replaced.
-fn write_new(path: &Path, contents: &[u8], mode: u32) -> Result<(), KeyError> {
+pub(crate) fn write_new(path: &Path, contents: &[u8], mode: u32) -> Result<(), KeyError> {
     let tmp = path.with_extension("tmp");
     let _ = fs::remove_file(&tmp);
     let mut file = OpenOptions::new()

@@ -15,6 +15,9 @@
 //! - [`server`]: start and stop ([`Collector::start`]); [`jobs`]:
 //!   retention and key reloads; [`access`]: tokens; [`calendar`]: the day
 //!   window; [`config`], [`error`], [`metrics`].
+//! - [`gateway`]: the Oblivious HTTP gateway (RFC 9458), one more front
+//!   of the same pipeline: it decapsulates a request a relay forwarded
+//!   and hands it to the device-facing routes.
 //! - [`queue`]: scale-out, the `front` and `worker` roles over NATS
 //!   JetStream (feature `queue`); the stream holds sealed envelopes only.
 //!
@@ -29,6 +32,7 @@ pub mod clock;
 pub mod config;
 pub mod dashboard;
 pub mod error;
+pub mod gateway;
 pub mod http;
 pub mod ingest;
 pub mod jobs;

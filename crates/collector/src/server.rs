@@ -90,6 +90,9 @@ pub enum StartError {
     /// The queue could not be used (the message never holds credentials).
     #[error("queue: {0}")]
     Queue(String),
+    /// The OHTTP gateway's key could not be loaded or created.
+    #[error("OHTTP gateway key: {0}")]
+    Gateway(keys::KeyError),
     /// The listener could not be bound.
     #[error("cannot listen on {addr}: {source}")]
     Listen {
@@ -155,6 +158,8 @@ pub struct Collector {
     _data_dir_lock: Option<std::fs::File>,
     /// The queue of a `front` or `worker`.
     queue: Option<QueueRuntime>,
+    /// The OHTTP gateway, on the roles with device-facing routes.
+    gateway: Option<crate::gateway::Gateway>,
     writer_threads: std::sync::Mutex<Vec<std::thread::JoinHandle<()>>>,
 }
 
@@ -373,6 +378,13 @@ impl Collector {
             Role::Worker if !sqlite => None,
             Role::All | Role::Worker => Some(lock_data_dir(&config.data_dir)?),
         };
+        let gateway = match role {
+            Role::All | Role::Front => Some(
+                crate::gateway::Gateway::load_or_create(&config.data_dir)
+                    .map_err(StartError::Gateway)?,
+            ),
+            Role::Worker => None,
+        };
         let registry = Arc::new(Registry::new(schemas));
         let config = Arc::new(config);
         let calendar = Calendar::new(clock.clone(), &config.ingest);
@@ -443,6 +455,7 @@ impl Collector {
             regions,
             _data_dir_lock: data_dir_lock,
             queue,
+            gateway,
             writer_threads: std::sync::Mutex::new(writer_threads),
         });
         if let Some(q) = &collector.queue {
@@ -526,6 +539,11 @@ impl Collector {
     /// The queue of a `front` or `worker` (None for `all`).
     pub fn queue(&self) -> Option<&QueueRuntime> {
         self.queue.as_ref()
+    }
+
+    /// The OHTTP gateway (roles `all` and `front`; None for a `worker`).
+    pub fn gateway(&self) -> Option<&crate::gateway::Gateway> {
+        self.gateway.as_ref()
     }
 
     /// Whether this process can do its part now (`GET /readyz`): not

@@ -8,6 +8,7 @@ pub(crate) mod demo;
 pub(crate) mod keygen;
 pub(crate) mod load;
 pub(crate) mod query;
+pub(crate) mod relay;
 pub(crate) mod schema;
 pub(crate) mod serve;
 pub(crate) mod simulate;

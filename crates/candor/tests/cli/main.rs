@@ -13,6 +13,8 @@
 //!   chromium (via `webdriver`), with screenshots under target/screenshots;
 //! - `audit`: `candor audit show|verify`, and tampered logs;
 //! - `queue`: `candor serve --role front|worker` over NATS JetStream;
+//! - `relay`: a device uploading through `candor relay` to the OHTTP
+//!   gateway of `candor serve`, each on its own loopback address;
 //! - `security`: every test SECURITY.md names exists.
 
 mod audit;
@@ -22,6 +24,7 @@ mod keygen;
 mod query;
 #[cfg(feature = "queue")]
 mod queue;
+mod relay;
 mod schema;
 mod security;
 mod serve;

@@ -216,7 +216,9 @@ pub(crate) fn seed(
     candor_store::Store::commit(&mut store, &deltas).expect("commit");
 }
 
-fn tabs_sum(dir: &Path) -> i64 {
+/// The stored sum of `browser.tabs_opened` in region eu of the SQLite
+/// data directory `dir` (the collector stopped).
+pub(crate) fn tabs_sum(dir: &Path) -> i64 {
     let store = candor_store::StoreConfig::sqlite(dir)
         .open_region("eu")
         .expect("database opens after the crash");

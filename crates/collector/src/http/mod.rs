@@ -19,9 +19,10 @@ use crate::queue::Role;
 use crate::{Collector, Rejection, ReportOutcome};
 
 pub mod api;
+mod ohttp;
 
 /// The routes, as `(method, path)`; the OpenAPI document must list exactly these.
-pub const ROUTES: [(&str, &str); 11] = [
+pub const ROUTES: [(&str, &str); 13] = [
     ("get", "/v1/regions/{region}/keys"),
     ("post", "/v1/regions/{region}/reports"),
     ("get", "/v1/schema"),
@@ -33,6 +34,8 @@ pub const ROUTES: [(&str, &str); 11] = [
     ("get", "/v1/regions/{region}/budget"),
     ("get", "/v1/regions/{region}/audit"),
     ("get", "/v1/tokens"),
+    ("get", "/v1/ohttp/keys"),
+    ("post", "/v1/ohttp"),
 ];
 
 /// The collector's router. Which routes it has depends on the role: `all`
@@ -40,18 +43,35 @@ pub const ROUTES: [(&str, &str); 11] = [
 /// uploads, schema, privacy page) and health, readiness and metrics; a
 /// `worker` everything but the device-facing ingest (key configs and
 /// uploads), the analyst API and dashboard included since it has the store.
+/// The OHTTP gateway goes with the device-facing routes (roles `all` and
+/// `front`): it calls exactly those, through [`device_router`].
 pub fn router(collector: Arc<Collector>) -> Router {
     let role = collector.role();
     let mut router = Router::new()
-        .route(ROUTES[2].1, get(schema))
         .route(ROUTES[3].1, get(privacy))
         .route(ROUTES[4].1, get(healthz))
         .route(ROUTES[5].1, get(readyz))
         .route(ROUTES[6].1, get(metrics));
-    if role != Role::Worker {
-        router = router
-            .route(ROUTES[0].1, get(keys))
-            .route(ROUTES[1].1, post(reports));
+    if role == Role::Worker {
+        router = router.route(ROUTES[2].1, get(schema));
+    } else {
+        router = device_routes(router);
+        if let Some(gateway) = collector.gateway().cloned() {
+            let inner = device_router(collector.clone());
+            let max_body = collector.ingest().config().max_body_bytes;
+            let keys_of = gateway.clone();
+            router = router
+                .route(
+                    ROUTES[11].1,
+                    get(move || async move { ohttp::keys(&keys_of) }),
+                )
+                .route(
+                    ROUTES[12].1,
+                    post(move |headers: HeaderMap, body: Body| async move {
+                        ohttp::request(&gateway, inner, max_body, &headers, body).await
+                    }),
+                );
+        }
     }
     if role != Role::Front {
         router = router
@@ -66,19 +86,43 @@ pub fn router(collector: Arc<Collector>) -> Router {
         .with_state(collector)
 }
 
-/// A problem+json answer (RFC 9457) with a stable code: the one builder of
-/// every error body of the API.
-pub(crate) fn problem(status: StatusCode, code: &str, title: &str) -> Response {
-    let body = json!({
+/// The routes a device uses (key configs, uploads, schema), on `router`.
+fn device_routes(router: Router<Arc<Collector>>) -> Router<Arc<Collector>> {
+    router
+        .route(ROUTES[0].1, get(keys))
+        .route(ROUTES[1].1, post(reports))
+        .route(ROUTES[2].1, get(schema))
+}
+
+/// The device-facing routes alone, with the same problem+json layer: what
+/// the OHTTP gateway dispatches an inner request to, so that anything else
+/// (the analyst API, metrics, the dashboard) answers 404 through it.
+fn device_router(collector: Arc<Collector>) -> Router {
+    device_routes(Router::new())
+        .layer(axum::middleware::map_response(problem_errors))
+        .with_state(collector)
+}
+
+/// The body of a problem+json answer (RFC 9457): the one place its shape
+/// is written.
+pub(crate) fn problem_body(status: StatusCode, code: &str, title: &str) -> String {
+    json!({
         "type": format!("urn:candor:problem:{code}"),
         "title": title,
         "status": status.as_u16(),
         "code": code,
-    });
+    })
+    .to_string()
+}
+
+/// A problem+json answer (RFC 9457) with a stable code: the one builder of
+/// every error answer of the API.
+pub(crate) fn problem(status: StatusCode, code: &str, title: &str) -> Response {
+    let body = problem_body(status, code, title);
     let mut response = (
         status,
         [(header::CONTENT_TYPE, "application/problem+json")],
-        body.to_string(),
+        body,
     )
         .into_response();
     if status == StatusCode::UNAUTHORIZED {

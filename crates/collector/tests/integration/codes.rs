@@ -66,3 +66,12 @@ fn every_value_rule_code_is_an_upload_code() {
         );
     }
 }
+
+#[test]
+fn the_ohttp_gateway_codes_are_documented_in_order() {
+    let code: Vec<(String, u16)> = candor_collector::gateway::GatewayError::CODES
+        .iter()
+        .map(|(c, s)| ((*c).to_owned(), *s))
+        .collect();
+    assert_eq!(table("api.md", "ohttp-codes"), code, "docs/api.md");
+}

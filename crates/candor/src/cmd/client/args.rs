@@ -93,11 +93,20 @@ pub(super) enum ClientCommand {
     /// when this pass made requests and none delivered a report: the
     /// collector was unreachable, asked to retry later (retry_at is then
     /// set and the reports stay queued) or refused the reports.
+    #[command(group(clap::ArgGroup::new("to").required(true).args(["url", "relay"])))]
     Upload {
         /// The collector's base URL (reports go to
         /// {URL}/v1/regions/{region}/reports).
         #[arg(long, value_name = "BASE")]
-        url: String,
+        url: Option<String>,
+        /// Send through the Oblivious HTTP relay at this base URL instead
+        /// (`candor relay`): the collector never sees this device's address.
+        #[arg(long, value_name = "BASE")]
+        relay: Option<String>,
+        /// The gateway's key configuration list (`application/ohttp-keys`)
+        /// to encapsulate to; without it, fetched through the relay.
+        #[arg(long, value_name = "FILE", requires = "relay")]
+        gateway_keys: Option<std::path::PathBuf>,
     },
     /// Print every report waiting to be sent (JSON array of the reports'
     /// plaintext, pretty-printed).

@@ -64,12 +64,15 @@ impl Session {
             .with_context(|| format!("{} holds an invalid schema", path.display()))?
             .schema;
         let uploader: Option<Arc<dyn candor_sdk::Uploader>> = match command {
-            ClientCommand::Upload { url } => {
-                if !(url.starts_with("http://") || url.starts_with("https://")) {
-                    bail!("--url must be an http:// or https:// URL, not {url:?}");
-                }
-                Some(Arc::new(HttpUploader::new(url.as_str())))
-            }
+            ClientCommand::Upload {
+                url,
+                relay,
+                gateway_keys,
+            } => Some(Arc::new(uploader(
+                url.as_deref(),
+                relay.as_deref(),
+                gateway_keys.as_deref(),
+            )?)),
             _ => None,
         };
         let (schema_id, schema_version) = (schema.id.clone(), schema.version);
@@ -237,4 +240,41 @@ pub(super) fn grown(before: &ErrorCounts, after: &ErrorCounts, key: &str) -> Vec
             (n > was).then(|| (code.clone(), n - was))
         })
         .collect()
+}
+
+/// The uploader of `candor client upload`: to the collector at `url`, or
+/// through the OHTTP relay at `relay`, encapsulated to the key list in
+/// `gateway_keys` (or to the one the relay hands out).
+fn uploader(
+    url: Option<&str>,
+    relay: Option<&str>,
+    gateway_keys: Option<&Path>,
+) -> Result<HttpUploader> {
+    let http = |flag: &str, url: &str| {
+        if url.starts_with("http://") || url.starts_with("https://") {
+            Ok(())
+        } else {
+            Err(anyhow::anyhow!(
+                "{flag} must be an http:// or https:// URL, not {url:?}"
+            ))
+        }
+    };
+    match (url, relay) {
+        (_, Some(relay)) => {
+            http("--relay", relay)?;
+            let keys = match gateway_keys {
+                Some(path) => {
+                    fs::read(path).with_context(|| format!("reading {}", path.display()))?
+                }
+                None => HttpUploader::fetch_gateway_keys(relay)
+                    .with_context(|| format!("fetching the gateway's key config from {relay}"))?,
+            };
+            HttpUploader::through_relay(relay, &keys).context("the gateway's key config")
+        }
+        (Some(url), None) => {
+            http("--url", url)?;
+            Ok(HttpUploader::new(url))
+        }
+        (None, None) => bail!("give --url or --relay"),
+    }
 }
