@@ -50,6 +50,27 @@ pub enum UploadResponse {
 pub trait Uploader: Send + Sync + 'static {
     /// Uploads `body` for `region` and reports the outcome.
     fn upload(&self, region: &str, body: &[u8]) -> UploadResponse;
+
+    /// Fetches the region's signed key list document (what the collector
+    /// serves at `GET /v1/regions/{region}/keys`, docs/wire.md §5.2). The
+    /// SDK verifies it; an uploader only carries the bytes. The default
+    /// fetches nothing: the host then bundles lists itself
+    /// ([`crate::Config::key_list`], [`crate::Candor::set_key_list`]).
+    fn fetch_key_list(&self, region: &str) -> KeyListFetch {
+        let _ = region;
+        KeyListFetch::NotSupported
+    }
+}
+
+/// What one [`Uploader::fetch_key_list`] came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeyListFetch {
+    /// The served document, unverified.
+    Fetched(Vec<u8>),
+    /// This uploader does not fetch key lists.
+    NotSupported,
+    /// The fetch failed (network, an error status); try again later.
+    RetryLater,
 }
 
 /// The outcome of one [`crate::Candor::upload_pending`] pass.
@@ -76,7 +97,7 @@ pub use http::HttpUploader;
 mod http {
     use std::time::Duration;
 
-    use super::{ReportResult, UploadResponse, Uploader};
+    use super::{KeyListFetch, ReportResult, UploadResponse, Uploader};
 
     /// The default uploader: blocking HTTPS (rustls) POSTs of wire-format
     /// bodies to `{base}/v1/regions/{region}/reports`.
@@ -120,6 +141,28 @@ mod http {
     }
 
     impl Uploader for HttpUploader {
+        fn fetch_key_list(&self, region: &str) -> KeyListFetch {
+            let url = format!("{}/v1/regions/{region}/keys", self.base);
+            let Ok(response) = self.agent.get(&url).call() else {
+                return KeyListFetch::RetryLater;
+            };
+            if response.status().as_u16() != 200 {
+                return KeyListFetch::RetryLater;
+            }
+            // One byte over the limit, so that the SDK refuses an oversized
+            // list as `too_large` rather than a truncated one as malformed.
+            let limit = candor_protocol::limits::MAX_KEY_LIST_BYTES as u64 + 1;
+            match response
+                .into_body()
+                .with_config()
+                .limit(limit)
+                .read_to_vec()
+            {
+                Ok(bytes) => KeyListFetch::Fetched(bytes),
+                Err(_) => KeyListFetch::RetryLater,
+            }
+        }
+
         fn upload(&self, region: &str, body: &[u8]) -> UploadResponse {
             let url = format!("{}/v1/regions/{region}/reports", self.base);
             let response = match self
