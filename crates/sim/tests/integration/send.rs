@@ -195,13 +195,13 @@ fn run_end_to_end_with_the_real_protocol() {
     let old = KeyPair::generate("eu", 1).expect("key pair");
     let current = KeyPair::generate("eu", 2).expect("key pair");
     let other = KeyPair::generate("us", 9).expect("key pair");
-    // The fake holds only the newest key: anything sealed to key 1 would
-    // come back as unknown_key.
+    // The fake holds only the preferred key (first of the signed list):
+    // anything sealed to key 1 would come back as unknown_key.
     let opener = Opener::new("eu", [current.clone()]).expect("opener");
     let fake = FakeCollector::start(Behaviour {
         keys: vec![
-            old.config().clone(),
             current.config().clone(),
+            old.config().clone(),
             other.config().clone(),
         ],
         opener: Some(opener),
