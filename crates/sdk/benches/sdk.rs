@@ -10,7 +10,7 @@
 use std::hint::black_box;
 use std::sync::Arc;
 
-use candor_sdk::{Candor, Config, SystemClock};
+use candor_sdk::{Candor, Clock, Config, SystemClock};
 use criterion::{Criterion, criterion_group, criterion_main};
 
 fn sdk() -> (Candor, tempfile::TempDir) {
@@ -24,7 +24,19 @@ fn sdk() -> (Candor, tempfile::TempDir) {
         .schema;
     let key = candor_protocol::KeyPair::derive("eu", 1, &[42; 32]).expect("key");
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut config = Config::new(dir.path(), schema, key.config().clone());
+    let signing = candor_protocol::SigningKey::from_seed("eu", [43; 32]).expect("signing key");
+    let now = SystemClock.now();
+    let list = candor_protocol::KeyList {
+        region: "eu".into(),
+        serial: 1,
+        issued_at: now,
+        expires_at: now + 86_400,
+        keys: vec![key.config().clone()],
+    }
+    .sign(&signing)
+    .expect("signs");
+    let mut config = Config::new(dir.path(), schema, signing.verifying_key());
+    config.key_list = Some(list.to_json().into_bytes());
     // The production clock: every recording reads it to detect the day's end.
     config.clock = Arc::new(SystemClock);
     config.persist_interval = None;

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use candor_protocol::KeyConfig;
+use candor_protocol::VerifyingKey;
 use candor_schema::Schema;
 
 use crate::upload::Uploader;
@@ -20,8 +20,15 @@ pub struct Config {
     pub schema: Schema,
     /// The device's region; its collector is the only one reports go to.
     pub region: String,
-    /// The region's public key config; reports are sealed to it.
-    pub key_config: KeyConfig,
+    /// The region's signing public key (its `signing.public.json`), pinned
+    /// by the app: reports are sealed only to a key of a key list it signed
+    /// (docs/wire.md §5.2), never to a bare key config.
+    pub signing_key: VerifyingKey,
+    /// A signed key list bundled by the host (the document the collector
+    /// serves at `GET /v1/regions/{region}/keys`), checked like a fetched
+    /// one. Without it, and until the uploader fetches one, nothing is
+    /// sealed: finished days stay aggregates.
+    pub key_list: Option<Vec<u8>>,
     /// Raw context values (e.g. `app_version = "121.0.6167.101"`), coarsened
     /// by the schema's rules at open; values the schema rejects are dropped.
     pub dimensions: BTreeMap<String, String>,
@@ -47,15 +54,17 @@ pub struct Config {
 
 impl Config {
     /// A configuration with the defaults below for everything but the
-    /// essentials: system clock, no uploader, persist every 60 s, outbox of
+    /// essentials (the region is the signing key's): no bundled key list,
+    /// system clock, no uploader, persist every 60 s, outbox of
     /// 500 reports / 4 MiB / 30 days, sent reports kept 30 days, batches of
     /// 50, backoff from 60 s to 6 h.
-    pub fn new(data_dir: impl Into<PathBuf>, schema: Schema, key_config: KeyConfig) -> Self {
+    pub fn new(data_dir: impl Into<PathBuf>, schema: Schema, signing_key: VerifyingKey) -> Self {
         Config {
             data_dir: data_dir.into(),
-            region: key_config.region().to_owned(),
+            region: signing_key.region().to_owned(),
             schema,
-            key_config,
+            signing_key,
+            key_list: None,
             dimensions: BTreeMap::new(),
             clock: Arc::new(SystemClock),
             uploader: None,
@@ -75,7 +84,7 @@ impl fmt::Debug for Config {
             .field("data_dir", &self.data_dir)
             .field("schema", &self.schema.id)
             .field("region", &self.region)
-            .field("key_id", &self.key_config.key_id())
+            .field("signing_key", &self.signing_key.to_hex())
             .field("persist_interval", &self.persist_interval)
             .field("outbox", &self.outbox)
             .finish_non_exhaustive()

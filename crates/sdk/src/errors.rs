@@ -34,11 +34,15 @@ pub enum ErrorKind {
     /// A day's report dropped because the collector no longer accepts
     /// reports of that day (the region's `report_window_days` has passed).
     TooLate,
+    /// A key list refused (unsigned, signed by another key, tampered with,
+    /// expired, ...); `*keys` in [`crate::Candor::error_counts`] counts
+    /// them by their code (docs/wire.md §5.2).
+    KeyListRefused,
 }
 
 impl ErrorKind {
     /// Every kind, in counter order.
-    pub const ALL: [ErrorKind; 12] = [
+    pub const ALL: [ErrorKind; 13] = [
         ErrorKind::UnknownMetric,
         ErrorKind::WrongType,
         ErrorKind::UnknownLabel,
@@ -51,6 +55,7 @@ impl ErrorKind {
         ErrorKind::SealFailed,
         ErrorKind::Storage,
         ErrorKind::TooLate,
+        ErrorKind::KeyListRefused,
     ];
 
     /// Stable snake_case name.
@@ -68,6 +73,7 @@ impl ErrorKind {
             ErrorKind::SealFailed => "seal_failed",
             ErrorKind::Storage => "storage",
             ErrorKind::TooLate => "too_late",
+            ErrorKind::KeyListRefused => "key_list_refused",
         }
     }
 

@@ -18,6 +18,11 @@
 //!   ([`Candor::flush`], and periodically), and become one report per
 //!   purpose when the day ends: clamped, randomized where the schema asks
 //!   for local DP, sealed with HPKE to the region's key, and queued.
+//! - **Keys**: the SDK pins the region's signing public key
+//!   ([`Config::signing_key`]) and seals only to a key of a signed key
+//!   list it verified (docs/wire.md §5.2), bundled by the host or fetched
+//!   through the [`Uploader`]. Without a valid list it seals nothing:
+//!   finished days stay aggregates until one arrives.
 //! - [`Candor::upload_pending`] sends the outbox through the host's
 //!   [`Uploader`] with backoff and Retry-After, deleting a report only once
 //!   accepted.
@@ -29,9 +34,16 @@
 //! # let schema = candor_schema::parse(include_str!("../../../examples/browser.toml"),
 //! #     "browser.toml", time::macros::date!(2026 - 11 - 29)).unwrap().schema;
 //! let key = candor_protocol::KeyPair::generate("eu", 1).unwrap();
+//! let signing = candor_protocol::SigningKey::generate("eu").unwrap();
+//! // What the region's collector serves at GET /v1/regions/eu/keys.
+//! let list = candor_protocol::KeyList {
+//!     region: "eu".into(), serial: 1, issued_at: 1_795_000_000,
+//!     expires_at: 1_795_000_000 + 7 * 86_400, keys: vec![key.config().clone()],
+//! }.sign(&signing).unwrap();
 //! let dir = tempfile::tempdir().unwrap();
 //! let clock = ManualClock::new(1_795_000_000);
-//! let mut config = Config::new(dir.path(), schema, key.config().clone());
+//! let mut config = Config::new(dir.path(), schema, signing.verifying_key());
+//! config.key_list = Some(list.to_json().into_bytes());
 //! config.clock = std::sync::Arc::new(clock.clone());
 //! let candor = Candor::open(config).unwrap();
 //!
@@ -70,7 +82,7 @@ pub use errors::{ErrorKind, OpenError};
 // defined in `metrics`, so a new type does not touch this file.
 pub use metrics::*;
 pub use report::local_dp_answer;
-pub use upload::{ReportResult, UploadResponse, UploadSummary, Uploader};
+pub use upload::{KeyListFetch, ReportResult, UploadResponse, UploadSummary, Uploader};
 
 use engine::Inner;
 
@@ -157,7 +169,21 @@ impl Candor {
         self.inner.flush(true);
     }
 
+    /// Checks a signed key list the host obtained (the document served at
+    /// `GET /v1/regions/{region}/keys`) against the pinned signing key and,
+    /// if it is valid and not older than the one held, seals to it from now
+    /// on: finished days waiting for a list are sealed at once. A refused
+    /// list is counted (`*keys`, by code) and its error returned.
+    pub fn set_key_list(&self, document: &[u8]) -> Result<(), candor_protocol::Error> {
+        if self.inner.offer_key_list(document, true)? {
+            self.inner.flush(false);
+        }
+        Ok(())
+    }
+
     /// Sends queued reports through the uploader, unless backing off.
+    /// First fetches a new signed key list through it when the device has
+    /// no valid one or half of the held one's validity has passed.
     /// Blocks for the duration of the requests.
     pub fn upload_pending(&self) -> UploadSummary {
         self.inner.upload_pending()

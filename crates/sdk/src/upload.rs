@@ -50,6 +50,27 @@ pub enum UploadResponse {
 pub trait Uploader: Send + Sync + 'static {
     /// Uploads `body` for `region` and reports the outcome.
     fn upload(&self, region: &str, body: &[u8]) -> UploadResponse;
+
+    /// Fetches the region's signed key list document (what the collector
+    /// serves at `GET /v1/regions/{region}/keys`, docs/wire.md §5.2). The
+    /// SDK verifies it; an uploader only carries the bytes. The default
+    /// fetches nothing: the host then bundles lists itself
+    /// ([`crate::Config::key_list`], [`crate::Candor::set_key_list`]).
+    fn fetch_key_list(&self, region: &str) -> KeyListFetch {
+        let _ = region;
+        KeyListFetch::NotSupported
+    }
+}
+
+/// What one [`Uploader::fetch_key_list`] came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeyListFetch {
+    /// The served document, unverified.
+    Fetched(Vec<u8>),
+    /// This uploader does not fetch key lists.
+    NotSupported,
+    /// The fetch failed (network, an error status); try again later.
+    RetryLater,
 }
 
 /// The outcome of one [`crate::Candor::upload_pending`] pass.

@@ -1,9 +1,10 @@
 //! Fetching a region's public key from a collector, shared by the load
-//! generator and the fleet simulator.
+//! generator and the fleet simulator: the signed key list (docs/wire.md
+//! §5.2), checked with the region's signing public key.
 
 use std::time::Duration;
 
-use candor_protocol::KeyConfig;
+use candor_protocol::{KeyConfig, SignedKeyList, VerifyingKey};
 
 /// Largest key list read from the collector.
 const MAX_KEYS_BYTES: u64 = 1 << 20;
@@ -20,20 +21,31 @@ pub enum KeyError {
         /// What went wrong.
         message: String,
     },
-    /// The collector lists no key for the region.
-    #[error("{url} lists no key for region {region:?}")]
-    NoKey {
+    /// The collector's key list was refused (docs/wire.md §5.2).
+    #[error("the key list at {url} was refused ({code}): {message}")]
+    Refused {
         /// The key list's URL.
         url: String,
-        /// The region asked for.
-        region: String,
+        /// The refusal's stable code.
+        code: &'static str,
+        /// What was wrong.
+        message: String,
     },
 }
 
-/// The region's current key: of the configs listed at
-/// `{base_url}/v1/regions/{region}/keys` (docs/wire.md §5), the one of
-/// `region` with the highest key id.
-pub fn fetch_key(base_url: &str, region: &str, timeout: Duration) -> Result<KeyConfig, KeyError> {
+/// The region's current key: the first of the signed key list at
+/// `{base_url}/v1/regions/{region}/keys` (docs/wire.md §5.2), after checking
+/// it with `signing`, the region's signing public key, at `now` (Unix
+/// seconds). With `now` `None` the list is checked at its own issue time:
+/// its signature, region and form, not its validity period (for a
+/// simulator whose devices live at another time than the collector's).
+pub fn fetch_key(
+    base_url: &str,
+    signing: &VerifyingKey,
+    now: Option<i64>,
+    timeout: Duration,
+) -> Result<KeyConfig, KeyError> {
+    let region = signing.region();
     let url = format!(
         "{}/v1/regions/{region}/keys",
         base_url.trim_end_matches('/')
@@ -59,13 +71,19 @@ pub fn fetch_key(base_url: &str, region: &str, timeout: Duration) -> Result<KeyC
     if status != 200 {
         return Err(fail(format!("HTTP {status}: {}", text.trim())));
     }
-    let keys: Vec<KeyConfig> =
-        serde_json::from_str(&text).map_err(|e| fail(format!("not a key config list: {e}")))?;
-    keys.into_iter()
-        .filter(|k| k.region() == region)
-        .max_by_key(KeyConfig::key_id)
-        .ok_or_else(|| KeyError::NoKey {
-            url: url.clone(),
-            region: region.to_owned(),
-        })
+    let refused = |e: candor_protocol::Error| KeyError::Refused {
+        url: url.clone(),
+        code: e.code(),
+        message: e.to_string(),
+    };
+    let signed = SignedKeyList::from_json(text.as_bytes()).map_err(refused)?;
+    let at = match now {
+        Some(now) => now,
+        None => serde_json::from_str::<serde_json::Value>(&signed.payload)
+            .ok()
+            .and_then(|p| p["issued_at"].as_i64())
+            .unwrap_or(0),
+    };
+    let list = signed.verify(signing, at).map_err(refused)?;
+    Ok(list.preferred().clone())
 }

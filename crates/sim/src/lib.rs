@@ -52,7 +52,10 @@
 //!
 //! let schema = candor_schema::load("examples/browser.toml")?.schema;
 //! let day = Day::from_ymd(2026, 11, 29).expect("a real day");
-//! let mut config = LoadConfig::new("http://127.0.0.1:8750", "eu", schema, day);
+//! // The region's signing public key, as `candor keygen` wrote it.
+//! let signing = std::fs::read("candor-data/eu/keys/signing.public.json")?;
+//! let signing = candor_protocol::VerifyingKey::from_json(&signing)?;
+//! let mut config = LoadConfig::new("http://127.0.0.1:8750", signing, schema, day);
 //! config.reports = 10_000;
 //! config.batch_size = 100;
 //! config.connections = 4;
@@ -72,6 +75,10 @@
 //! let schema = candor_schema::load("examples/browser.toml")?.schema;
 //! let start = Day::from_ymd(2026, 11, 23).expect("a real day");
 //! let mut config = SimConfig::new("http://127.0.0.1:8750", schema, start);
+//! // Each region's signing key (the devices pin its public half).
+//! let signing = std::fs::read("candor-data/eu/keys/signing.private.json")?;
+//! config.signing_keys = vec![candor_protocol::SigningKey::from_private_json(&signing)?];
+//! config.regions = vec![("eu".into(), 1.0)];
 //! config.devices = 2_000;
 //! config.days = 7;
 //! let hooks = ProgressBarHooks::new(true);

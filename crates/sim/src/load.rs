@@ -4,8 +4,8 @@
 //! [`run`] does it all from a [`LoadConfig`]; its steps are public for
 //! callers (and tests) that want one of them alone:
 //!
-//! 1. [`fetch_key`]: `GET {base}/v1/regions/{region}/keys`, and take the key
-//!    with the highest id.
+//! 1. [`fetch_key`]: `GET {base}/v1/regions/{region}/keys`, check the signed
+//!    list with the region's signing public key, and take its first key.
 //! 2. [`preseal`]: N reports from a [`ReportGenerator`], sealed on every
 //!    core before the clock starts, so that the run measures the collector
 //!    and not the generator's HPKE.
@@ -29,7 +29,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use candor_protocol::limits::{MAX_BATCH_BYTES, MAX_BATCH_REPORTS};
-use candor_protocol::{Day, KeyConfig, batch, seal};
+use candor_protocol::{Day, KeyConfig, VerifyingKey, batch, seal};
 use candor_schema::Schema;
 use indicatif::{ProgressBar, ProgressState, ProgressStyle};
 
@@ -51,8 +51,12 @@ const SEAL_CHUNK: usize = 256;
 pub struct LoadConfig {
     /// The collector's base URL, e.g. `http://127.0.0.1:8750`.
     pub base_url: String,
-    /// The region whose key seals the reports and whose endpoint gets them.
+    /// The region whose key seals the reports and whose endpoint gets them
+    /// (the signing key's).
     pub region: String,
+    /// The region's signing public key (`signing.public.json`): the key
+    /// list is used only once it checks out with it.
+    pub signing_key: VerifyingKey,
     /// The data dictionary the reports must satisfy.
     pub schema: Schema,
     /// How many distinct reports to send.
@@ -88,13 +92,14 @@ impl LoadConfig {
     /// bars, a 30 s request timeout, no time limit and no retries.
     pub fn new(
         base_url: impl Into<String>,
-        region: impl Into<String>,
+        signing_key: VerifyingKey,
         schema: Schema,
         day: Day,
     ) -> Self {
         LoadConfig {
             base_url: base_url.into(),
-            region: region.into(),
+            region: signing_key.region().to_owned(),
+            signing_key,
             schema,
             reports: 10_000,
             batch_size: 100,
@@ -148,7 +153,7 @@ pub fn run(config: &LoadConfig) -> Result<LoadStats, LoadError> {
     config.validate()?;
     // Check the schema before the network, so a bad region or day says so.
     ReportGenerator::new(&config.schema, &config.region, config.day, config.seed)?;
-    let key = fetch_key(&config.base_url, &config.region, config.timeout)?;
+    let key = fetch_key(&config.base_url, &config.signing_key, config.timeout)?;
     let sealing = Instant::now();
     let envelopes = preseal(
         &config.schema,
@@ -165,14 +170,23 @@ pub fn run(config: &LoadConfig) -> Result<LoadStats, LoadError> {
     Ok(stats)
 }
 
-/// The region's current key: of the configs listed at
-/// `{base_url}/v1/regions/{region}/keys`, the one of `region` with the
-/// highest key id (see [`crate::keys::fetch_key`], which the simulator
-/// shares).
-pub fn fetch_key(base_url: &str, region: &str, timeout: Duration) -> Result<KeyConfig, LoadError> {
-    crate::keys::fetch_key(base_url, region, timeout).map_err(|e| match e {
+/// The region's current key: the first of the signed key list at
+/// `{base_url}/v1/regions/{region}/keys`, checked with `signing` (the
+/// region's `signing.public.json`) on the system clock (see
+/// [`crate::keys::fetch_key`], which the simulator shares).
+pub fn fetch_key(
+    base_url: &str,
+    signing: &VerifyingKey,
+    timeout: Duration,
+) -> Result<KeyConfig, LoadError> {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+    crate::keys::fetch_key(base_url, signing, Some(now), timeout).map_err(|e| match e {
         KeyError::Fetch { url, message } => LoadError::FetchKeys { url, message },
-        KeyError::NoKey { url, region } => LoadError::NoKey { url, region },
+        KeyError::Refused { url, code, message } => {
+            LoadError::KeyListRefused { url, code, message }
+        }
     })
 }
 

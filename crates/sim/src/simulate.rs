@@ -5,9 +5,14 @@
 //! [`run`] takes a [`SimConfig`] and does, in order:
 //!
 //! 1. Builds the fleet's profiles from the seed (see the usage model below)
-//!    and fetches each configured region's public key from
+//!    and fetches each configured region's key from the signed list at
 //!    `{collector_url}/v1/regions/{region}/keys` ([`crate::keys::fetch_key`],
-//!    shared with the load generator).
+//!    shared with the load generator), checked with the region's signing
+//!    key ([`SimConfig::signing_keys`]). The devices pin that key's public
+//!    half and are handed a list of the fetched key signed for the
+//!    simulated days: the collector's own list is dated by its clock, and
+//!    devices living in the past would rightly refuse it as issued in
+//!    their future.
 //! 2. Makes a directory for the devices' SDK data: under `/dev/shm` when it
 //!    exists and is writable (the SDK fsyncs every state file; on tmpfs that
 //!    costs nothing), else under [`SimConfig::work_dir`]. It is removed at
@@ -111,6 +116,9 @@
 //! let schema = candor_schema::load("examples/browser.toml")?.schema;
 //! let start = Day::from_ymd(2026, 11, 23).expect("a real day");
 //! let mut config = SimConfig::new("http://127.0.0.1:8750", schema, start);
+//! let signing = std::fs::read("candor-data/eu/keys/signing.private.json")?;
+//! config.signing_keys = vec![candor_protocol::SigningKey::from_private_json(&signing)?];
+//! config.regions = vec![("eu".into(), 1.0)];
 //! config.devices = 500;
 //! config.days = 7;
 //! let summary = simulate::run(&config, &NoHooks)?;
@@ -133,7 +141,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicU64;
 use std::time::{Duration, Instant};
 
-use candor_protocol::{Day, KeyConfig};
+use candor_protocol::{Day, KeyList, SigningKey, VerifyingKey};
 use candor_schema::Schema;
 use candor_sdk::ManualClock;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -189,6 +197,11 @@ pub struct SimConfig {
     pub threads: usize,
     /// Timeout of fetching a region's key.
     pub timeout: Duration,
+    /// The signing key of every simulated region (the collector's
+    /// `<region>/keys/signing.private.json`): the fetched key list is
+    /// checked with its public half, which the devices pin, and the
+    /// devices' own list is signed with it for the simulated days.
+    pub signing_keys: Vec<SigningKey>,
 }
 
 impl SimConfig {
@@ -234,6 +247,7 @@ impl SimConfig {
             prefer_tmpfs: true,
             threads: default_threads(),
             timeout: Duration::from_secs(10),
+            signing_keys: Vec::new(),
         }
     }
 
@@ -271,6 +285,9 @@ impl SimConfig {
             }
             if !seen.insert(region) {
                 return bad(format!("region {region:?} is listed twice"));
+            }
+            if !self.signing_keys.iter().any(|k| k.region() == region) {
+                return bad(format!("no signing key for region {region:?}"));
             }
             if !(share.is_finite() && *share >= 0.0) {
                 return bad(format!(
@@ -489,9 +506,9 @@ pub fn run(config: &SimConfig, hooks: &dyn SimHooks) -> Result<SimSummary, SimEr
         .map(|i| model.profile(i, &fleet, &mut interner))
         .collect();
     let regions: Vec<String> = config.regions.iter().map(|(r, _)| r.clone()).collect();
-    let keys: Vec<KeyConfig> = regions
+    let keys: Vec<DeviceKeys> = regions
         .iter()
-        .map(|r| crate::keys::fetch_key(&config.collector_url, r, config.timeout))
+        .map(|r| DeviceKeys::fetch(config, r))
         .collect::<Result<_, _>>()?;
 
     // Truth header, from the profiles.
@@ -681,3 +698,43 @@ fn model_cdf(weights: impl IntoIterator<Item = f64>) -> Vec<f64> {
 
 #[cfg(test)]
 mod tests;
+
+/// What the devices of one region are given: the pinned signing public key
+/// and a key list signed for the whole simulated period.
+pub(crate) struct DeviceKeys {
+    pub(crate) signing_key: VerifyingKey,
+    pub(crate) key_list: Vec<u8>,
+}
+
+impl DeviceKeys {
+    /// Fetches `region`'s key from the collector (checked with its signing
+    /// key) and signs a list of it valid from the day before the first
+    /// simulated day to 60 days after the last.
+    fn fetch(config: &SimConfig, region: &str) -> Result<Self, SimError> {
+        let signer = config
+            .signing_keys
+            .iter()
+            .find(|k| k.region() == region)
+            .ok_or_else(|| {
+                SimError::InvalidConfig(format!("no signing key for region {region:?}"))
+            })?;
+        let signing_key = signer.verifying_key();
+        let key =
+            crate::keys::fetch_key(&config.collector_url, &signing_key, None, config.timeout)?;
+        let end = config.end().unwrap_or(config.start);
+        let issued_at = config.start.noon() - 86_400;
+        let list = KeyList {
+            region: region.to_owned(),
+            serial: u64::try_from(issued_at).unwrap_or(0),
+            issued_at,
+            expires_at: end.noon() + 60 * 86_400,
+            keys: vec![key],
+        }
+        .sign(signer)
+        .map_err(|e| SimError::InvalidConfig(format!("signing the key list of {region}: {e}")))?;
+        Ok(DeviceKeys {
+            signing_key,
+            key_list: list.to_json().into_bytes(),
+        })
+    }
+}

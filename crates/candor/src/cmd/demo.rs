@@ -160,7 +160,10 @@ pub(crate) fn run(args: DemoArgs) -> Result<ExitCode> {
         )?);
     }
 
+    let demo_regions: Vec<String> = ["eu", "us", "in"].map(String::from).to_vec();
+    let signing_keys = super::simulate::signing_keys(&args.dir.join("data"), &demo_regions)?;
     let sim = SimConfig {
+        signing_keys,
         devices: args.devices,
         days: args.days,
         seed: args.seed,

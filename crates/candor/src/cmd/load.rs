@@ -25,6 +25,11 @@ pub(crate) struct LoadArgs {
     /// Region whose key seals the reports and whose endpoint receives them.
     #[arg(long, default_value = "eu")]
     region: String,
+    /// The region's signing public key, which the served key list must be
+    /// signed with (default: `candor-data/<region>/keys/signing.public.json`,
+    /// `candor serve`'s layout).
+    #[arg(long, value_name = "signing.public.json")]
+    signing_key: Option<PathBuf>,
     /// The data dictionary the reports must satisfy.
     #[arg(long, default_value = "examples/browser.toml")]
     schema: PathBuf,
@@ -77,7 +82,25 @@ pub(crate) fn run(args: LoadArgs) -> Result<ExitCode> {
         .with_context(|| format!("loading the schema {}", args.schema.display()))?
         .schema;
     let day = args.day.unwrap_or_else(|| Day::from(super::today()));
-    let mut config = LoadConfig::new(args.url, args.region, schema, day);
+    let key_path = args.signing_key.clone().unwrap_or_else(|| {
+        PathBuf::from("candor-data")
+            .join(&args.region)
+            .join("keys")
+            .join(candor_collector::keys::SIGNING_PUBLIC_FILE)
+    });
+    let signing_key = candor_protocol::VerifyingKey::from_json(
+        &std::fs::read(&key_path).with_context(|| format!("reading {}", key_path.display()))?,
+    )
+    .with_context(|| format!("{} is not a signing public key", key_path.display()))?;
+    if signing_key.region() != args.region {
+        anyhow::bail!(
+            "{} is the signing key of region {:?}, not {:?}",
+            key_path.display(),
+            signing_key.region(),
+            args.region
+        );
+    }
+    let mut config = LoadConfig::new(args.url, signing_key, schema, day);
     config.reports = args.reports;
     config.batch_size = args.batch;
     config.connections = args.connections;

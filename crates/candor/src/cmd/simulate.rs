@@ -6,7 +6,7 @@
 //! devices really did, to measure released statistics against.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
@@ -49,6 +49,12 @@ pub(crate) struct SimulateArgs {
     /// Base URL of the collector.
     #[arg(long, default_value = "http://127.0.0.1:8750")]
     url: String,
+    /// The collector's data directory: each simulated region's signing key
+    /// is read from `<data-dir>/<region>/keys/`. The devices pin its public
+    /// half, and the simulator signs them a key list dated in the simulated
+    /// days (the collector's own list is dated by its clock).
+    #[arg(long, default_value = "candor-data")]
+    data_dir: PathBuf,
     /// How many devices (2 000 × 7 days take about 7 s on 2 cores, the
     /// collector's work included).
     #[arg(long, default_value_t = 2_000)]
@@ -168,6 +174,7 @@ pub(crate) fn run(args: SimulateArgs) -> Result<ExitCode> {
         }
     };
     let mut config = SimConfig::new(args.url, schema, start);
+    config.signing_keys = signing_keys(&args.data_dir, &schema_regions(&config))?;
     config.devices = args.devices;
     config.days = days;
     if let Some(Shares(regions)) = args.regions {
@@ -243,4 +250,28 @@ mod tests {
         let args = <SimulateArgs as clap::FromArgMatches>::from_arg_matches(&m).expect("args");
         assert_eq!(args.regions, Some(Shares(vec![("eu".to_owned(), 1.0)])));
     }
+}
+
+/// The regions a simulation may use: those of its schema.
+fn schema_regions(config: &SimConfig) -> Vec<String> {
+    config.schema.regions.keys().cloned().collect()
+}
+
+/// The signing keys of `regions` in the collector data directory
+/// `data_dir` (`<data-dir>/<region>/keys/signing.private.json`); regions
+/// without one are left out (a simulation of them says so).
+pub(crate) fn signing_keys(
+    data_dir: &Path,
+    regions: &[String],
+) -> Result<Vec<candor_protocol::SigningKey>> {
+    let mut out = Vec::new();
+    for region in regions {
+        let dir = data_dir.join(region).join("keys");
+        if let Some(key) = candor_collector::keys::load_signing_key(&dir)
+            .with_context(|| format!("reading the signing key in {}", dir.display()))?
+        {
+            out.push(key);
+        }
+    }
+    Ok(out)
 }

@@ -176,8 +176,10 @@ fn the_audit_chain_verifies_and_every_tampering_is_found() {
         "query",
         "key.generate",
         "key.retire",
-        "{\"key_id\":2}",
-        "{\"key_id\":1}",
+        // The key history's detail (docs/api.md, "Key history").
+        "\"key_id\":2",
+        "\"key_id\":1",
+        "\"retired_at\":",
         "time (UTC)",
     ] {
         assert!(shown.contains(expected), "{expected:?} in {shown}");
@@ -222,7 +224,9 @@ fn the_audit_chain_verifies_and_every_tampering_is_found() {
     assert_eq!(queries[0]["detail"]["cached"], false);
     assert_eq!(queries[1]["detail"]["cached"], true);
     assert_eq!(entries[n as usize - 2]["detail"]["key_id"], 2);
+    assert_eq!(entries[n as usize - 2]["detail"]["config"]["key_id"], 2);
     assert_eq!(entries[n as usize - 1]["detail"]["key_id"], 1);
+    assert!(entries[n as usize - 1]["detail"]["public_key"].is_string());
 
     let out = audit(&data, "verify", &["--head", &head]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out).0);

@@ -1,7 +1,7 @@
 //! `candor client`: consent, private mode, recording, day end, upload and
 //! the JSON views, driven through the real binary with `--now`.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Output;
 
 use serde_json::{Value, json};
@@ -41,17 +41,20 @@ impl Client {
     }
 
     fn key(&self) -> PathBuf {
-        self.keys.join("key-001.config.json")
+        self.keys.join("signing.public.json")
     }
 
     fn init(&self, extra: &[&str]) -> Output {
         let key = self.key();
+        let list = key_list_at_day(&self.keys);
         let mut args = vec![
             "init",
             "--schema",
             "examples/browser.toml",
-            "--key",
+            "--signing-key",
             s(&key),
+            "--key-list",
+            s(&list),
         ];
         args.extend_from_slice(extra);
         self.at(DAY, &args)
@@ -383,7 +386,7 @@ fn init_refuses_to_reinit_and_checks_its_inputs() {
             .success()
     );
     let dir = tmp.path().join("client");
-    let key = keys.join("key-001.config.json");
+    let key = keys.join("signing.public.json");
     let out = candor(&[
         "client",
         "--dir",
@@ -391,7 +394,7 @@ fn init_refuses_to_reinit_and_checks_its_inputs() {
         "init",
         "--schema",
         "examples/browser.toml",
-        "--key",
+        "--signing-key",
         s(&key),
     ]);
     assert_eq!(out.status.code(), Some(1));
@@ -408,7 +411,7 @@ fn init_refuses_to_reinit_and_checks_its_inputs() {
         s(&dir),
         "--schema",
         s(&schema),
-        "--key",
+        "--signing-key",
         s(&c.key()),
     ]);
     assert_eq!(out.status.code(), Some(1));
@@ -500,4 +503,21 @@ fn opt_out_and_child_profile_stop_collection() {
     c.ok(&["child", "off"]);
     c.ok(&["end-day"]);
     assert_eq!(c.pending(), Vec::<Value>::new());
+}
+
+/// The key list of the keys in `keys`, signed with their signing key as of
+/// [`DAY_NOON`] (what `candor keygen` signed is dated by the real clock,
+/// which these tests do not use): the list a collector would serve then.
+fn key_list_at_day(keys: &Path) -> PathBuf {
+    use candor_collector::keys as k;
+    let signer = k::load_signing_key(keys)
+        .expect("readable")
+        .expect("keygen created it");
+    let active = k::active_configs(keys).expect("keys");
+    let list = k::refresh_key_list(keys, &signer, &active, DAY_NOON)
+        .expect("signs")
+        .expect("a key is active");
+    let path = keys.join("keys.at-day.json");
+    std::fs::write(&path, list.to_json()).expect("write");
+    path
 }

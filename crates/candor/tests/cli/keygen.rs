@@ -37,6 +37,20 @@ fn writes_a_private_key_0600_and_a_public_config() {
     let public_text = std::fs::read_to_string(&public).expect("read");
     assert!(!public_text.contains("private_key"));
 
+    // The key list it signed names the key and verifies with the signing
+    // public key it printed.
+    let signing = candor_protocol::VerifyingKey::from_json(
+        &std::fs::read(dir.join("signing.public.json")).expect("signing key"),
+    )
+    .expect("parses");
+    assert!(stderr.contains(&signing.to_hex()), "{stderr}");
+    let list = std::fs::read(dir.join("keys.signed.json")).expect("the signed list");
+    let signed = candor_protocol::SignedKeyList::from_json(&list).expect("parses");
+    let issued: serde_json::Value = serde_json::from_str(&signed.payload).expect("payload");
+    let now = issued["issued_at"].as_i64().expect("issued_at");
+    let listed = signed.verify(&signing, now).expect("verifies");
+    assert_eq!(listed.keys, [config.clone()]);
+
     // The pair works end to end.
     let mut report = candor_protocol::Report::new(
         candor_protocol::ReportId([1; 16]),

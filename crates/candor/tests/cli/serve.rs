@@ -102,7 +102,8 @@ pub(crate) fn stop(mut server: Child) {
     assert!(status.success(), "SIGTERM exits 0: {status:?}");
 }
 
-/// The newest public key of region eu.
+/// The preferred public key of region eu: the first of the served signed
+/// list (its signature is checked by the collector's and SDK's own tests).
 pub(crate) fn key(port: u16) -> KeyConfig {
     let text = agent()
         .get(&format!("http://127.0.0.1:{port}/v1/regions/eu/keys"))
@@ -111,8 +112,9 @@ pub(crate) fn key(port: u16) -> KeyConfig {
         .into_body()
         .read_to_string()
         .expect("body");
-    let keys: Vec<serde_json::Value> = serde_json::from_str(&text).expect("json");
-    KeyConfig::from_json(keys[0].to_string().as_bytes()).expect("key config")
+    let signed = candor_protocol::SignedKeyList::from_json(text.as_bytes()).expect("a signed list");
+    let list: candor_protocol::KeyList = serde_json::from_str(&signed.payload).expect("payload");
+    list.keys[0].clone()
 }
 
 /// Today (UTC).

@@ -49,9 +49,17 @@ fn day_number(day: &str) -> i32 {
 
 /// Runs `candor simulate` with `args` against the server on `port`;
 /// returns the JSON summary.
-fn simulate(port: u16, args: &[&str]) -> Value {
+fn simulate(port: u16, data: &Path, args: &[&str]) -> Value {
     let url = format!("http://127.0.0.1:{port}");
-    let mut all = vec!["simulate", "--url", &url, "--json", "--no-progress"];
+    let mut all = vec![
+        "simulate",
+        "--url",
+        &url,
+        "--data-dir",
+        s(data),
+        "--json",
+        "--no-progress",
+    ];
     all.extend_from_slice(args);
     let out = candor(&all);
     let (stdout, stderr) = text(&out);
@@ -70,6 +78,7 @@ fn a_simulated_fleet_is_stored_exactly_as_its_eligible_ground_truth() {
     // 60 devices × 3 days ending today, all in eu.
     let summary = simulate(
         port,
+        &data,
         &[
             "--devices",
             "60",
@@ -98,6 +107,7 @@ fn a_simulated_fleet_is_stored_exactly_as_its_eligible_ground_truth() {
     // One more, tiny: every session in private mode, region us.
     let private = simulate(
         port,
+        &data,
         &[
             "--devices",
             "12",
@@ -250,10 +260,21 @@ fn bad_arguments_stop_before_any_traffic() {
         assert!(stderr.contains("error"), "{stderr}");
     }
     // No collector: the key fetch fails and says where it looked.
+    let tmp = tempfile::tempdir().expect("tempdir");
+    for region in ["eu", "us"] {
+        let out = tmp.path().join(region).join("keys");
+        assert!(
+            candor(&["keygen", "--region", region, "--out", s(&out)])
+                .status
+                .success()
+        );
+    }
     let out = candor(&[
         "simulate",
         "--url",
         "http://127.0.0.1:9",
+        "--data-dir",
+        s(tmp.path()),
         "--devices",
         "2",
         "--no-progress",

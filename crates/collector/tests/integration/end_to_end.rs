@@ -69,7 +69,9 @@ fn device(
 ) -> (Candor, ManualClock, tempfile::TempDir) {
     let dir = tempfile::tempdir().expect("tempdir");
     let clock = ManualClock::new(NOON);
-    let mut cfg = Config::new(dir.path(), schema(), server.key(region));
+    // The device pins the region's signing key and fetches the signed key
+    // list itself, through its uploader.
+    let mut cfg = Config::new(dir.path(), schema(), server.signing_key(region));
     cfg.clock = Arc::new(clock.clone());
     cfg.persist_interval = None;
     cfg.uploader = Some(Arc::new(HttpUploader::new(server.url())));

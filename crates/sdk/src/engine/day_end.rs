@@ -1,11 +1,13 @@
 //! The end of a day: cells harvested into the day's aggregates, the state
 //! persisted, and each finished (purpose, day) built into a report, checked
-//! against the collector's value rules, sealed and queued.
+//! against the collector's value rules, sealed and queued — sealed only to
+//! a key of a valid signed key list: without one, finished days stay
+//! aggregates until one arrives.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
 
-use candor_protocol::{Day, Report, ReportId, seal};
+use candor_protocol::{Day, KeyConfig, Report, ReportId, seal};
 
 use crate::errors::ErrorKind;
 use crate::files::write_atomic;
@@ -73,6 +75,7 @@ impl Inner {
             .into_iter()
             .partition(|e| e.day < today || (through_today && e.day == today));
         state.days = keep;
+        let key = self.sealing_key();
         let oldest_accepted = offset_day(today, -i64::from(self.report_window_days));
         for entry in ready {
             if entry.day < oldest_accepted {
@@ -82,8 +85,9 @@ impl Inner {
                 self.errors.add(ErrorKind::TooLate, 1);
                 continue;
             }
-            if let Err(entry) = self.seal_day(entry, today, &mut state.ldp) {
-                // Sealing or writing failed: keep the data for the next try.
+            if let Err(entry) = self.seal_day(entry, today, &mut state.ldp, key.as_ref()) {
+                // No valid key list, or sealing or writing failed: keep the
+                // data for the next try.
                 let (purpose, day) = (entry.purpose.clone(), entry.day);
                 let back = state.entry(&purpose, day);
                 for (id, acc) in entry.metrics {
@@ -99,13 +103,15 @@ impl Inner {
         self.persist(&mut state);
     }
 
-    /// Builds, seals and queues one (purpose, day) report. Returns the entry
-    /// back if it should be retried later.
+    /// Builds, seals to `key` and queues one (purpose, day) report. Returns
+    /// the entry back if it should be retried later (always when there is
+    /// no key: the device has no valid signed key list).
     fn seal_day(
         &self,
         entry: DayEntry,
         today: Day,
         memory: &mut BTreeMap<String, LdpMemo>,
+        key: Option<&KeyConfig>,
     ) -> Result<(), DayEntry> {
         let Some(gate) = self.gates.iter().find(|g| g.id == entry.purpose) else {
             return Ok(());
@@ -119,8 +125,11 @@ impl Inner {
             self.errors.add(ErrorKind::DayAlreadyReported, 1);
             return Ok(());
         }
+        let Some(key) = key else {
+            return Err(entry);
+        };
         let (report_id, plaintext, envelope) =
-            match self.build_and_seal(gate, &entry, today, memory) {
+            match self.build_and_seal(gate, &entry, today, memory, key) {
                 Sealed::Done(parts) => parts,
                 Sealed::Nothing => return Ok(()),
                 Sealed::Retry => return Err(entry),
@@ -141,13 +150,15 @@ impl Inner {
         Ok(())
     }
 
-    /// Builds and seals the report of one (purpose, day), without storing it.
+    /// Builds and seals to `key` the report of one (purpose, day), without
+    /// storing it.
     fn build_and_seal(
         &self,
         gate: &Gate,
         entry: &DayEntry,
         today: Day,
         memory: &mut BTreeMap<String, LdpMemo>,
+        key: &KeyConfig,
     ) -> Sealed {
         let Ok(report_id) = ReportId::random() else {
             self.errors.add(ErrorKind::SealFailed, 1);
@@ -185,7 +196,7 @@ impl Inner {
         }
         match report
             .to_json()
-            .and_then(|plain| Ok((plain, seal(&report, &self.key)?)))
+            .and_then(|plain| Ok((plain, seal(&report, key)?)))
         {
             Ok((plaintext, envelope)) => Sealed::Done((report_id, plaintext, envelope)),
             Err(_) => {
@@ -211,7 +222,8 @@ impl Inner {
             (entry, state.ldp.clone())
         };
         let gate = self.gates.iter().find(|g| g.id == purpose)?;
-        match self.build_and_seal(gate, &entry, today, &mut memory) {
+        let key = self.sealing_key()?;
+        match self.build_and_seal(gate, &entry, today, &mut memory, &key) {
             Sealed::Done((_, _, envelope)) => Some(envelope),
             _ => None,
         }

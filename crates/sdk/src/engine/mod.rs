@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicI64};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use candor_protocol::{Day, KeyConfig};
+use candor_protocol::{Day, VerifyingKey};
 use candor_schema::Schema;
 use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
@@ -33,6 +33,7 @@ use candor_time::{Clock, day_number_of_unix};
 
 mod day_end;
 mod gates;
+mod key_list;
 mod queue;
 mod recording;
 mod transparency;
@@ -49,7 +50,7 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 /// Everything behind a [`crate::Candor`] handle: the schema, the device's
-/// region and key, the consent gates, the recording slots, and the state,
+/// region, its pinned signing key and key list, the consent gates, the recording slots, and the state,
 /// consent file and outbox on disk.
 pub(crate) struct Inner {
     pub(crate) schema: Schema,
@@ -57,7 +58,14 @@ pub(crate) struct Inner {
     /// Days after a day during which the collector still accepts its
     /// reports (the schema's `report_window_days` of the region).
     report_window_days: u32,
-    key: KeyConfig,
+    /// The pinned signing public key key lists must be signed with.
+    signing_key: VerifyingKey,
+    /// The last valid key list (None: nothing is sealed).
+    key_list: Mutex<Option<key_list::Held>>,
+    /// No key-list fetch before this Unix time (after a failed one).
+    next_key_fetch: AtomicI64,
+    /// Refused key lists by code (`*keys` in the error counters).
+    key_refusals: Mutex<BTreeMap<String, u64>>,
     dir: PathBuf,
     clock: Arc<dyn Clock>,
     uploader: Option<Arc<dyn Uploader>>,
@@ -108,7 +116,8 @@ impl Inner {
             data_dir,
             schema,
             region,
-            key_config,
+            signing_key,
+            key_list: bundled_key_list,
             dimensions,
             clock,
             uploader,
@@ -124,10 +133,10 @@ impl Inner {
                 schema.id
             )));
         }
-        if key_config.region() != region {
+        if signing_key.region() != region {
             return Err(OpenError::Config(format!(
-                "the key config is for region {:?}, the device is in {region:?}",
-                key_config.region()
+                "the signing key is for region {:?}, the device is in {region:?}",
+                signing_key.region()
             )));
         }
         let report_window_days = schema.region(&region).map_or(0, |r| r.report_window_days);
@@ -156,6 +165,11 @@ impl Inner {
             .collect::<HashMap<_, _>>();
         // Error counters survive restarts: "*" holds the SDK-wide ones.
         let sdk_errors = ErrorCounters::default();
+        let key_refusals = state
+            .errors
+            .get(key_list::REFUSALS)
+            .cloned()
+            .unwrap_or_default();
         for (metric, counts) in &state.errors {
             let counters = match metric.as_str() {
                 "*" => Some(&sdk_errors),
@@ -179,11 +193,14 @@ impl Inner {
         let mut seed = [0u8; 32];
         getrandom::fill(&mut seed).map_err(|_| OpenError::Randomness)?;
         let now = clock.now();
-        Ok(Arc::new(Inner {
+        let inner = Arc::new(Inner {
             schema,
             report_window_days,
             region,
-            key: key_config,
+            signing_key,
+            key_list: Mutex::new(None),
+            next_key_fetch: AtomicI64::new(i64::MIN),
+            key_refusals: Mutex::new(key_refusals),
             dir: data_dir,
             clock,
             uploader,
@@ -204,7 +221,13 @@ impl Inner {
             unknown_metrics: Mutex::new(BTreeMap::new()),
             url_drops: Mutex::new(BTreeMap::new()),
             rng: Mutex::new(ChaCha20Rng::from_seed(seed)),
-        }))
+        });
+        // The list kept from last time, then the host's (the newer wins).
+        inner.load_key_list();
+        if let Some(document) = bundled_key_list {
+            let _ = inner.offer_key_list(&document, true);
+        }
+        Ok(inner)
     }
 }
 

@@ -51,6 +51,12 @@ impl Inner {
     /// Sends the queued reports of open purposes, if an uploader is set and
     /// no backoff is pending; a failure schedules the next attempt.
     pub(crate) fn upload_pending(&self) -> UploadSummary {
+        // A new key list first (outside the upload lock): with it, the days
+        // that ended while the device had none are sealed now and go out
+        // in this pass.
+        if self.refresh_key_list() {
+            self.flush(false);
+        }
         let _one_pass_at_a_time = lock(&self.upload);
         let now = self.clock.now();
         let mut summary = UploadSummary::default();

@@ -43,10 +43,12 @@ impl Inner {
         self.errors.reset();
         lock(&self.unknown_metrics).clear();
         lock(&self.url_drops).clear();
+        lock(&self.key_refusals).clear();
         self.persist(&mut state);
     }
 
-    /// The persisted error counters: metric id (`*` for the SDK) → code → count.
+    /// The persisted error counters: metric id (`*` for the SDK, `*keys` for
+    /// refused key lists) → code → count.
     pub(super) fn error_snapshot(&self) -> BTreeMap<String, BTreeMap<String, u64>> {
         let mut out: BTreeMap<String, BTreeMap<String, u64>> = BTreeMap::new();
         let mut put = |id: &str, kind: ErrorKind, n: u64| {
@@ -64,10 +66,15 @@ impl Inner {
         for kind in ErrorKind::ALL {
             put("*", kind, self.errors.get(kind));
         }
+        let refusals = self.key_refusal_counts();
+        if !refusals.is_empty() {
+            out.insert(super::key_list::REFUSALS.to_owned(), refusals);
+        }
         out
     }
 
-    /// All error counters, with unknown metric ids and dropped URLs (`*url`).
+    /// All error counters, with unknown metric ids, dropped URLs (`*url`)
+    /// and refused key lists (`*keys`).
     pub(crate) fn error_counts(&self) -> BTreeMap<String, BTreeMap<String, u64>> {
         let mut out = self.error_snapshot();
         for (id, n) in lock(&self.unknown_metrics).iter() {

@@ -15,10 +15,9 @@
 
 use std::time::Duration;
 
-use candor_protocol::KeyConfig;
 use ureq::tls::{PemItem, RootCerts, TlsConfig};
 
-use super::{ReportResult, UploadResponse, Uploader};
+use super::{KeyListFetch, ReportResult, UploadResponse, Uploader};
 
 /// The largest answer body read (the collector's answers are small JSON
 /// documents).
@@ -72,8 +71,8 @@ struct Answer {
 /// The default uploader: blocking HTTPS (rustls) POSTs of wire-format
 /// bodies to `/v1/regions/{region}/reports`, directly ([`HttpUploader::new`])
 /// or through an OHTTP relay (`HttpUploader::through_relay`, feature
-/// `ohttp`). It fetches a region's key configs
-/// ([`HttpUploader::fetch_key_configs`]) the same way.
+/// `ohttp`). It fetches a region's signed key list
+/// ([`Uploader::fetch_key_list`]) the same way.
 ///
 /// Over `https://` the server's certificate is always verified (chain,
 /// validity and host name): against Mozilla's root certificates
@@ -195,24 +194,6 @@ impl HttpUploader {
             .map_err(|_| FetchError::Unreachable)?;
         let answer = read_answer(response, false).ok_or(FetchError::Unreachable)?;
         ok_body(answer)
-    }
-
-    /// The active key configs of `region` (`GET /v1/regions/{region}/keys`),
-    /// fetched the uploader's way (directly or through the relay).
-    pub fn fetch_key_configs(&self, region: &str) -> Result<Vec<KeyConfig>, FetchError> {
-        let answer = self
-            .exchange("GET", &format!("/v1/regions/{region}/keys"), None, &[])
-            .ok_or(FetchError::Unreachable)?;
-        let body = ok_body(answer)?;
-        let values: Vec<serde_json::Value> =
-            serde_json::from_slice(&body).map_err(|e| FetchError::Invalid(e.to_string()))?;
-        values
-            .iter()
-            .map(|v| {
-                KeyConfig::from_json(v.to_string().as_bytes())
-                    .map_err(|e| FetchError::Invalid(e.to_string()))
-            })
-            .collect()
     }
 
     /// Sends one request to the collector and returns its answer; `None`
@@ -382,6 +363,18 @@ struct Item {
 }
 
 impl Uploader for HttpUploader {
+    /// `GET /v1/regions/{region}/keys`, the uploader's way (directly or
+    /// through the relay); the SDK verifies what comes back.
+    fn fetch_key_list(&self, region: &str) -> KeyListFetch {
+        match self
+            .exchange("GET", &format!("/v1/regions/{region}/keys"), None, &[])
+            .map(ok_body)
+        {
+            Some(Ok(bytes)) => KeyListFetch::Fetched(bytes),
+            _ => KeyListFetch::RetryLater,
+        }
+    }
+
     fn upload(&self, region: &str, body: &[u8]) -> UploadResponse {
         let path = format!("/v1/regions/{region}/reports");
         let Some(answer) =

@@ -3,9 +3,11 @@
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use candor_protocol::{KeyPair, Opener, Report, batch};
+use candor_protocol::{KeyList, KeyPair, Opener, Report, SignedKeyList, SigningKey, batch};
 use candor_schema::Schema;
-use candor_sdk::{Candor, Config, ManualClock, ReportResult, UploadResponse, Uploader};
+use candor_sdk::{
+    Candor, Config, KeyListFetch, ManualClock, ReportResult, UploadResponse, Uploader,
+};
 
 /// 2026-11-29T12:00:00Z.
 pub(crate) const NOON: i64 = 1_795_953_600;
@@ -26,6 +28,25 @@ pub(crate) fn keys() -> KeyPair {
     KeyPair::derive("eu", 1, &[42; 32]).expect("valid key")
 }
 
+/// The region's signing key (the collector's side).
+pub(crate) fn signer() -> SigningKey {
+    SigningKey::from_seed("eu", [43; 32]).expect("valid region")
+}
+
+/// A list of [`keys`] issued at `issued_at`, valid for `days`, signed by
+/// `signer`.
+pub(crate) fn signed_list(signer: &SigningKey, issued_at: i64, days: i64) -> SignedKeyList {
+    KeyList {
+        region: "eu".into(),
+        serial: u64::try_from(issued_at).expect("not negative"),
+        issued_at,
+        expires_at: issued_at + days * DAY,
+        keys: vec![keys().config().clone()],
+    }
+    .sign(signer)
+    .expect("signs")
+}
+
 /// An SDK instance on a temporary directory with a manual clock at NOON.
 pub(crate) struct Device {
     pub(crate) candor: Candor,
@@ -34,7 +55,13 @@ pub(crate) struct Device {
 }
 
 pub(crate) fn config(dir: &Path, clock: &ManualClock) -> Config {
-    let mut config = Config::new(dir, schema(), keys().config().clone());
+    let mut config = Config::new(dir, schema(), signer().verifying_key());
+    // Valid well past every test's last day.
+    config.key_list = Some(
+        signed_list(&signer(), NOON - DAY, 400)
+            .to_json()
+            .into_bytes(),
+    );
     config.clock = Arc::new(clock.clone());
     config.persist_interval = None;
     config
@@ -89,6 +116,10 @@ pub(crate) struct FakeCollector {
     pub(crate) received: Mutex<Vec<Report>>,
     pub(crate) requests: Mutex<usize>,
     pub(crate) answers: Mutex<Vec<UploadResponse>>,
+    /// Key list documents served to `fetch_key_list`, first first; none
+    /// left: `RetryLater`.
+    pub(crate) key_lists: Mutex<Vec<Vec<u8>>>,
+    pub(crate) key_fetches: Mutex<usize>,
 }
 
 impl FakeCollector {
@@ -98,6 +129,15 @@ impl FakeCollector {
 }
 
 impl Uploader for FakeCollector {
+    fn fetch_key_list(&self, _region: &str) -> KeyListFetch {
+        *self.key_fetches.lock().expect("lock") += 1;
+        let mut lists = self.key_lists.lock().expect("lock");
+        if lists.is_empty() {
+            return KeyListFetch::RetryLater;
+        }
+        KeyListFetch::Fetched(lists.remove(0))
+    }
+
     fn upload(&self, region: &str, body: &[u8]) -> UploadResponse {
         *self.requests.lock().expect("lock") += 1;
         let scripted = {

@@ -7,12 +7,16 @@
 //! - `transparency`: pending and sent reports, retention, delete_all_data;
 //! - `local_dp`: permanent randomized response, local-DP metrics on every
 //!   reported day, memory forgotten on revocation, days past the window;
+//! - `key_list`: the signed key list: unsigned, other-key, tampered and
+//!   expired lists refused and counted; nothing sealed without a valid
+//!   list, everything once one arrives;
 //! - `crash`: kill -9 a child process at random points and check the invariants.
 
 mod anonymity;
 mod common;
 mod consent;
 mod crash;
+mod key_list;
 mod local_dp;
 mod modes;
 mod recording;

@@ -37,13 +37,16 @@ pub enum LoadError {
         /// What went wrong.
         message: String,
     },
-    /// The collector lists no key for the region.
-    #[error("{url} lists no key for region {region:?}")]
-    NoKey {
+    /// The collector's key list did not check out with the region's
+    /// signing key (docs/wire.md §5.2).
+    #[error("the key list at {url} was refused ({code}): {message}")]
+    KeyListRefused {
         /// The key list's URL.
         url: String,
-        /// The configured region.
-        region: String,
+        /// The refusal's stable code.
+        code: &'static str,
+        /// What was wrong.
+        message: String,
     },
     /// Building, sealing or framing a report failed.
     #[error("building the reports: {0}")]

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use candor_protocol::{Envelope, KeyConfig, batch};
+use candor_protocol::{Envelope, batch};
 use candor_schema::MetricKind;
 use candor_schema::Schema;
 use candor_sdk::upload::HttpUploader;
@@ -217,8 +217,8 @@ impl Sink for SdkSink<'_> {
 pub(crate) struct Env<'a> {
     pub(crate) model: &'a Model,
     pub(crate) schema: &'a Schema,
-    /// The public key of each configured region.
-    pub(crate) keys: &'a [KeyConfig],
+    /// The pinned signing key and key list of each configured region.
+    pub(crate) keys: &'a [super::DeviceKeys],
     /// Where device data directories go.
     pub(crate) dir: &'a Path,
     pub(crate) clock: &'a ManualClock,
@@ -334,7 +334,9 @@ fn open_device(
     path: PathBuf,
 ) -> Result<Device, SimError> {
     let index = profile.index;
-    let mut config = Config::new(&path, env.schema.clone(), env.keys[profile.region].clone());
+    let keys = &env.keys[profile.region];
+    let mut config = Config::new(&path, env.schema.clone(), keys.signing_key.clone());
+    config.key_list = Some(keys.key_list.clone());
     config.dimensions = profile.dims_raw.clone();
     config.clock = Arc::new(env.clock.clone());
     config.uploader = Some(uploader.clone());

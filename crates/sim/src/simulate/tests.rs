@@ -339,11 +339,13 @@ fn the_truth_json_is_sorted_and_round_trips() {
 #[test]
 fn configurations_are_checked() {
     let schema = browser();
-    let ok = SimConfig::new("http://127.0.0.1:1", schema, start());
+    let mut ok = SimConfig::new("http://127.0.0.1:1", schema, start());
+    ok.signing_keys = signing_keys();
     ok.validate().expect("the defaults are valid");
     assert_eq!(ok.regions.len(), 2);
     assert_eq!(ok.end(), Day::from_ymd(2026, 11, 29));
-    let changes: [fn(&mut SimConfig); 10] = [
+    let changes: [fn(&mut SimConfig); 11] = [
+        |c| c.signing_keys.clear(),
         |c| c.devices = 0,
         |c| c.days = 0,
         |c| c.threads = 0,
@@ -376,8 +378,16 @@ fn configurations_are_checked() {
 #[test]
 fn an_unreachable_collector_fails_in_setup() {
     let mut c = SimConfig::new("http://127.0.0.1:9", browser(), start());
+    c.signing_keys = signing_keys();
     c.devices = 3;
     c.days = 1;
     let err = super::run(&c, &super::NoHooks).expect_err("no collector");
     assert!(matches!(err, SimError::Keys(_)), "{err}");
+}
+
+/// Signing keys of the default regions.
+fn signing_keys() -> Vec<candor_protocol::SigningKey> {
+    ["eu", "us"]
+        .map(|r| candor_protocol::SigningKey::from_seed(r, [5; 32]).expect("key"))
+        .to_vec()
 }

@@ -10,12 +10,18 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use candor_protocol::{KeyConfig, Opener, Report, ReportId, batch};
+use candor_protocol::{KeyConfig, KeyList, Opener, Report, ReportId, SigningKey, batch};
+
+/// The signing key of `region` at the fake collector.
+pub(crate) fn signer(region: &str) -> SigningKey {
+    SigningKey::from_seed(region, [5; 32]).expect("valid region")
+}
 
 /// How the fake collector answers.
 #[derive(Clone, Default)]
 pub(crate) struct Behaviour {
-    /// Served at `GET /v1/regions/{region}/keys`.
+    /// Served at `GET /v1/regions/{region}/keys`, those of the region as a
+    /// signed list, in this order.
     pub(crate) keys: Vec<KeyConfig>,
     /// When set, every envelope is opened; otherwise every report is accepted
     /// unopened.
@@ -181,13 +187,34 @@ fn handle(
     let problem_json = "content-type: application/problem+json\r\n".to_owned();
     let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
     match (method, segments.as_slice()) {
-        ("GET", ["v1", "regions", _, "keys"]) => {
-            let keys: Vec<serde_json::Value> = behaviour
+        ("GET", ["v1", "regions", region, "keys"]) => {
+            // The region's keys, as a list signed with `signer(region)`,
+            // issued now for a week (docs/wire.md §5.2).
+            let keys: Vec<KeyConfig> = behaviour
                 .keys
                 .iter()
-                .map(|k| serde_json::from_str(&k.to_json()).expect("key json"))
+                .filter(|k| k.region() == *region)
+                .cloned()
                 .collect();
-            ("200 OK", json, serde_json::Value::from(keys).to_string())
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .expect("after 1970")
+                .as_secs();
+            let list = KeyList {
+                region: (*region).to_owned(),
+                serial: now,
+                issued_at: now as i64,
+                expires_at: now as i64 + 7 * 86_400,
+                keys,
+            };
+            match list.sign(&signer(region)) {
+                Ok(signed) => ("200 OK", json, signed.to_json()),
+                Err(_) => (
+                    "503 Service Unavailable",
+                    problem_json,
+                    r#"{"code":"key_list_unavailable"}"#.to_owned(),
+                ),
+            }
         }
         ("POST", ["v1", "regions", _, "reports"]) => {
             let n = state.uploads.fetch_add(1, Ordering::SeqCst);

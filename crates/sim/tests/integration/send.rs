@@ -8,11 +8,11 @@ use std::time::Duration;
 use candor_protocol::{KeyPair, Opener};
 use candor_sim::load::{self, Body, LoadConfig, LoadError, LoadStats};
 
-use crate::fake::{Behaviour, FakeCollector};
+use crate::fake::{Behaviour, FakeCollector, signer};
 use crate::{browser_schema, day, validate};
 
 fn config(url: &str, reports: usize, batch_size: usize, connections: usize) -> LoadConfig {
-    let mut c = LoadConfig::new(url, "eu", browser_schema(), day());
+    let mut c = LoadConfig::new(url, signer("eu").verifying_key(), browser_schema(), day());
     c.reports = reports;
     c.batch_size = batch_size;
     c.connections = connections;
@@ -195,13 +195,13 @@ fn run_end_to_end_with_the_real_protocol() {
     let old = KeyPair::generate("eu", 1).expect("key pair");
     let current = KeyPair::generate("eu", 2).expect("key pair");
     let other = KeyPair::generate("us", 9).expect("key pair");
-    // The fake holds only the newest key: anything sealed to key 1 would
-    // come back as unknown_key.
+    // The fake holds only the preferred key (first of the signed list):
+    // anything sealed to key 1 would come back as unknown_key.
     let opener = Opener::new("eu", [current.clone()]).expect("opener");
     let fake = FakeCollector::start(Behaviour {
         keys: vec![
-            old.config().clone(),
             current.config().clone(),
+            old.config().clone(),
             other.config().clone(),
         ],
         opener: Some(opener),
@@ -227,13 +227,13 @@ fn run_end_to_end_with_the_real_protocol() {
 #[test]
 fn setup_errors() {
     let fake = FakeCollector::start(Behaviour::default());
-    // No keys listed.
+    // No keys listed: no list is served.
     let err = load::run(&config(&fake.url(), 10, 5, 1)).expect_err("no key");
-    assert!(matches!(err, LoadError::NoKey { .. }), "{err}");
+    assert!(matches!(err, LoadError::FetchKeys { .. }), "{err}");
     // Not a collector.
     let err = load::fetch_key(
         &format!("{}/nothing", fake.url()),
-        "eu",
+        &signer("eu").verifying_key(),
         Duration::from_secs(5),
     )
     .expect_err("404");
@@ -256,8 +256,8 @@ fn setup_errors() {
 }
 
 #[test]
-fn fetch_key_takes_the_newest_key_of_the_region() {
-    let keys: Vec<_> = [("eu", 1), ("eu", 7), ("eu", 3), ("us", 9)]
+fn fetch_key_takes_the_first_key_of_a_list_signed_by_the_regions_key() {
+    let keys: Vec<_> = [("eu", 7), ("eu", 3), ("us", 9)]
         .into_iter()
         .map(|(r, id)| KeyPair::generate(r, id).expect("key pair").config().clone())
         .collect();
@@ -265,9 +265,24 @@ fn fetch_key_takes_the_newest_key_of_the_region() {
         keys: keys.clone(),
         ..Behaviour::default()
     });
-    let key = load::fetch_key(&format!("{}/", fake.url()), "eu", Duration::from_secs(5))
+    let url = format!("{}/", fake.url());
+    let key = load::fetch_key(&url, &signer("eu").verifying_key(), Duration::from_secs(5))
         .expect("fetched");
-    assert_eq!(key, keys[1]);
+    assert_eq!(key, keys[0]);
+    // Signed by another key than the one pinned: refused.
+    let other = candor_protocol::SigningKey::from_seed("eu", [6; 32]).expect("key");
+    let err =
+        load::fetch_key(&url, &other.verifying_key(), Duration::from_secs(5)).expect_err("refused");
+    assert!(
+        matches!(
+            err,
+            LoadError::KeyListRefused {
+                code: "bad_signature",
+                ..
+            }
+        ),
+        "{err}"
+    );
 }
 
 #[test]

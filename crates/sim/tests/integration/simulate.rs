@@ -23,6 +23,7 @@ fn config(url: &str, devices: usize, days: u32) -> SimConfig {
         days,
         regions: vec![("eu".into(), 1.0)],
         threads: 3,
+        signing_keys: vec![crate::fake::signer("eu")],
         ..SimConfig::new(url, browser_schema(), start().date())
     }
 }

@@ -26,16 +26,23 @@ pub(crate) struct ClientArgs {
 /// The `client` subcommands.
 #[derive(Debug, Subcommand)]
 pub(super) enum ClientCommand {
-    /// Create a client directory from a schema and a region's public key
-    /// config. Validates both (exit 1 listing the problems).
+    /// Create a client directory from a schema and a region's signing
+    /// public key (and optionally its signed key list). Validates them (exit
+    /// 1 listing the problems).
     Init {
         /// The data dictionary (TOML); its text is copied into client.json.
         #[arg(long, value_name = "FILE")]
         schema: PathBuf,
-        /// The region's public key config (`key-NNN.config.json` from
-        /// `candor keygen`); its region must be in the schema.
-        #[arg(long, value_name = "CONFIG.json")]
-        key: PathBuf,
+        /// The region's signing public key (`signing.public.json` from
+        /// `candor keygen`); its region must be in the schema. Reports are
+        /// sealed only to keys of a list it signed.
+        #[arg(long, value_name = "signing.public.json")]
+        signing_key: PathBuf,
+        /// A signed key list to start with (`keys.signed.json` from `candor
+        /// keygen`, or what the collector serves); without it, reports are
+        /// sealed once `upload` has fetched one from the collector.
+        #[arg(long, value_name = "keys.signed.json")]
+        key_list: Option<PathBuf>,
         /// A raw context value, e.g. `app_version=121.0.6167.101`; coarsened
         /// by the schema's rule. Repeatable.
         #[arg(long = "dimension", value_name = "ID=VALUE", value_parser = parse_dimension)]

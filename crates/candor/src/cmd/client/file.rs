@@ -9,7 +9,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
-use candor_protocol::KeyConfig;
+use candor_protocol::VerifyingKey;
 use candor_schema::Schema;
 use candor_sdk::{Candor, Clock, Config};
 use serde::{Deserialize, Serialize};
@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 pub(super) const CLIENT_FILE: &str = "client.json";
 
 /// The format version written into `client.json`.
-pub(super) const CLIENT_FORMAT: u32 = 1;
+pub(super) const CLIENT_FORMAT: u32 = 2;
 
 /// What `client.json` holds.
 #[derive(Debug, Serialize, Deserialize)]
@@ -31,9 +31,11 @@ pub(super) struct ClientFile {
     /// The data dictionary's TOML text, copied at init so that later edits
     /// of the original do not change what this client records.
     pub(super) schema: String,
-    /// The region's public key config; reports are sealed to it. Never a
-    /// private key.
-    pub(super) key_config: KeyConfig,
+    /// The device's region.
+    pub(super) region: String,
+    /// The region's signing public key (hex): reports are sealed only to
+    /// keys of a list it signed. Never a private key.
+    pub(super) signing_key: String,
     /// Raw dimension values, coarsened by the SDK when it opens.
     #[serde(default)]
     pub(super) dimensions: BTreeMap<String, String>,
@@ -83,7 +85,9 @@ pub(super) fn open_sdk(
     clock: Arc<dyn Clock>,
     uploader: Option<Arc<dyn candor_sdk::Uploader>>,
 ) -> Result<Candor> {
-    let mut config = Config::new(dir, schema, file.key_config.clone());
+    let signing_key = VerifyingKey::from_hex(&file.region, &file.signing_key)
+        .with_context(|| format!("{} holds an invalid signing key", dir.display()))?;
+    let mut config = Config::new(dir, schema, signing_key);
     config.dimensions = file.dimensions.clone();
     config.clock = clock;
     config.uploader = uploader;

@@ -1,5 +1,6 @@
-//! `candor client init`: validate a schema and a region's key config and
-//! create a client directory from them.
+//! `candor client init`: validate a schema, a region's signing public key
+//! and (optionally) a signed key list, and create a client directory from
+//! them.
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -8,7 +9,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
-use candor_protocol::KeyConfig;
+use candor_protocol::{SignedKeyList, VerifyingKey};
 use candor_schema::Checked;
 use candor_sdk::Clock;
 
@@ -20,7 +21,7 @@ pub(super) fn init(
     dir: &Path,
     clock: Arc<dyn Clock>,
     schema_path: &Path,
-    key_path: &Path,
+    (key_path, list_path): (&Path, Option<&Path>),
     dimensions: Vec<(String, String)>,
     force: bool,
 ) -> Result<ExitCode> {
@@ -55,18 +56,28 @@ pub(super) fn init(
     };
     let key_bytes =
         fs::read(key_path).with_context(|| format!("reading {}", key_path.display()))?;
-    let key_config = match KeyConfig::from_json(&key_bytes) {
+    let signing_key = match VerifyingKey::from_json(&key_bytes) {
         Ok(k) => k,
         Err(e) => return refuse(format!("{}: {e}", key_path.display())),
     };
-    if schema.region(key_config.region()).is_none() {
+    if schema.region(signing_key.region()).is_none() {
         return refuse(format!(
-            "the key config is for region {:?}, which schema {} does not declare (regions: {})",
-            key_config.region(),
+            "the signing key is for region {:?}, which schema {} does not declare (regions: {})",
+            signing_key.region(),
             schema.id,
             join(schema.regions.keys())
         ));
     }
+    let key_list = match list_path {
+        None => None,
+        Some(path) => {
+            let bytes = fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+            if let Err(e) = SignedKeyList::verify_json(&bytes, &signing_key, clock.now()) {
+                return refuse(format!("{}: refused ({}): {e}", path.display(), e.code()));
+            }
+            Some(bytes)
+        }
+    };
     let mut dims = BTreeMap::new();
     for (id, raw) in dimensions {
         let Some(dimension) = schema.dimension(&id) else {
@@ -84,23 +95,33 @@ pub(super) fn init(
         format: CLIENT_FORMAT,
         schema_origin: origin,
         schema: src,
-        key_config,
+        region: signing_key.region().to_owned(),
+        signing_key: signing_key.to_hex(),
         dimensions: dims,
         private_mode: false,
     };
     // Opening the SDK once checks the directory is usable before
     // client.json claims it.
     let sdk = open_sdk(dir, &file, schema.clone(), clock, None)?;
+    if let Some(bytes) = &key_list {
+        sdk.set_key_list(bytes)
+            .map_err(|e| anyhow::anyhow!("the key list was refused: {e}"))?;
+    }
     sdk.flush();
     drop(sdk);
     write_client_file(dir, &file, force)?;
     eprintln!(
-        "Initialised {}: schema {} version {}, region {}, key {}.",
+        "Initialised {}: schema {} version {}, region {}, signing key {}{}.",
         dir.display(),
         schema.id,
         schema.version,
-        file.key_config.region(),
-        file.key_config.key_id()
+        file.region,
+        file.signing_key,
+        if key_list.is_some() {
+            ", with a signed key list"
+        } else {
+            "; no key list yet (`upload` fetches one)"
+        }
     );
     Ok(ExitCode::SUCCESS)
 }

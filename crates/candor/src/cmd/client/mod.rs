@@ -2,7 +2,7 @@
 //!
 //! So the SDK can be tried and scripted without writing Rust. A client
 //! directory holds `client.json` (written by `init`: the schema's TOML text,
-//! the region's public key config, the raw dimension values and the private
+//! the region's signing public key, the raw dimension values and the private
 //! mode switch) next to the SDK's own files (consent receipts, day
 //! aggregates, outbox, sent reports).
 //!
@@ -18,7 +18,8 @@
 //! to stderr and the exit code is still 0.
 //!
 //! Nothing here prints or stores a private key or token: `client.json` holds
-//! only the public key config.
+//! only the region's signing public key; the SDK keeps the signed key list
+//! it verified (`key-list.json`).
 //!
 //! The pieces: `args` is the command line, `file` the `client.json` file and
 //! opening the SDK from it, `init` creates a client directory, `session`
@@ -57,7 +58,7 @@ notes and warnings go to stderr.
 
 Exit status: 0 success (recording always succeeds; a warning on stderr names
 the SDK error code when nothing was recorded); 1 the input was checked and
-refused (invalid schema, key config or dimension, unknown purpose); 2 usage
+refused (invalid schema, signing key, key list or dimension, unknown purpose); 2 usage
 errors and anything that stopped the command (missing or unreadable files,
 re-init without --force); 3 `upload` made requests and none delivered a
 report (collector unreachable, asked to retry later, or refused the reports).";
@@ -75,10 +76,18 @@ pub(crate) fn run(args: ClientArgs) -> Result<ExitCode> {
     match args.command {
         ClientCommand::Init {
             schema,
-            key,
+            signing_key,
+            key_list,
             dimensions,
             force,
-        } => init(&dir, clock, &schema, &key, dimensions, force),
+        } => init(
+            &dir,
+            clock,
+            &schema,
+            (&signing_key, key_list.as_deref()),
+            dimensions,
+            force,
+        ),
         command => Session::open(&dir, clock, &command)?.run(command),
     }
 }

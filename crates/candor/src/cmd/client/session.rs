@@ -145,15 +145,15 @@ impl Session {
                     schema: &'a str,
                     schema_version: u32,
                     region: &'a str,
-                    key_id: u8,
+                    signing_key: &'a str,
                     private_mode: bool,
                     purposes: BTreeMap<String, PurposeConsent>,
                 }
                 print_json(&Status {
                     schema: &self.schema_id,
                     schema_version: self.schema_version,
-                    region: self.file.key_config.region(),
-                    key_id: self.file.key_config.key_id(),
+                    region: &self.file.region,
+                    signing_key: &self.file.signing_key,
                     private_mode: self.file.private_mode,
                     purposes: sdk.consent_status(),
                 })?;
