@@ -192,6 +192,8 @@ impl Running {
 /// pipeline, the read side and the runtime.
 struct OpenedRegion {
     keys: RegionKeys,
+    /// The region signing key, which signs the published audit head.
+    signing: Option<candor_protocol::SigningKey>,
     control: Box<dyn Store>,
     writer: Writer,
     runtime: RegionRuntime,
@@ -235,6 +237,14 @@ fn open_region(
             .map_err(store_err)?;
         generated_keys.push(generated);
     }
+    // An embedded collector makes its region signing key on first start,
+    // like its first key config; a worker signs only with one that
+    // `candor keygen` made (processes starting together would race).
+    let signing = if config.role == Role::All {
+        Some(keys::ensure_signing_key(&key_dir, id).map_err(key_err)?.0)
+    } else {
+        keys::load_signing_key(&key_dir).map_err(key_err)?
+    };
     let keys = RegionKeys::new(
         id,
         keys::load(&key_dir).map_err(key_err)?,
@@ -254,6 +264,7 @@ fn open_region(
     );
     Ok(OpenedRegion {
         keys,
+        signing,
         control,
         runtime: RegionRuntime {
             key_dir,
@@ -428,6 +439,9 @@ impl Collector {
                 Box::new(move || stores.open_region_read_only(&region));
             ingest = ingest.with_region(&id, opened.keys, Arc::new(opened.writer));
             analyst = analyst.with_region(&id, opened.control, reader);
+            if let Some(key) = opened.signing {
+                analyst = analyst.with_signing_key(&id, key);
+            }
             writer_threads.push(opened.writer_thread);
             regions.insert(id, opened.runtime);
         }

@@ -12,7 +12,9 @@
 //! - `browser`: `candor demo` end to end, then its dashboard in headless
 //!   chromium (via `webdriver`), with screenshots under target/screenshots;
 //! - `audit`: `candor audit show|verify`, and tampered logs;
-//! - `queue`: `candor serve --role front|worker` over NATS JetStream.
+//! - `queue`: `candor serve --role front|worker` over NATS JetStream;
+//! - `verify`: `candor verify` against a running `candor demo`, passing,
+//!   then failing by name after each kind of tampering.
 
 mod audit;
 mod browser;
@@ -25,6 +27,7 @@ mod schema;
 mod serve;
 mod simulate;
 mod token;
+mod verify;
 mod webdriver;
 
 use std::path::{Path, PathBuf};

@@ -21,7 +21,7 @@ use crate::{Collector, Rejection, ReportOutcome};
 pub mod api;
 
 /// The routes, as `(method, path)`; the OpenAPI document must list exactly these.
-pub const ROUTES: [(&str, &str); 11] = [
+pub const ROUTES: [(&str, &str); 12] = [
     ("get", "/v1/regions/{region}/keys"),
     ("post", "/v1/regions/{region}/reports"),
     ("get", "/v1/schema"),
@@ -33,6 +33,7 @@ pub const ROUTES: [(&str, &str); 11] = [
     ("get", "/v1/regions/{region}/budget"),
     ("get", "/v1/regions/{region}/audit"),
     ("get", "/v1/tokens"),
+    ("get", "/v1/regions/{region}/audit/head"),
 ];
 
 /// The collector's router. Which routes it has depends on the role: `all`
@@ -59,6 +60,7 @@ pub fn router(collector: Arc<Collector>) -> Router {
             .route(ROUTES[8].1, get(api::budget))
             .route(ROUTES[9].1, get(api::audit))
             .route(ROUTES[10].1, get(api::tokens))
+            .route(ROUTES[11].1, get(api::audit_head))
             .merge(crate::dashboard::router());
     }
     router
