@@ -1,11 +1,19 @@
 #!/usr/bin/env python3
-"""Checks docs/wire.md's test vectors with an independent HPKE implementation.
+"""Checks docs/wire.md's test vectors with independent implementations.
 
-Uses pyhpke (pip install pyhpke), not Candor's Rust code: it parses the
-vectors section of docs/wire.md, rebuilds the recipient key from skR, and for
-every envelope checks the header layout, opens it with HPKE base mode
-(info "candor report v1", header as AAD) and compares the plaintext with the
-JSON printed beside it. The batch vector is split and checked the same way.
+Not Candor's Rust code:
+- the envelope vectors (section 9) with pyhpke (pip install pyhpke): it
+  rebuilds the recipient key from skR, and for every envelope checks the
+  header layout, opens it with HPKE base mode (info "candor report v1",
+  header as AAD) and compares the plaintext with the JSON printed beside it.
+  The batch vector is split and checked the same way.
+- the signature vectors (section 5.3) with the `cryptography` package's
+  Ed25519: it rebuilds the key from the seed and the signed bytes from the
+  region, the label and the payload, verifies the signature, signs again
+  (Ed25519 is deterministic) and checks the served document and payload.
+
+A check whose Python module is missing is skipped with a message saying so
+(the script then exits 0 only if the other check ran and passed).
 
 Usage: python3 tools/check_wire_vectors.py [docs/wire.md]
 """
@@ -15,10 +23,8 @@ import re
 import struct
 import sys
 
-from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
-from pyhpke import AEADId, CipherSuite, KDFId, KEMId, KEMKey
-
 INFO = b"candor report v1"
+SIGNATURE_DOMAIN = b"candor signature v1"
 
 
 def blocks(text):
@@ -43,9 +49,77 @@ def parse_header(env):
     return key_id, (kem, kdf, aead), region, purpose, 14 + r + p
 
 
+def section_of(text, name):
+    return text.split(name + ":begin", 1)[1].split(name + ":end", 1)[0]
+
+
+def check_signature_vectors(text):
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    items = list(blocks(section_of(text, "signature-vectors")))
+    by_label = {label.split(" (")[0].split(":")[0]: body for label, body in items}
+    seed = hexblock(by_label["Signing key seed"])
+    public = json.loads(by_label["Signing public key"])
+    payload = by_label["Payload"].encode()
+    signed = hexblock(by_label["Signed bytes"])
+    signature = hexblock(by_label["Signature"])
+    served = json.loads(by_label["Served document"])
+
+    private = Ed25519PrivateKey.from_private_bytes(seed)
+    assert public["algorithm"] == "ed25519"
+    assert private.public_key().public_bytes_raw().hex() == public["public_key"], "public key"
+    region = public["region"].encode()
+    expected = SIGNATURE_DOMAIN + b"\0" + region + b"\0" + b"key-list" + b"\0" + payload
+    assert signed == expected, "signed bytes differ from domain, region, label and payload"
+    try:
+        private.public_key().verify(signature, signed)
+    except InvalidSignature:
+        raise AssertionError("the signature does not verify") from None
+    assert private.sign(signed) == signature, "signing again gives another signature"
+    assert served["payload"].encode() == payload, "served payload differs"
+    assert bytes.fromhex(served["signature"]) == signature, "served signature differs"
+    listed = json.loads(payload)
+    assert listed["region"] == public["region"], "payload region"
+    assert listed["issued_at"] < listed["expires_at"], "validity"
+    assert listed["keys"] and all(k["region"] == listed["region"] for k in listed["keys"])
+    tampered = signed[:-2] + bytes([signed[-2] ^ 1]) + signed[-1:]
+    try:
+        private.public_key().verify(signature, tampered)
+        raise AssertionError("a tampered payload verified")
+    except InvalidSignature:
+        pass
+    print("key-list signature: verified with cryptography's Ed25519, signed bytes match")
+
+
 def main(path):
     text = open(path, encoding="utf-8").read()
-    section = text.split("test-vectors:begin", 1)[1].split("test-vectors:end", 1)[0]
+    ran = 0
+    try:
+        import cryptography  # noqa: F401
+    except ImportError:
+        print("SKIPPED signature vectors: Python module 'cryptography' is missing (pip install cryptography)")
+    else:
+        check_signature_vectors(text)
+        ran += 1
+    try:
+        import pyhpke  # noqa: F401
+    except ImportError:
+        print("SKIPPED envelope vectors: Python module 'pyhpke' is missing (pip install pyhpke)")
+    else:
+        check_envelope_vectors(text)
+        ran += 1
+    if ran == 0:
+        print("no check ran: install pyhpke (which brings cryptography)")
+        return
+    print("all wire vectors verified independently" if ran == 2 else "the vectors that could be checked verified")
+
+
+def check_envelope_vectors(text):
+    from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+    from pyhpke import AEADId, CipherSuite, KDFId, KEMId, KEMKey
+
+    section = section_of(text, "test-vectors")
     items = list(blocks(section))
     keys = dict(line.split() for line in items[0][1].splitlines())
     suite = CipherSuite.new(KEMId.DHKEM_X25519_HKDF_SHA256, KDFId.HKDF_SHA256, AEADId.CHACHA20_POLY1305)
@@ -88,7 +162,6 @@ def main(path):
     assert pos == len(batch), "trailing bytes"
     assert parts == envelopes, "batch does not hold the envelopes"
     print(f"batch of {count}: framing matches")
-    print("all wire vectors verified independently")
 
 
 if __name__ == "__main__":

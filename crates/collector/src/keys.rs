@@ -10,7 +10,12 @@
 //! The directory also holds the region's signing key (Ed25519, see
 //! [`candor_protocol::signing`]): `signing.private.json` (mode 0600, never
 //! overwritten) and `signing.public.json`, the key apps pin and auditors
-//! are given. It signs what the region publishes about itself.
+//! are given. It signs what the region publishes about itself, among it
+//! the key-config list devices fetch (docs/wire.md §5.2): `keys.signed.json`
+//! holds the last list signed, so that a `front`, which has no private
+//! key, can serve a list that a process with the signing key (`candor
+//! keygen`, a collector of role `all` or `worker`) signed and re-signs
+//! before it expires ([`refresh_key_list`]).
 
 use std::collections::BTreeSet;
 use std::fs::{self, OpenOptions};
@@ -18,7 +23,9 @@ use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
-use candor_protocol::{Envelope, KeyConfig, KeyPair, Opener, Report, SigningKey, VerifyingKey};
+use candor_protocol::{
+    Envelope, KeyConfig, KeyList, KeyPair, Opener, Report, SignedKeyList, SigningKey, VerifyingKey,
+};
 
 use crate::error::Rejection;
 
@@ -200,6 +207,135 @@ fn read_optional<T>(
         path: path.to_owned(),
         source,
     })
+}
+
+/// The signed key-config list's file name in a key directory: what
+/// `GET /v1/regions/{region}/keys` serves.
+pub const KEY_LIST_FILE: &str = "keys.signed.json";
+
+/// How long a signed key list is valid. Signers sign a new one once half
+/// of it has passed ([`refresh_key_list`]; the collector's jobs run
+/// hourly), and devices fetch one then too.
+pub const KEY_LIST_VALIDITY_SECONDS: i64 = 7 * candor_time::SECONDS_PER_DAY;
+
+/// The list to sign for `active` keys at `now`: the keys newest (highest
+/// id) first, since devices seal to the first, valid for
+/// [`KEY_LIST_VALIDITY_SECONDS`], with the issue time as serial.
+fn key_list(region: &str, active: &[KeyConfig], now: i64) -> KeyList {
+    let mut keys = active.to_vec();
+    keys.sort_by_key(|k| std::cmp::Reverse(k.key_id()));
+    KeyList {
+        region: region.to_owned(),
+        serial: u64::try_from(now).unwrap_or(0),
+        issued_at: now,
+        expires_at: now.saturating_add(KEY_LIST_VALIDITY_SECONDS),
+        keys,
+    }
+}
+
+/// The active (not retired) key configs of `dir`, as devices get them.
+pub fn active_configs(dir: &Path) -> Result<Vec<KeyConfig>, KeyError> {
+    Ok(load_public(dir)?
+        .into_iter()
+        .filter(|k| k.retired_at.is_none())
+        .map(|k| k.config)
+        .collect())
+}
+
+/// The key list in `dir`'s [`KEY_LIST_FILE`], if there is one (not verified).
+pub fn load_key_list(dir: &Path) -> Result<Option<SignedKeyList>, KeyError> {
+    read_optional(&dir.join(KEY_LIST_FILE), SignedKeyList::from_json)
+}
+
+/// The list a collector serves: `dir`'s [`KEY_LIST_FILE`] if it verifies
+/// with `key` at `now` and lists exactly `active` (in any order), else
+/// `None`. A `front`'s check of what a signer wrote.
+pub fn current_key_list(
+    dir: &Path,
+    key: &VerifyingKey,
+    active: &[KeyConfig],
+    now: i64,
+) -> Result<Option<(SignedKeyList, KeyList)>, KeyError> {
+    let Some(signed) = load_key_list(dir)? else {
+        return Ok(None);
+    };
+    let Ok(list) = signed.verify(key, now) else {
+        return Ok(None);
+    };
+    let mut listed: Vec<u8> = list.keys.iter().map(KeyConfig::key_id).collect();
+    let mut wanted: Vec<u8> = active.iter().map(KeyConfig::key_id).collect();
+    listed.sort_unstable();
+    wanted.sort_unstable();
+    let same = listed == wanted && active.iter().all(|a| list.keys.contains(a));
+    Ok(same.then_some((signed, list)))
+}
+
+/// Signs `active` as the region's key list at `now` and writes it to
+/// `dir`'s [`KEY_LIST_FILE`] (replaced atomically), unless the file already
+/// holds a valid list of exactly those keys with more than half of its
+/// validity left. Returns the list to serve. With no active key there is
+/// nothing a device could seal to: no list is signed (`None`).
+pub fn refresh_key_list(
+    dir: &Path,
+    signer: &SigningKey,
+    active: &[KeyConfig],
+    now: i64,
+) -> Result<Option<SignedKeyList>, KeyError> {
+    if active.is_empty() {
+        return Ok(None);
+    }
+    if let Some((signed, list)) = current_key_list(dir, &signer.verifying_key(), active, now)? {
+        let half = list.issued_at + (list.expires_at - list.issued_at) / 2;
+        if now < half {
+            return Ok(Some(signed));
+        }
+    }
+    let path = dir.join(KEY_LIST_FILE);
+    let signed = key_list(signer.region(), active, now)
+        .sign(signer)
+        .map_err(|source| KeyError::Invalid {
+            path: path.clone(),
+            source,
+        })?;
+    write_replace(&path, signed.to_json().as_bytes())?;
+    Ok(Some(signed))
+}
+
+/// The detail of a `key.generate` audit entry: the key id and its whole
+/// public config, so that a verifier can check a served key list against
+/// the chain (docs/api.md, "Key history").
+pub fn generate_detail(config: &KeyConfig) -> String {
+    let config: serde_json::Value =
+        serde_json::from_str(&config.to_json()).expect("a key config is JSON");
+    serde_json::json!({ "key_id": config["key_id"], "config": config }).to_string()
+}
+
+/// The detail of a `key.retire` audit entry: the key id, its public key
+/// (hex) and the retirement time (Unix seconds).
+pub fn retire_detail(config: &KeyConfig, retired_at: i64) -> String {
+    serde_json::json!({
+        "key_id": config.key_id(),
+        "public_key": hex::encode(config.public_key()),
+        "retired_at": retired_at,
+    })
+    .to_string()
+}
+
+/// Replaces a public file atomically: a temporary file synced, then
+/// renamed over it, so a reader sees the old file or the new one.
+fn write_replace(path: &Path, contents: &[u8]) -> Result<(), KeyError> {
+    let tmp = path.with_extension("tmp");
+    let mut file = OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o644)
+        .open(&tmp)
+        .map_err(io(&tmp))?;
+    file.write_all(contents)
+        .and_then(|()| file.sync_all())
+        .map_err(io(&tmp))?;
+    fs::rename(&tmp, path).map_err(io(path))
 }
 
 /// Marks a key retired as of `now` (Unix seconds). Retiring twice keeps the
@@ -513,5 +649,43 @@ mod tests {
         );
         let active = PublicKeys::new("eu", load_public(dir.path()).unwrap(), 0, 30).active;
         assert_eq!(active, [new], "devices get the active key only");
+    }
+
+    #[test]
+    fn the_key_list_is_signed_once_kept_while_fresh_and_re_signed_on_change_or_half_life() {
+        let dir = tempfile::tempdir().unwrap();
+        let (signer, _) = ensure_signing_key(dir.path(), "eu").unwrap();
+        let public = signer.verifying_key();
+        assert_eq!(refresh_key_list(dir.path(), &signer, &[], 0).unwrap(), None);
+        let first = generate(dir.path(), "eu", None).unwrap();
+        let active = active_configs(dir.path()).unwrap();
+        let signed = refresh_key_list(dir.path(), &signer, &active, 1_000)
+            .unwrap()
+            .unwrap();
+        assert_eq!(load_key_list(dir.path()).unwrap(), Some(signed.clone()));
+        let list = signed.verify(&public, 1_000).unwrap();
+        assert_eq!(list.keys, std::slice::from_ref(&first));
+        assert_eq!(list.expires_at, 1_000 + KEY_LIST_VALIDITY_SECONDS);
+        let half = 1_000 + KEY_LIST_VALIDITY_SECONDS / 2;
+        let again = refresh_key_list(dir.path(), &signer, &active, half - 1).unwrap();
+        assert_eq!(again, Some(signed.clone()), "still fresh: not re-signed");
+        let later = refresh_key_list(dir.path(), &signer, &active, half)
+            .unwrap()
+            .unwrap();
+        assert_eq!(later.verify(&public, half).unwrap().issued_at, half);
+
+        let second = generate(dir.path(), "eu", None).unwrap();
+        let active = active_configs(dir.path()).unwrap();
+        assert_eq!(
+            current_key_list(dir.path(), &public, &active, half).unwrap(),
+            None,
+            "a list without the new key is not current"
+        );
+        let rotated = refresh_key_list(dir.path(), &signer, &active, half + 1)
+            .unwrap()
+            .unwrap();
+        let list = rotated.verify(&public, half + 1).unwrap();
+        assert_eq!(list.keys, [second.clone(), first], "newest first");
+        assert_eq!(list.preferred(), &second);
     }
 }

@@ -10,10 +10,10 @@
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use candor_protocol::KeyConfig;
+use candor_protocol::{KeyConfig, SigningKey, VerifyingKey};
 use candor_schema::Schema;
 use candor_store::Store;
 
@@ -136,6 +136,35 @@ pub(crate) struct RegionRuntime {
     pub(crate) key_dir: PathBuf,
     /// None on a `front`, which stores nothing.
     pub(crate) writer: Option<Writer>,
+    /// What signs and checks the region's key list: the signing key on a
+    /// process that has it (role `all`, a `worker` whose key directory
+    /// holds it), else the public key a `front` checks the list with.
+    pub(crate) signing: Signing,
+    /// The signed key list served to devices (docs/wire.md §5.2), as
+    /// JSON; `None` while there is no valid one.
+    pub(crate) key_list: RwLock<Option<Arc<str>>>,
+}
+
+/// A region's signing key as one process holds it.
+pub(crate) enum Signing {
+    /// The private key: this process signs the key list.
+    Signer(SigningKey),
+    /// The public key only: this process serves a list a signer wrote.
+    Verifier(VerifyingKey),
+    /// Neither (a worker without the signing key, a front without the
+    /// public key): no list is served from here.
+    None,
+}
+
+impl RegionRuntime {
+    fn new(key_dir: PathBuf, writer: Option<Writer>, signing: Signing) -> Self {
+        RegionRuntime {
+            key_dir,
+            writer,
+            signing,
+            key_list: RwLock::new(None),
+        }
+    }
 }
 
 /// A running collector's parts; HTTP handlers and jobs reach them through
@@ -192,8 +221,8 @@ impl Running {
 /// pipeline, the read side and the runtime.
 struct OpenedRegion {
     keys: RegionKeys,
-    /// The region signing key, which signs the published audit head.
-    signing: Option<candor_protocol::SigningKey>,
+    /// The region signing key, which also signs the published audit head.
+    head_signer: Option<SigningKey>,
     control: Box<dyn Store>,
     writer: Writer,
     runtime: RegionRuntime,
@@ -232,18 +261,25 @@ fn open_region(
                 at: clock::audit_now(),
                 actor: "collector".into(),
                 action: "key.generate".into(),
-                detail: serde_json::json!({ "key_id": generated.key_id() }).to_string(),
+                detail: keys::generate_detail(&generated),
             })
             .map_err(store_err)?;
         generated_keys.push(generated);
     }
-    // An embedded collector makes its region signing key on first start,
-    // like its first key config; a worker signs only with one that
-    // `candor keygen` made (processes starting together would race).
+    // Role `all` serves the key list and the audit head, so it must be
+    // able to sign them: the signing key is created with the first key (or
+    // on the first start after an upgrade). A worker signs if it was given
+    // the key.
     let signing = if config.role == Role::All {
-        Some(keys::ensure_signing_key(&key_dir, id).map_err(key_err)?.0)
+        let (key, created) = keys::ensure_signing_key(&key_dir, id).map_err(key_err)?;
+        if created {
+            tracing::info!(region = %id, public_key = %key.verifying_key().to_hex(), "Created the region's signing key.");
+        }
+        Signing::Signer(key)
     } else {
-        keys::load_signing_key(&key_dir).map_err(key_err)?
+        keys::load_signing_key(&key_dir)
+            .map_err(key_err)?
+            .map_or(Signing::None, Signing::Signer)
     };
     let keys = RegionKeys::new(
         id,
@@ -264,12 +300,12 @@ fn open_region(
     );
     Ok(OpenedRegion {
         keys,
-        signing,
-        control,
-        runtime: RegionRuntime {
-            key_dir,
-            writer: Some(writer.clone()),
+        head_signer: match &signing {
+            Signing::Signer(key) => Some(key.clone()),
+            _ => None,
         },
+        control,
+        runtime: RegionRuntime::new(key_dir, Some(writer.clone()), signing),
         writer,
         writer_thread,
     })
@@ -420,13 +456,13 @@ impl Collector {
                     .ok_or_else(|| StartError::Queue(format!("no publisher for region {id}")))?;
                 let bad = BadInputLimit::new(config.queue.front_max_bad_per_second);
                 ingest = ingest.with_forwarding_region(&id, keys, publisher, bad);
-                regions.insert(
-                    id,
-                    RegionRuntime {
-                        key_dir,
-                        writer: None,
-                    },
-                );
+                let signing = keys::load_verifying_key(&key_dir)
+                    .map_err(|source| StartError::Keys {
+                        region: id.clone(),
+                        source,
+                    })?
+                    .map_or(Signing::None, Signing::Verifier);
+                regions.insert(id, RegionRuntime::new(key_dir, None, signing));
             } else {
                 store_ids.push(id);
             }
@@ -439,7 +475,7 @@ impl Collector {
                 Box::new(move || stores.open_region_read_only(&region));
             ingest = ingest.with_region(&id, opened.keys, Arc::new(opened.writer));
             analyst = analyst.with_region(&id, opened.control, reader);
-            if let Some(key) = opened.signing {
+            if let Some(key) = opened.head_signer {
                 analyst = analyst.with_signing_key(&id, key);
             }
             writer_threads.push(opened.writer_thread);
@@ -459,6 +495,7 @@ impl Collector {
             queue,
             writer_threads: std::sync::Mutex::new(writer_threads),
         });
+        collector.refresh_key_lists();
         if let Some(q) = &collector.queue {
             q.declare_streams().await;
             q.spawn_workers(&collector);
@@ -624,7 +661,45 @@ impl Collector {
         &self.regions
     }
 
-    /// Re-reads every region's key directory (new keys, retirements, grace expiry).
+    /// The signed key list `region` serves (docs/wire.md §5.2): `None` for
+    /// a region not served here, `Some(None)` while it has no valid list.
+    pub fn key_list(&self, region: &str) -> Option<Option<Arc<str>>> {
+        let r = self.regions.get(region)?;
+        Some(r.key_list.read().unwrap_or_else(|p| p.into_inner()).clone())
+    }
+
+    /// Brings every region's served key list up to date with its active
+    /// keys: a signer re-signs `keys.signed.json` when its keys changed or
+    /// half its validity has passed ([`keys::refresh_key_list`]); a front
+    /// serves that file while it verifies and lists the active keys.
+    pub fn refresh_key_lists(&self) {
+        let now = self.calendar.now();
+        for (id, r) in &self.regions {
+            let active = self.ingest.active_keys(id).unwrap_or_default();
+            let list = match &r.signing {
+                Signing::Signer(key) => keys::refresh_key_list(&r.key_dir, key, &active, now),
+                Signing::Verifier(key) => {
+                    keys::current_key_list(&r.key_dir, key, &active, now).map(|l| l.map(|(s, _)| s))
+                }
+                Signing::None => Ok(None),
+            };
+            let list = match list {
+                Ok(list) => list,
+                Err(error) => {
+                    tracing::error!(region = %id, %error, "Refreshing the signed key list failed.");
+                    None
+                }
+            };
+            if list.is_none() && self.role() != Role::Worker {
+                tracing::warn!(region = %id, "No valid signed key list to serve: devices seal nothing until one is signed (candor keygen, or a collector with the signing key).");
+            }
+            *r.key_list.write().unwrap_or_else(|p| p.into_inner()) =
+                list.map(|l| Arc::from(l.to_json()));
+        }
+    }
+
+    /// Re-reads every region's key directory (new keys, retirements, grace
+    /// expiry) and refreshes the signed key lists.
     pub fn reload_keys(&self) {
         for (id, r) in &self.regions {
             if self.role() == Role::Front {
@@ -660,6 +735,7 @@ impl Collector {
                 }
             }
         }
+        self.refresh_key_lists();
     }
 }
 

@@ -90,6 +90,36 @@ pub enum Error {
     /// A signature is malformed or does not verify (see [`crate::signing`]).
     #[error("bad signature: {0}")]
     BadSignature(&'static str),
+    /// A key list carries no signature (docs/wire.md §5.2).
+    #[error("the key list is not signed")]
+    UnsignedKeyList,
+    /// A key list's payload is not a valid list (docs/wire.md §5.2).
+    #[error("malformed key list: {0}")]
+    MalformedKeyList(String),
+    /// A correctly signed key list names another region than its signing key's.
+    #[error("the key list is for region {found:?}, the signing key for {expected:?}")]
+    KeyListWrongRegion {
+        /// The signing key's region.
+        expected: String,
+        /// The region in the list.
+        found: String,
+    },
+    /// A key list is past its `expires_at` (beyond the clock skew allowance).
+    #[error("the key list expired at {expires_at} (now {now})")]
+    KeyListExpired {
+        /// The list's `expires_at` (Unix seconds).
+        expires_at: i64,
+        /// The checker's clock (Unix seconds).
+        now: i64,
+    },
+    /// A key list is issued in the future (beyond the clock skew allowance).
+    #[error("the key list is issued at {issued_at}, in the future (now {now})")]
+    KeyListNotYetValid {
+        /// The list's `issued_at` (Unix seconds).
+        issued_at: i64,
+        /// The checker's clock (Unix seconds).
+        now: i64,
+    },
 }
 
 impl Error {
@@ -111,6 +141,11 @@ impl Error {
             Error::Randomness => "randomness",
             Error::SealFailed => "seal_failed",
             Error::BadSignature(_) => "bad_signature",
+            Error::UnsignedKeyList => "unsigned_key_list",
+            Error::MalformedKeyList(_) => "malformed_key_list",
+            Error::KeyListWrongRegion { .. } => "key_list_wrong_region",
+            Error::KeyListExpired { .. } => "key_list_expired",
+            Error::KeyListNotYetValid { .. } => "key_list_not_yet_valid",
         }
     }
 }

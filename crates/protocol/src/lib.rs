@@ -20,7 +20,9 @@
 //!   then).
 //! - [`signing`]: a region's Ed25519 signing key, which signs the documents
 //!   a region publishes about itself (its key-config list, its audit-chain
-//!   head) so that devices and auditors can check them.
+//!   head) so that devices and auditors can check them; [`SignedKeyList`]
+//!   is the key-config list a collector serves, which a device verifies
+//!   against its region's pinned [`VerifyingKey`] before sealing to it.
 //!
 //! Every decoder here enforces the hard size limits in [`limits`] before it
 //! allocates, and returns a typed [`Error`] with a stable [`Error::code`].
@@ -47,6 +49,7 @@ pub mod audit_head;
 pub mod batch;
 mod envelope;
 mod error;
+mod key_list;
 mod keys;
 pub mod limits;
 mod open;
@@ -56,6 +59,7 @@ pub mod signing;
 
 pub use envelope::{Envelope, Header, MAGIC, VERSION};
 pub use error::Error;
+pub use key_list::{KeyList, MAX_CLOCK_SKEW_SECONDS, SignedKeyList};
 pub use keys::{KeyConfig, KeyPair, Suite};
 pub use open::{OpenBackend, Opener};
 pub use report::{Day, MetricValue, REPORT_FORMAT_VERSION, Report, ReportId};

@@ -26,3 +26,7 @@ pub const MAX_BATCH_REPORTS: usize = 1000;
 
 /// Largest batch, in bytes, all framing included.
 pub const MAX_BATCH_BYTES: usize = 4 * 1024 * 1024;
+
+/// Largest served key list (docs/wire.md §5.2), in bytes: room for all 256
+/// key ids with JSON escaping.
+pub const MAX_KEY_LIST_BYTES: usize = 128 * 1024;

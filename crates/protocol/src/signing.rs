@@ -7,7 +7,7 @@
 //! with [`SIGNATURE_DOMAIN`], the region and the [`SignedKind`], so a
 //! signature made for one kind of document (a key-config list) can never be
 //! passed off as another (an audit-chain head) or as another region's.
-//! docs/wire.md §7 specifies the bytes, with test vectors.
+//! docs/wire.md §5.1 specifies the bytes, with test vectors.
 
 use std::fmt;
 
@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use crate::envelope::check_region;
 use crate::error::Error;
 
-/// The first bytes of every signed message (docs/wire.md §7).
+/// The first bytes of every signed message (docs/wire.md §5.1).
 pub const SIGNATURE_DOMAIN: &[u8] = b"candor signature v1";
 
 /// What a signature is for: part of the signed bytes.

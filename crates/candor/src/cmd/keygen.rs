@@ -1,5 +1,7 @@
 //! `candor keygen`: create (or retire) a region's HPKE key pair, and the
-//! region's signing key the first time.
+//! region's signing key the first time; either way it signs the region's
+//! new key list (`keys.signed.json`, docs/wire.md §5.2), which is what the
+//! collector serves to devices.
 //!
 //! The key directory layout and its rules (0600 private keys, never
 //! overwritten, next id for rotation, retirement markers) live in
@@ -8,13 +10,15 @@
 //! In the collector's layout (`--out <data-dir>/<region>/keys`) each key
 //! generated or retired is also appended to the region's audit log, in its
 //! store in that data directory (with SQLite
-//! `<data-dir>/<region>/aggregates.sqlite`).
+//! `<data-dir>/<region>/aggregates.sqlite`), with the key's public config
+//! (docs/api.md, "Key history").
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use candor_collector::{access, keys};
+use candor_protocol::SigningKey;
 use candor_store::{AuditRecord, StoreConfig};
 use clap::Args;
 
@@ -46,9 +50,21 @@ pub(crate) struct KeygenArgs {
 pub(crate) fn run(args: KeygenArgs) -> Result<ExitCode> {
     let now = super::now();
     if let Some(id) = args.retire {
+        let config = keys::load_public(&args.out)?
+            .into_iter()
+            .find(|k| k.config.key_id() == id)
+            .map(|k| k.config)
+            .with_context(|| format!("no key {id} in {}", args.out.display()))?;
         keys::retire(&args.out, id, now)?;
         eprintln!("Retired key {id} in {}.", args.out.display());
-        audit(&args, "key.retire", id, now)?;
+        audit(&args, "key.retire", keys::retire_detail(&config, now), now)?;
+        match keys::load_signing_key(&args.out)? {
+            Some(signing) => sign_list(&args.out, &signing, now)?,
+            None => eprintln!(
+                "Note: {} has no signing key, so the served key list was not re-signed.",
+                args.out.display()
+            ),
+        }
         return Ok(ExitCode::SUCCESS);
     }
     let config = keys::generate(&args.out, &args.region, args.key_id)?;
@@ -58,7 +74,7 @@ pub(crate) fn run(args: KeygenArgs) -> Result<ExitCode> {
         config.region(),
         args.out.display()
     );
-    audit(&args, "key.generate", config.key_id(), now)?;
+    audit(&args, "key.generate", keys::generate_detail(&config), now)?;
     let (signing, created) = keys::ensure_signing_key(&args.out, &args.region)?;
     eprintln!(
         "{} signing key of region {} (the public half is what apps pin): {}",
@@ -66,8 +82,24 @@ pub(crate) fn run(args: KeygenArgs) -> Result<ExitCode> {
         signing.region(),
         signing.verifying_key().to_hex()
     );
+    sign_list(&args.out, &signing, now)?;
     println!("{}", config.key_id());
     Ok(ExitCode::SUCCESS)
+}
+
+/// Signs the directory's active keys as the region's key list, so that the
+/// collector (a `front` too, which cannot sign) serves the change.
+fn sign_list(out: &Path, signing: &SigningKey, now: i64) -> Result<()> {
+    let active = keys::active_configs(out)?;
+    match keys::refresh_key_list(out, signing, &active, now)? {
+        Some(_) => eprintln!(
+            "Signed the key list ({} active key(s)) in {}.",
+            active.len(),
+            out.join(keys::KEY_LIST_FILE).display()
+        ),
+        None => eprintln!("Note: no active key left, so no key list was signed."),
+    }
+    Ok(())
 }
 
 /// The stores of the data directory when `out` is
@@ -95,9 +127,9 @@ fn data_dir_of(out: &Path, region: &str) -> Option<PathBuf> {
     (region_dir.file_name()? == region).then(|| region_dir.parent().map(Path::to_owned))?
 }
 
-/// Appends `action` on key `key_id` to the region's audit log, or says why
+/// Appends `action` with `detail` to the region's audit log, or says why
 /// there is none.
-fn audit(args: &KeygenArgs, action: &str, key_id: u8, now: i64) -> Result<()> {
+fn audit(args: &KeygenArgs, action: &str, detail: String, now: i64) -> Result<()> {
     let (out, region) = (&args.out, args.region.as_str());
     let Some(store) = store_of(out, region, args.store_url.as_deref())? else {
         eprintln!(
@@ -111,7 +143,7 @@ fn audit(args: &KeygenArgs, action: &str, key_id: u8, now: i64) -> Result<()> {
         at: now,
         actor: "cli".into(),
         action: action.into(),
-        detail: serde_json::json!({ "key_id": key_id }).to_string(),
+        detail,
     };
     access::audit_to(&store, region, &record).with_context(|| {
         format!(

@@ -168,17 +168,24 @@ async fn problem_errors(response: Response) -> Response {
 }
 
 async fn keys(State(c): State<Arc<Collector>>, Path(region): Path<String>, uri: Uri) -> Response {
-    let Some(active) = c.ingest().active_keys(&region) else {
+    let Some(list) = c.key_list(&region) else {
         return rejection(&c, &Rejection::UnknownRegion(region));
     };
     if let Err(r) = api::strict_params(&uri, &[]) {
         return r;
     }
-    let configs: Vec<serde_json::Value> = active
-        .iter()
-        .filter_map(|k| serde_json::from_str(&k.to_json()).ok())
-        .collect();
-    axum::Json(configs).into_response()
+    match list {
+        Some(json) => (
+            [(header::CONTENT_TYPE, "application/json")],
+            json.to_string(),
+        )
+            .into_response(),
+        None => problem(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "key_list_unavailable",
+            "no valid signed key list: the region's signing key has not signed its active keys",
+        ),
+    }
 }
 
 fn result_json(o: &ReportOutcome) -> serde_json::Value {

@@ -3,7 +3,7 @@ use std::path::Path;
 
 use candor_collector::http::ROUTES;
 
-use crate::common::{Server, agent};
+use crate::common::{NOON, Server, agent};
 
 #[test]
 fn openapi_document_lists_exactly_the_routes() {
@@ -47,12 +47,12 @@ fn get(server: &Server, path: &str) -> (u16, String, String) {
 #[test]
 fn read_endpoints_answer() {
     let server = Server::start();
-    let (status, _, keys) = get(&server, "/v1/regions/eu/keys");
-    assert_eq!(status, 200);
-    let keys: Vec<serde_json::Value> = serde_json::from_str(&keys).expect("json");
+    let (status, ct, keys) = get(&server, "/v1/regions/eu/keys");
+    assert_eq!((status, ct.as_str()), (200, "application/json"));
+    assert!(!keys.contains("private_key"));
+    let keys = crate::common::verified_keys(&keys, &server.signing_key("eu"), NOON);
     assert_eq!(keys.len(), 1);
-    assert_eq!(keys[0]["region"], "eu");
-    assert!(keys[0].get("private_key").is_none());
+    assert_eq!(keys[0].region(), "eu");
     let (status, _, body) = get(&server, "/v1/regions/mars/keys");
     assert_eq!(status, 404);
     assert!(body.contains("unknown_region"));

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use candor_collector::clock::ManualClock;
 use candor_collector::{Collector, Config, Running};
-use candor_protocol::{Day, KeyConfig, MetricValue, Report, ReportId};
+use candor_protocol::{Day, KeyConfig, MetricValue, Report, ReportId, SignedKeyList, VerifyingKey};
 use candor_schema::Schema;
 use candor_store::{AggregateRow, RowFilter};
 
@@ -67,22 +67,38 @@ impl Server {
         format!("http://{}", self.running.addr)
     }
 
-    /// The region's published key configs, as JSON.
-    pub(crate) fn key_configs(&self, region: &str) -> Vec<serde_json::Value> {
-        let text = agent()
+    /// The region's key list document as served (docs/wire.md §5.2).
+    pub(crate) fn key_list_text(&self, region: &str) -> String {
+        agent()
             .get(&format!("{}/v1/regions/{region}/keys", self.url()))
             .call()
             .expect("keys")
             .into_body()
             .read_to_string()
-            .expect("body");
-        serde_json::from_str(&text).expect("json")
+            .expect("body")
     }
 
-    /// The region's active key config, as devices fetch it.
+    /// The region's signing public key, as apps pin it.
+    pub(crate) fn signing_key(&self, region: &str) -> VerifyingKey {
+        let dir = self.dir.path().join(region).join("keys");
+        candor_collector::keys::load_verifying_key(&dir)
+            .expect("readable")
+            .expect("the collector created the signing key")
+    }
+
+    /// The region's active key configs, preferred first, as devices get
+    /// them: from the served list, verified with the signing key.
+    pub(crate) fn key_configs(&self, region: &str) -> Vec<KeyConfig> {
+        verified_keys(
+            &self.key_list_text(region),
+            &self.signing_key(region),
+            candor_collector::clock::Clock::now(&self.clock),
+        )
+    }
+
+    /// The key devices seal to: the list's first.
     pub(crate) fn key(&self, region: &str) -> KeyConfig {
-        let keys = self.key_configs(region);
-        KeyConfig::from_json(keys.last().expect("a key").to_string().as_bytes()).expect("config")
+        self.key_configs(region).remove(0)
     }
 
     /// Every value row of a region (not the report-count rows, which
@@ -197,4 +213,12 @@ pub(crate) fn usage(day: Day, tabs: u64) -> Report {
     r.metrics
         .insert("browser.tabs_opened".into(), MetricValue::Counter(tabs));
     r
+}
+
+/// The key configs of a served key list document, which must verify with
+/// `key` at `now`.
+pub(crate) fn verified_keys(text: &str, key: &VerifyingKey, now: i64) -> Vec<KeyConfig> {
+    SignedKeyList::verify_json(text.as_bytes(), key, now)
+        .expect("a valid signed key list")
+        .keys
 }

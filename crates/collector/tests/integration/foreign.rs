@@ -1,8 +1,10 @@
 //! A foreign client: builds and seals reports from docs/wire.md alone, with
 //! none of Candor's own code: the report is JSON written by hand (§2), the
-//! header is laid out byte by byte (§3), the key config is read from the
-//! collector's JSON (§5), and HPKE is called directly with the documented
-//! parameters (§4). What the collector accepts or refuses from it is what
+//! header is laid out byte by byte (§3), the key config is taken from the
+//! collector's signed key list after checking its Ed25519 signature with
+//! the pinned `signing.public.json` (§5.1, §5.2, with ed25519-dalek
+//! directly), and HPKE is called directly with the documented parameters
+//! (§4). What the collector accepts or refuses from it is what
 //! any third-party client would see.
 
 use std::convert::Infallible;
@@ -44,13 +46,44 @@ pub(crate) struct ForeignKey {
 }
 
 impl ForeignKey {
-    /// The highest `key_id` of the region's published key configs.
+    /// The first key of the region's signed key list (§5.2), once its
+    /// signature, region and validity check out.
     pub(crate) fn fetch(server: &Server, region: &str) -> ForeignKey {
-        let keys = server.key_configs(region);
-        let key = keys
-            .iter()
-            .max_by_key(|k| k["key_id"].as_u64())
-            .expect("a key");
+        let pinned_path = server
+            .dir
+            .path()
+            .join(region)
+            .join("keys/signing.public.json");
+        let pinned: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(pinned_path).expect("pinned key")).expect("json");
+        assert_eq!(pinned["algorithm"], "ed25519");
+        let public: [u8; 32] = hex::decode(pinned["public_key"].as_str().expect("hex"))
+            .expect("hex")
+            .try_into()
+            .expect("32 bytes");
+        let document: serde_json::Value =
+            serde_json::from_str(&server.key_list_text(region)).expect("json");
+        let payload = document["payload"].as_str().expect("payload");
+        let signature: [u8; 64] = hex::decode(document["signature"].as_str().expect("signed"))
+            .expect("hex")
+            .try_into()
+            .expect("64 bytes");
+        // §5.1: the signed bytes.
+        let mut signed = b"candor signature v1\0".to_vec();
+        signed.extend_from_slice(region.as_bytes());
+        signed.extend_from_slice(b"\0key-list\0");
+        signed.extend_from_slice(payload.as_bytes());
+        ed25519_dalek::VerifyingKey::from_bytes(&public)
+            .expect("a public key")
+            .verify_strict(&signed, &ed25519_dalek::Signature::from_bytes(&signature))
+            .expect("the list is signed by the pinned key");
+        let list: serde_json::Value = serde_json::from_str(payload).expect("payload json");
+        assert_eq!(list["region"], region);
+        let now = candor_collector::clock::Clock::now(&server.clock);
+        let skew = 300;
+        assert!(list["issued_at"].as_i64().expect("issued_at") <= now + skew);
+        assert!(list["expires_at"].as_i64().expect("expires_at") + skew > now);
+        let key = &list["keys"][0];
         assert_eq!(
             (&key["kem_id"], &key["kdf_id"], &key["aead_id"]),
             (&32.into(), &1.into(), &3.into()),

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use candor_collector::clock::ManualClock;
 use candor_collector::{Collector, Config};
-use candor_protocol::{Day, KeyConfig, MetricValue, Report, ReportId, seal};
+use candor_protocol::{Day, MetricValue, Report, ReportId, seal};
 
 use crate::common::{NOON, agent, post_raw, schema};
 
@@ -84,8 +84,10 @@ fn two_schemas_and_an_older_schema_version_are_accepted() {
         .into_body()
         .read_to_string()
         .expect("body");
-    let keys: Vec<serde_json::Value> = serde_json::from_str(&text).expect("json");
-    let key = KeyConfig::from_json(keys[0].to_string().as_bytes()).expect("key");
+    let signing = candor_collector::keys::load_verifying_key(&dir.path().join("eu/keys"))
+        .expect("readable")
+        .expect("created on first start");
+    let key = crate::common::verified_keys(&text, &signing, NOON).remove(0);
 
     let shots = MetricValue::LabeledCounter([("night".to_string(), 4)].into());
     let tabs = MetricValue::Counter(2);

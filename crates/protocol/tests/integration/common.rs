@@ -88,3 +88,32 @@ pub(crate) fn openers(region: &str, keys: &[KeyPair]) -> Vec<Opener> {
         })
         .collect()
 }
+
+/// Compares the part of docs/wire.md between the `begin` and `end` markers
+/// with `expected`, what the code produces; with `CANDOR_BLESS=1` rewrites
+/// that part instead (a deliberate wire-format change).
+pub(crate) fn check_doc_section(begin: &str, end: &str, expected: &str) {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/wire.md");
+    let doc = std::fs::read_to_string(&path).expect("docs/wire.md exists");
+    let start = doc.find(begin).expect("docs/wire.md has the begin marker") + begin.len();
+    let stop = doc.find(end).expect("docs/wire.md has the end marker");
+    if std::env::var_os("CANDOR_BLESS").is_some() {
+        let updated = format!("{}{}{}", &doc[..start], expected, &doc[stop..]);
+        std::fs::write(&path, updated).expect("write docs/wire.md");
+        return;
+    }
+    assert!(
+        doc[start..stop] == *expected,
+        "docs/wire.md test vectors ({begin}) differ from what the code produces; if the wire \
+         format changed on purpose, bump its version and rerun with CANDOR_BLESS=1"
+    );
+}
+
+/// Hex in lines of 32 bytes, for reading and copying.
+pub(crate) fn hex_block(bytes: &[u8]) -> String {
+    bytes
+        .chunks(32)
+        .map(hex::encode)
+        .collect::<Vec<_>>()
+        .join("\n")
+}

@@ -6,10 +6,13 @@
 //!   low-order cases fail typed, with the same error on every backend;
 //! - `vectors`: RFC 9180 A.2.1 through the `hpke` crate, and Candor's own
 //!   vectors in docs/wire.md, regenerated and compared byte for byte;
+//! - `signing_vectors`: the signed key list's vectors in docs/wire.md
+//!   §5.3, regenerated and compared byte for byte;
 //! - `decode`: arbitrary bytes never panic the decoders.
 
 mod common;
 mod decode;
 mod roundtrip;
+mod signing_vectors;
 mod tamper;
 mod vectors;

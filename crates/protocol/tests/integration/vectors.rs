@@ -22,7 +22,7 @@ use hpke::kem::X25519HkdfSha256;
 use hpke::rand_core::{TryCryptoRng, TryRng};
 use hpke::{Deserializable, Kem, OpModeS, Serializable};
 
-use crate::common::{counts, openers};
+use crate::common::{check_doc_section, counts, hex_block, openers};
 
 struct Fixed([u8; 32]);
 
@@ -140,15 +140,6 @@ fn report_2() -> Report {
     r
 }
 
-/// Hex in lines of 32 bytes, for reading and copying.
-fn hex_block(bytes: &[u8]) -> String {
-    bytes
-        .chunks(32)
-        .map(hex::encode)
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
 fn annotated_header(aad: &[u8]) -> String {
     let r = usize::from(aad[12]);
     let p = usize::from(aad[13 + r]);
@@ -254,19 +245,5 @@ const END: &str = "<!-- test-vectors:end -->";
 
 #[test]
 fn committed_vectors_reproduce_exactly() {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/wire.md");
-    let doc = std::fs::read_to_string(&path).expect("docs/wire.md exists");
-    let start = doc.find(BEGIN).expect("docs/wire.md has the begin marker") + BEGIN.len();
-    let end = doc.find(END).expect("docs/wire.md has the end marker");
-    let expected = vectors_markdown();
-    if std::env::var_os("CANDOR_BLESS").is_some() {
-        let updated = format!("{}{}{}", &doc[..start], expected, &doc[end..]);
-        std::fs::write(&path, updated).expect("write docs/wire.md");
-        return;
-    }
-    assert!(
-        doc[start..end] == expected,
-        "docs/wire.md test vectors differ from what the code produces; if the wire format \
-         changed on purpose, bump its version and rerun with CANDOR_BLESS=1"
-    );
+    check_doc_section(BEGIN, END, &vectors_markdown());
 }
