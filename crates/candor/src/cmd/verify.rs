@@ -8,6 +8,10 @@
 //!   is one the published privacy page states (`--privacy-page FILE`, the
 //!   copy the verifier trusts; without it the collector's own `/privacy`,
 //!   which only shows the two agree), and the page states no other;
+//! - `key-list`: the key-config list at `/v1/regions/{region}/keys` is
+//!   signed by the region's key and valid now, and each of its keys has a
+//!   `key.generate` entry with exactly its config in the audit chain and no
+//!   `key.retire` since;
 //! - `signed-head`: the head at `/v1/regions/{region}/audit/head` (no token
 //!   needed) is signed by the region's key;
 //! - `audit-chain`: the audit log recomputes, link by link, up to that
@@ -30,8 +34,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
-use candor_protocol::VerifyingKey;
 use candor_protocol::audit_head::SignedHead;
+use candor_protocol::{SignedKeyList, VerifyingKey};
 use candor_store::audit::{self, AuditEntry, AuditRecord, Head};
 use clap::Args;
 use serde_json::Value;
@@ -185,6 +189,7 @@ pub(crate) fn run(args: VerifyArgs) -> Result<ExitCode> {
         None => None,
     };
 
+    let key_list = get(&agent, &format!("{base}/v1/regions/{region}/keys"), None)?;
     let mut rows = vec![check_schema(&schema, &page, &page_source)];
     let signed = match head_doc {
         (200, body) => SignedHead::from_json(body.as_bytes()).map_err(|e| e.to_string()),
@@ -218,6 +223,7 @@ pub(crate) fn run(args: VerifyArgs) -> Result<ExitCode> {
         }
     };
     let entries = audit_entries(&log);
+    rows.push(check_key_list(&key_list, &key, &entries, super::now()));
     rows.extend(check_chain(
         &entries,
         &log,
@@ -307,6 +313,68 @@ pub(crate) fn check_schema(served: &Value, page: &str, source: &str) -> Row {
         ))
     };
     row("schema", outcome)
+}
+
+/// `key-list`: the served key-config list is signed by the region's key
+/// and valid now (docs/wire.md §5.2), and each of its keys was published in
+/// the audit chain with exactly this config and not retired since
+/// (docs/api.md, "Key history").
+pub(crate) fn check_key_list(
+    served: &(u16, String),
+    key: &VerifyingKey,
+    entries: &[AuditEntry],
+    now: i64,
+) -> Row {
+    let list = match served {
+        (200, body) => SignedKeyList::verify_json(body.as_bytes(), key, now)
+            .map_err(|e| format!("the served list does not check ({}): {e}", e.code())),
+        (status, body) => Err(format!("the collector answered {status}: {}", body.trim())),
+    };
+    let list = match list {
+        Ok(l) => l,
+        Err(e) => return row("key-list", Outcome::Fail(e)),
+    };
+    let mut wrong = Vec::new();
+    for k in &list.keys {
+        let config: Value = serde_json::from_str(&k.to_json()).unwrap_or(Value::Null);
+        let public = hex::encode(k.public_key());
+        let mut published = false;
+        for e in entries {
+            let Ok(detail) = serde_json::from_str::<Value>(&e.record.detail) else {
+                continue;
+            };
+            match e.record.action.as_str() {
+                "key.generate" if detail["config"] == config => published = true,
+                "key.retire"
+                    if published
+                        && detail["key_id"] == k.key_id()
+                        && detail["public_key"] == public.as_str() =>
+                {
+                    published = false;
+                }
+                _ => {}
+            }
+        }
+        if !published {
+            wrong.push(format!(
+                "key {} ({public}) has no key.generate entry with this config, or was retired",
+                k.key_id()
+            ));
+        }
+    }
+    let outcome = if wrong.is_empty() {
+        Outcome::Pass(format!(
+            "serial {}, {} keys, each published in the chain",
+            list.serial,
+            list.keys.len()
+        ))
+    } else {
+        Outcome::Fail(format!(
+            "the list is signed but not the chain's: {}",
+            wrong.join("; ")
+        ))
+    };
+    row("key-list", outcome)
 }
 
 /// A hash from hex; a malformed one reads as all ones (no real hash), so

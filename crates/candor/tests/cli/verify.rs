@@ -1,8 +1,9 @@
 //! `candor verify` against a running `candor demo`: every check passes on a
 //! fresh demo, and each kind of tampering makes the check it concerns fail
 //! by name (exit 1): an audit entry edited or deleted in the database, a
-//! ledger row that overspends inserted by hand, a schema other than the
-//! published page's, and a consistently rewritten log that a head saved
+//! ledger row that overspends inserted by hand, a key config swapped on
+//! disk (served after a restart, signed, but not the chain's), a schema
+//! other than the published page's, and a consistently rewritten log that a head saved
 //! earlier still catches.
 
 use std::path::{Path, PathBuf};
@@ -18,7 +19,7 @@ use crate::{candor, s, text};
 /// A demo serving in the background (killed when dropped), its URL, the
 /// auditor token it printed and its directory.
 struct Demo {
-    _running: crate::browser::Demo,
+    running: Option<crate::browser::Demo>,
     url: String,
     auditor: String,
     dir: PathBuf,
@@ -30,7 +31,7 @@ impl Demo {
         let port = free_port();
         let (running, printed) = start_demo_with(dir, port, &["--devices", "60", "--days", "2"]);
         Demo {
-            _running: running,
+            running: Some(running),
             url: format!("http://127.0.0.1:{port}"),
             auditor: line_value(&printed, "Auditor token: ").to_owned(),
             dir: dir.to_owned(),
@@ -76,6 +77,7 @@ fn passes(out: &Output, previous_head: &str) {
     assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
     for check in [
         "schema",
+        "key-list",
         "signed-head",
         "audit-chain",
         "daily-epsilon",
@@ -226,4 +228,46 @@ fn verify_fails_on_a_schema_other_than_the_published_page() {
     let page = tmp.path().join("privacy.html");
     published_page(&schema, &page);
     fails(&demo.verify(&["--privacy-page", s(&page)]), "schema");
+}
+
+#[test]
+fn verify_fails_on_a_key_config_swapped_on_disk() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let mut demo = Demo::start(&tmp.path().join("demo"));
+    passes(&demo.verify(&[]), "skip");
+    // The operator stops the collector, puts a key pair of its own in
+    // place of eu's key 1 and starts it again: it signs a list with the
+    // swapped key (it holds the signing key), which the chain never saw.
+    drop(demo.running.take());
+    let other = tmp.path().join("other");
+    let made = candor(&[
+        "keygen",
+        "--region",
+        "eu",
+        "--key-id",
+        "1",
+        "--out",
+        s(&other),
+    ]);
+    assert!(made.status.success(), "{:?}", text(&made));
+    let keys = demo.dir.join("data/eu/keys");
+    for file in ["key-001.config.json", "key-001.private.json"] {
+        std::fs::remove_file(keys.join(file)).expect("remove the real key");
+        std::fs::copy(other.join(file), keys.join(file)).expect("swap the key");
+    }
+    let port: u16 = demo
+        .url
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.parse().ok())
+        .expect("port");
+    let server = crate::serve::start(&demo.dir.join("data"), port);
+    let out = demo.verify(&[]);
+    crate::serve::stop(server);
+    fails(&out, "key-list");
+    assert!(
+        text(&out).0.contains("has no key.generate entry"),
+        "{:?}",
+        text(&out)
+    );
 }
