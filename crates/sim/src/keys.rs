@@ -59,8 +59,19 @@ pub fn fetch_key(base_url: &str, region: &str, timeout: Duration) -> Result<KeyC
     if status != 200 {
         return Err(fail(format!("HTTP {status}: {}", text.trim())));
     }
-    let keys: Vec<KeyConfig> =
-        serde_json::from_str(&text).map_err(|e| fail(format!("not a key config list: {e}")))?;
+    // The collector serves a signed list (docs/wire.md §5.2). The simulator
+    // is the operator's own load tool and is not given the signing key, so
+    // it reads the payload's keys without checking the signature (devices
+    // with the SDK do check it).
+    let document: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| fail(format!("not a signed key list: {e}")))?;
+    let list: candor_protocol::KeyList = document["payload"]
+        .as_str()
+        .ok_or_else(|| fail("not a signed key list: no payload".into()))
+        .and_then(|p| {
+            serde_json::from_str(p).map_err(|e| fail(format!("not a key config list: {e}")))
+        })?;
+    let keys: Vec<KeyConfig> = list.keys;
     keys.into_iter()
         .filter(|k| k.region() == region)
         .max_by_key(KeyConfig::key_id)
