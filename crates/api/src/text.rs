@@ -94,6 +94,10 @@ pub fn audit_log_json(
             "action": e.record.action,
             "detail": serde_json::from_str::<serde_json::Value>(&e.record.detail)
                 .unwrap_or_else(|_| json!(e.record.detail)),
+            // The exact text hashed, and the link: enough for anyone to
+            // recompute the chain (`candor verify`).
+            "detail_text": e.record.detail,
+            "prev": audit::to_hex(&e.prev),
             "hash": audit::to_hex(&e.hash),
         })).collect::<Vec<_>>(),
     })

@@ -60,6 +60,11 @@ enum Command {
     /// Show a region's audit log or verify its hash chain.
     #[command(subcommand)]
     Audit(cmd::audit::AuditCommand),
+    /// Check a running collector from outside (its URL, a region, the
+    /// region's signing public key and an auditor token): schema against
+    /// the published privacy page, signed audit head and chain, daily ε,
+    /// ledger against the logged releases. Prints a pass/fail table.
+    Verify(cmd::verify::VerifyArgs),
 }
 
 fn main() -> ExitCode {
@@ -76,6 +81,7 @@ fn main() -> ExitCode {
         Command::Token(c) => cmd::token::run(c),
         Command::Query(a) => cmd::query::run(a),
         Command::Audit(c) => cmd::audit::run(c),
+        Command::Verify(a) => cmd::verify::run(a),
     };
     match outcome {
         Ok(code) => code,

@@ -9,7 +9,10 @@
 //! token nor which one matched.
 //!
 //! Roles: an `analyst` may query the regions and purposes in scope; an
-//! `admin` may also list tokens and read the audit log. Creating and
+//! `admin` may also list tokens and read the audit log; an `auditor` (a
+//! regulator, a journalist, a researcher) may read the audit log (key
+//! history included), the budget ledger and the schema of the regions in
+//! scope, and may not query data at all. Creating and
 //! revoking tokens, generating keys and running retention are done on the
 //! machine (the `candor` CLI) and written to the audit log of each region
 //! they concern.
@@ -31,22 +34,38 @@ pub enum Role {
     Analyst,
     /// Queries within scope, token list, audit log.
     Admin,
+    /// Audit log, budget ledger and schema within scope; never data.
+    Auditor,
 }
 
 impl Role {
+    /// Whether this role may release data: queries through the API and
+    /// the dashboard's explorer. An auditor checks the books, never the data.
+    pub fn may_query(self) -> bool {
+        self != Role::Auditor
+    }
+
+    /// Whether this role may read a region's audit log (key history
+    /// included).
+    pub fn may_read_audit(self) -> bool {
+        matches!(self, Role::Admin | Role::Auditor)
+    }
+
     /// The stored name.
     pub fn as_str(self) -> &'static str {
         match self {
             Role::Analyst => "analyst",
             Role::Admin => "admin",
+            Role::Auditor => "auditor",
         }
     }
 
-    /// Parses `analyst` or `admin`.
+    /// Parses `analyst`, `admin` or `auditor`.
     pub fn parse(s: &str) -> Option<Role> {
         match s {
             "analyst" => Some(Role::Analyst),
             "admin" => Some(Role::Admin),
+            "auditor" => Some(Role::Auditor),
             _ => None,
         }
     }

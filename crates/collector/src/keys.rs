@@ -664,7 +664,7 @@ mod tests {
             .unwrap();
         assert_eq!(load_key_list(dir.path()).unwrap(), Some(signed.clone()));
         let list = signed.verify(&public, 1_000).unwrap();
-        assert_eq!(list.keys, [first.clone()]);
+        assert_eq!(list.keys, std::slice::from_ref(&first));
         assert_eq!(list.expires_at, 1_000 + KEY_LIST_VALIDITY_SECONDS);
         let half = 1_000 + KEY_LIST_VALIDITY_SECONDS / 2;
         let again = refresh_key_list(dir.path(), &signer, &active, half - 1).unwrap();

@@ -226,6 +226,8 @@ impl Running {
 /// pipeline, the read side and the runtime.
 struct OpenedRegion {
     keys: RegionKeys,
+    /// The region signing key, which also signs the published audit head.
+    head_signer: Option<SigningKey>,
     control: Box<dyn Store>,
     writer: Writer,
     runtime: RegionRuntime,
@@ -269,9 +271,10 @@ fn open_region(
             .map_err(store_err)?;
         generated_keys.push(generated);
     }
-    // Role `all` serves the key list, so it must be able to sign it: the
-    // signing key is created with the first key (or on the first start
-    // after an upgrade). A worker signs if it was given the key.
+    // Role `all` serves the key list and the audit head, so it must be
+    // able to sign them: the signing key is created with the first key (or
+    // on the first start after an upgrade). A worker signs if it was given
+    // the key.
     let signing = if config.role == Role::All {
         let (key, created) = keys::ensure_signing_key(&key_dir, id).map_err(key_err)?;
         if created {
@@ -302,6 +305,10 @@ fn open_region(
     );
     Ok(OpenedRegion {
         keys,
+        head_signer: match &signing {
+            Signing::Signer(key) => Some(key.clone()),
+            _ => None,
+        },
         control,
         runtime: RegionRuntime::new(key_dir, Some(writer.clone()), signing),
         writer,
@@ -480,6 +487,9 @@ impl Collector {
                 Box::new(move || stores.open_region_read_only(&region));
             ingest = ingest.with_region(&id, opened.keys, Arc::new(opened.writer));
             analyst = analyst.with_region(&id, opened.control, reader);
+            if let Some(key) = opened.head_signer {
+                analyst = analyst.with_signing_key(&id, key);
+            }
             writer_threads.push(opened.writer_thread);
             regions.insert(id, opened.runtime);
         }

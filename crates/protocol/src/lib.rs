@@ -45,6 +45,7 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod audit_head;
 pub mod batch;
 mod envelope;
 mod error;

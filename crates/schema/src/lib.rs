@@ -84,7 +84,8 @@ use std::path::Path;
 
 pub use diagnostic::{Diagnostic, ErrorKind, LoadError, SchemaErrors, Severity};
 pub use model::{
-    Dimension, DimensionRule, Metric, MetricKind, Purpose, Region, Release, Schema, Sensitivity,
+    Dimension, DimensionRule, FINGERPRINT_PREFIX, Metric, MetricKind, Purpose, Region, Release,
+    Schema, Sensitivity, json_fingerprint,
 };
 
 /// Whether `id` is a valid region id: 1 to 16 characters of `a-z`, `0-9`

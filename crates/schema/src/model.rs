@@ -67,6 +67,35 @@ impl Schema {
         serde_json::to_string_pretty(self)
             .expect("a Schema has only string keys and finite numbers, so it always serializes")
     }
+
+    /// The dictionary's fingerprint: [`json_fingerprint`] of its JSON, as
+    /// `GET /v1/schema` serves it. The privacy page states it, so that a
+    /// reader (or `candor verify`) can check that the dictionary a
+    /// collector serves is the one the page describes.
+    pub fn fingerprint(&self) -> String {
+        let value: serde_json::Value =
+            serde_json::from_str(&self.to_json()).expect("a Schema's JSON always parses back");
+        json_fingerprint(&value)
+    }
+}
+
+/// The prefix of a fingerprint as the privacy page writes it
+/// (`candor-schema-sha256:<64 hex digits>`), so a program can find it.
+pub const FINGERPRINT_PREFIX: &str = "candor-schema-sha256:";
+
+/// SHA-256, in lowercase hex, of a JSON document in canonical form: no
+/// whitespace, object keys sorted by their bytes, strings escaped and
+/// numbers written the shortest way that reads back exactly (as
+/// `serde_json` writes them). Whitespace and key order of the served
+/// bytes therefore do not matter (docs/api.md, "Schema fingerprint").
+pub fn json_fingerprint(doc: &serde_json::Value) -> String {
+    // serde_json's maps are sorted (the workspace does not enable its
+    // `preserve_order` feature), so its compact output is canonical.
+    let canonical = serde_json::to_string(doc).expect("a JSON value always serializes");
+    Sha256::digest(canonical.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// How sensitive the data collected for a purpose is.

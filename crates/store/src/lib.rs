@@ -578,6 +578,10 @@ pub trait Store: Send {
     /// Rows are returned as stored, without checking them: that is
     /// [`audit::verify`]'s job.
     fn audit_log(&self) -> Result<(Vec<AuditEntry>, Option<Head>), StoreError>;
+
+    /// The head the store recorded (one row): what the collector signs and
+    /// publishes, read on every request for it, so never the whole log.
+    fn audit_head(&self) -> Result<Option<Head>, StoreError>;
 }
 
 /// Checks the rules every [`Store`] enforces on a batch before it writes
@@ -664,5 +668,8 @@ impl<S: Store + ?Sized> Store for Box<S> {
     }
     fn audit_log(&self) -> Result<(Vec<AuditEntry>, Option<Head>), StoreError> {
         (**self).audit_log()
+    }
+    fn audit_head(&self) -> Result<Option<Head>, StoreError> {
+        (**self).audit_head()
     }
 }

@@ -148,7 +148,11 @@ pub(crate) fn run(args: DemoArgs) -> Result<ExitCode> {
 
     let now = super::now();
     let mut tokens = Vec::new();
-    for (name, role) in [("demo-analyst", Role::Analyst), ("demo-admin", Role::Admin)] {
+    for (name, role) in [
+        ("demo-analyst", Role::Analyst),
+        ("demo-admin", Role::Admin),
+        ("demo-auditor", Role::Auditor),
+    ] {
         let spec = TokenSpec {
             name: name.into(),
             role,
@@ -203,6 +207,8 @@ pub(crate) fn run(args: DemoArgs) -> Result<ExitCode> {
     println!();
     println!("Dashboard: {url}/dashboard");
     println!("Analyst token: {}", tokens[0]);
+    // Before the admin token, which callers read as the last line.
+    println!("Auditor token: {}", tokens[2]);
     println!("Admin token: {}", tokens[1]);
     println!("Public privacy page: {url}/privacy");
     println!(

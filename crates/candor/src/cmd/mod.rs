@@ -13,6 +13,7 @@ pub(crate) mod schema;
 pub(crate) mod serve;
 pub(crate) mod simulate;
 pub(crate) mod token;
+pub(crate) mod verify;
 
 use std::path::PathBuf;
 

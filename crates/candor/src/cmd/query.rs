@@ -35,6 +35,13 @@ impl From<String> for Secret {
     }
 }
 
+impl Secret {
+    /// The `Authorization` header's value.
+    pub(crate) fn authorization(&self) -> String {
+        format!("Bearer {}", self.0.trim())
+    }
+}
+
 impl fmt::Debug for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("Secret(…)")
@@ -126,20 +133,31 @@ struct Problem {
     code: Option<String>,
 }
 
-pub(crate) fn run(args: QueryArgs) -> Result<ExitCode> {
-    let token = match args.token.clone() {
-        Some(t) => t,
+/// The bearer token: `--token`, else [`TOKEN_ENV`].
+pub(crate) fn bearer_token(flag: Option<&Secret>) -> Result<Secret> {
+    match flag {
+        Some(t) => Ok(t.clone()),
         None => match std::env::var(TOKEN_ENV) {
-            Ok(t) if !t.trim().is_empty() => Secret(t),
+            Ok(t) if !t.trim().is_empty() => Ok(Secret(t)),
             _ => bail!("no token: pass --token or set {TOKEN_ENV}"),
         },
-    };
-    let agent: ureq::Agent = ureq::Agent::config_builder()
+    }
+}
+
+/// The command line's HTTP agent: answers of every status are returned,
+/// not turned into errors, and a slow collector is given two minutes.
+pub(crate) fn http_agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
         .timeout_global(Some(Duration::from_secs(120)))
         .http_status_as_error(false)
         .user_agent("candor-cli")
         .build()
-        .into();
+        .into()
+}
+
+pub(crate) fn run(args: QueryArgs) -> Result<ExitCode> {
+    let token = bearer_token(args.token.as_ref())?;
+    let agent = http_agent();
     let (from, to) = match (&args.from, &args.to) {
         (Some(from), Some(to)) => (from.clone(), to.clone()),
         (from, to) => {
@@ -177,7 +195,7 @@ pub(crate) fn run(args: QueryArgs) -> Result<ExitCode> {
     }
     let response = agent
         .post(&url)
-        .header("authorization", &format!("Bearer {}", token.0.trim()))
+        .header("authorization", &token.authorization())
         .header("content-type", "application/json")
         .header(
             "accept",

@@ -38,8 +38,10 @@ pub(crate) struct CreateArgs {
     #[arg(long)]
     name: String,
     /// `analyst` queries within its scope; `admin` may also list tokens and
-    /// read the audit log through the API.
-    #[arg(long, value_parser = ["analyst", "admin"])]
+    /// read the audit log through the API; `auditor` reads the audit log,
+    /// the budget ledger and the schema of its regions and never queries
+    /// data (for `candor verify`).
+    #[arg(long, value_parser = ["analyst", "admin", "auditor"])]
     role: String,
     /// Regions in scope, comma-separated (default: all).
     #[arg(long, value_delimiter = ',')]
@@ -91,7 +93,7 @@ fn scope_text(list: &[String]) -> String {
 fn create(args: CreateArgs) -> Result<ExitCode> {
     let config = args.config.load()?;
     let (regions, purposes) = super::served(&config)?;
-    let role = Role::parse(&args.role).context("--role is analyst or admin")?;
+    let role = Role::parse(&args.role).context("--role is analyst, admin or auditor")?;
     let spec = TokenSpec {
         name: args.name,
         role,

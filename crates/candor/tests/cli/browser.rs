@@ -20,7 +20,7 @@ use crate::serve::{agent, free_port};
 use crate::webdriver::Browser;
 
 /// Kills the demo when the test ends, however it ends.
-struct Demo(Child);
+pub(crate) struct Demo(Child);
 
 impl Drop for Demo {
     fn drop(&mut self) {
@@ -36,8 +36,15 @@ fn screenshots() -> PathBuf {
 /// Starts the demo and returns it with everything it printed up to the
 /// admin token (the last line before it serves).
 fn start_demo(dir: &std::path::Path, port: u16) -> (Demo, String) {
+    start_demo_with(dir, port, &[])
+}
+
+/// [`start_demo`] with extra options (a smaller fleet, fewer days).
+pub(crate) fn start_demo_with(dir: &std::path::Path, port: u16, extra: &[&str]) -> (Demo, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_candor"))
-        .args(["demo", "--dir"])
+        .arg("demo")
+        .args(extra)
+        .arg("--dir")
         .arg(dir)
         .args(["--listen", &format!("127.0.0.1:{port}")])
         .stdout(Stdio::piped())
@@ -71,7 +78,7 @@ fn start_demo(dir: &std::path::Path, port: u16) -> (Demo, String) {
     }
 }
 
-fn line_value<'a>(printed: &'a str, prefix: &str) -> &'a str {
+pub(crate) fn line_value<'a>(printed: &'a str, prefix: &str) -> &'a str {
     printed
         .lines()
         .find_map(|l| l.strip_prefix(prefix))

@@ -15,7 +15,9 @@
 //! - `queue`: `candor serve --role front|worker` over NATS JetStream;
 //! - `relay`: a device uploading through `candor relay` to the OHTTP
 //!   gateway of `candor serve`, each on its own loopback address;
-//! - `security`: every test SECURITY.md names exists.
+//! - `security`: every test SECURITY.md names exists;
+//! - `verify`: `candor verify` against a running `candor demo`, passing,
+//!   then failing by name after each kind of tampering.
 
 mod audit;
 mod browser;
@@ -30,6 +32,7 @@ mod security;
 mod serve;
 mod simulate;
 mod token;
+mod verify;
 mod webdriver;
 
 use std::path::{Path, PathBuf};

@@ -16,6 +16,8 @@ mod views;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
+use candor_protocol::SigningKey;
+use candor_protocol::audit_head::SignedHead;
 use candor_schema::Metric;
 use candor_store::{AuditRecord, BudgetFilter, Store, StoreError};
 
@@ -53,6 +55,9 @@ pub enum ViewError {
     /// Storage failed; the message names what could not be read.
     #[error("the {0} could not be read")]
     Unavailable(&'static str),
+    /// The region has no signing key here, so its head cannot be signed.
+    #[error("region {0:?} has no signing key on this collector (run `candor keygen --region {0}`)")]
+    NoSigningKey(String),
 }
 
 struct AnalystRegion {
@@ -60,6 +65,10 @@ struct AnalystRegion {
     /// a budget check and its charge cannot interleave with another's.
     control: Mutex<Box<dyn Store>>,
     reader: Reader,
+    /// The region signing key, if this collector has it.
+    signer: Option<SigningKey>,
+    /// The head last signed, published until the chain moves on.
+    signed: Mutex<Option<SignedHead>>,
 }
 
 /// The read side of every region a collector serves.
@@ -99,9 +108,56 @@ impl Analyst {
             AnalystRegion {
                 control: Mutex::new(control),
                 reader,
+                signer: None,
+                signed: Mutex::new(None),
             },
         );
         self
+    }
+
+    /// Signs `region`'s published audit head with `key` (a region added
+    /// with [`Analyst::with_region`]; others are ignored).
+    #[must_use]
+    pub fn with_signing_key(mut self, region: &str, key: SigningKey) -> Self {
+        if let Some(state) = self.regions.get_mut(region) {
+            state.signer = Some(key);
+        }
+        self
+    }
+
+    /// `region`'s audit-chain head signed with its signing key: public,
+    /// for anyone to keep and compare later.
+    ///
+    /// The store's recorded head (one row) is read on every call and
+    /// signed again only when it moved since the last signature, so the
+    /// published head is never behind the chain, whoever appended to it:
+    /// this collector, `candor keygen` or `candor token` run on the
+    /// machine, or another worker. Signing when read rather than inside
+    /// each append keeps the key out of every write transaction.
+    ///
+    /// # Errors
+    /// [`ViewError::UnknownRegion`], [`ViewError::NoSigningKey`],
+    /// [`ViewError::Unavailable`].
+    pub fn signed_head(&self, region: &str) -> Result<SignedHead, ViewError> {
+        let state = self
+            .regions
+            .get(region)
+            .ok_or_else(|| ViewError::UnknownRegion(region.to_owned()))?;
+        let key = state
+            .signer
+            .as_ref()
+            .ok_or_else(|| ViewError::NoSigningKey(region.to_owned()))?;
+        let head = self.control(state, |s| s.audit_head(), "audit head")?;
+        let (seq, hash) = head.map_or((0, candor_store::audit::GENESIS), |h| (h.seq, h.hash));
+        let mut signed = state.signed.lock().unwrap_or_else(|p| p.into_inner());
+        match signed.as_ref() {
+            Some(s) if s.seq == seq && s.head == hash => Ok(s.clone()),
+            _ => {
+                let fresh = SignedHead::sign(key, seq, hash, crate::clock::audit_now());
+                *signed = Some(fresh.clone());
+                Ok(fresh)
+            }
+        }
     }
 
     /// The data dictionaries served.
@@ -150,6 +206,23 @@ impl Analyst {
     /// (`/metrics`): admin tokens covering every region only.
     pub fn is_operator(&self, who: &Principal) -> bool {
         who.role == Role::Admin && self.region_ids().all(|r| who.scope.allows_region(r))
+    }
+
+    /// Answers `who`'s query, refusing roles that may not release data
+    /// (auditors) before anything is read, spent or logged: the one entry
+    /// point of the API and the dashboard.
+    ///
+    /// # Errors
+    /// [`QueryError`]; [`QueryError::Forbidden`] for an auditor.
+    pub fn query_as(&self, who: &Principal, query: &Query) -> Result<Answer, QueryError> {
+        if !who.role.may_query() {
+            self.metrics.query("forbidden");
+            return Err(QueryError::Forbidden(format!(
+                "{} tokens may not query data",
+                who.role.as_str()
+            )));
+        }
+        self.query(&who.scope, query)
     }
 
     /// Answers an analyst's query through the release engine (noise,
@@ -247,15 +320,15 @@ impl Analyst {
         ))
     }
 
-    /// A region's audit log and whether its chain verifies: admin tokens of
-    /// the region only.
+    /// A region's audit log and whether its chain verifies: admin and
+    /// auditor tokens of the region only.
     ///
     /// # Errors
     /// [`ViewError`].
     pub fn audit(&self, who: &Principal, region: &str) -> Result<AuditView, ViewError> {
-        if who.role != Role::Admin || !who.scope.allows_region(region) {
+        if !who.role.may_read_audit() || !who.scope.allows_region(region) {
             return Err(ViewError::Forbidden(
-                "the audit log is for admin tokens of the region".into(),
+                "the audit log is for admin and auditor tokens of the region".into(),
             ));
         }
         let state = self.region(&who.scope, region)?;

@@ -25,6 +25,9 @@ impl Store for FakeStore {
     fn audit_log(&self) -> Result<(Vec<AuditEntry>, Option<Head>), StoreError> {
         Ok((Vec::new(), None))
     }
+    fn audit_head(&self) -> Result<Option<Head>, StoreError> {
+        Ok(None)
+    }
     fn commit(&mut self, _: &[ReportDelta]) -> Result<Vec<CommitOutcome>, StoreError> {
         unreachable!("the read side never writes aggregates")
     }

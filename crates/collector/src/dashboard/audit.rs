@@ -1,4 +1,4 @@
-//! The audit log page (admins): each region's chain, its verification and
+//! The audit log page (admins and auditors): each region's chain, its verification and
 //! its latest entries, from the analyst service's audit view.
 
 use std::fmt::Write as _;
@@ -12,7 +12,6 @@ use super::html::{esc, page, table, td, td_num};
 use super::session::session;
 use super::{html_response, ok_page};
 use crate::Collector;
-use crate::access::Role;
 use candor_store::audit;
 
 pub(crate) async fn show(State(c): State<Arc<Collector>>, headers: HeaderMap) -> Response {
@@ -20,14 +19,14 @@ pub(crate) async fn show(State(c): State<Arc<Collector>>, headers: HeaderMap) ->
         Ok(s) => s,
         Err(r) => return r,
     };
-    if s.who.role != Role::Admin {
+    if !s.who.role.may_read_audit() {
         return html_response(
             StatusCode::FORBIDDEN,
             page(
                 "Audit log",
                 "/dashboard/audit",
                 s.user(),
-                "<p class=\"warn\">The audit log is for admin tokens.</p>",
+                "<p class=\"warn\">The audit log is for admin and auditor tokens.</p>",
             ),
         );
     }

@@ -162,8 +162,8 @@ pub(crate) async fn release(
     }
     let q = query_from_pairs(&c, &s.who.scope, &pairs);
     let worker = c.clone();
-    let (scope, query) = (s.who.scope.clone(), q.clone());
-    let answer = tokio::task::spawn_blocking(move || worker.analyst().query(&scope, &query))
+    let (who, query) = (s.who.clone(), q.clone());
+    let answer = tokio::task::spawn_blocking(move || worker.analyst().query_as(&who, &query))
         .await
         .unwrap_or_else(|_| {
             Err(QueryError::Store(candor_store::StoreError::Backend(

@@ -95,6 +95,7 @@ fn view_error(e: &ViewError) -> Response {
     let (status, code) = match e {
         ViewError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
         ViewError::UnknownRegion(_) => (StatusCode::NOT_FOUND, "unknown_region"),
+        ViewError::NoSigningKey(_) => (StatusCode::SERVICE_UNAVAILABLE, "no_signing_key"),
         _ => (StatusCode::SERVICE_UNAVAILABLE, "store_unavailable"),
     };
     problem(status, code, &e.to_string())
@@ -208,7 +209,7 @@ pub(crate) async fn query(
         }
     };
     let worker = c.clone();
-    let answer = tokio::task::spawn_blocking(move || worker.analyst().query(&who.scope, &q)).await;
+    let answer = tokio::task::spawn_blocking(move || worker.analyst().query_as(&who, &q)).await;
     match answer {
         Ok(Ok(answer)) => {
             if csv {
@@ -289,8 +290,8 @@ pub(crate) async fn budget(
     .await
 }
 
-/// `GET /v1/regions/{region}/audit` (admin): the log and whether its
-/// chain verifies.
+/// `GET /v1/regions/{region}/audit` (admin, auditor): the log and whether
+/// its chain verifies.
 pub(crate) async fn audit(
     State(c): State<Arc<Collector>>,
     Path(region): Path<String>,
@@ -307,6 +308,27 @@ pub(crate) async fn audit(
         |v| audit_log_json(&v.region, &v.entries, v.head, &v.verified),
     )
     .await
+}
+
+/// `GET /v1/regions/{region}/audit/head`, without authentication: the
+/// audit chain's head signed with the region signing key (docs/api.md,
+/// "Signed audit head").
+pub(crate) async fn audit_head(
+    State(c): State<Arc<Collector>>,
+    Path(region): Path<String>,
+    uri: Uri,
+) -> Response {
+    if let Err(r) = strict_params(&uri, &[]) {
+        return r;
+    }
+    let worker = c.clone();
+    match tokio::task::spawn_blocking(move || worker.analyst().signed_head(&region)).await {
+        Ok(Ok(head)) => {
+            ([(header::CONTENT_TYPE, "application/json")], head.to_json()).into_response()
+        }
+        Ok(Err(e)) => view_error(&e),
+        Err(_) => view_error(&ViewError::Unavailable("audit head")),
+    }
 }
 
 /// `GET /v1/tokens` (admin): names, roles and scopes; never a hash.

@@ -22,7 +22,7 @@ pub mod api;
 mod ohttp;
 
 /// The routes, as `(method, path)`; the OpenAPI document must list exactly these.
-pub const ROUTES: [(&str, &str); 13] = [
+pub const ROUTES: [(&str, &str); 14] = [
     ("get", "/v1/regions/{region}/keys"),
     ("post", "/v1/regions/{region}/reports"),
     ("get", "/v1/schema"),
@@ -36,6 +36,7 @@ pub const ROUTES: [(&str, &str); 13] = [
     ("get", "/v1/tokens"),
     ("get", "/v1/ohttp/keys"),
     ("post", "/v1/ohttp"),
+    ("get", "/v1/regions/{region}/audit/head"),
 ];
 
 /// The collector's router. Which routes it has depends on the role: `all`
@@ -79,6 +80,7 @@ pub fn router(collector: Arc<Collector>) -> Router {
             .route(ROUTES[8].1, get(api::budget))
             .route(ROUTES[9].1, get(api::audit))
             .route(ROUTES[10].1, get(api::tokens))
+            .route(ROUTES[13].1, get(api::audit_head))
             .merge(crate::dashboard::router());
     }
     router

@@ -9,11 +9,11 @@ use crate::common::Server;
 use crate::query::{query_api, token, upload};
 
 #[derive(Debug)]
-struct Page {
-    status: u16,
+pub(crate) struct Page {
+    pub(crate) status: u16,
     headers: Vec<(String, String)>,
     cookies: Vec<String>,
-    body: String,
+    pub(crate) body: String,
 }
 
 impl Page {
@@ -54,7 +54,7 @@ fn page(resp: ureq::http::Response<ureq::Body>) -> Page {
     }
 }
 
-fn get(server: &Server, path: &str, cookie: &str) -> Page {
+pub(crate) fn get(server: &Server, path: &str, cookie: &str) -> Page {
     let mut req = no_redirects().get(&format!("{}{path}", server.url()));
     if !cookie.is_empty() {
         req = req.header("cookie", cookie);
@@ -62,7 +62,7 @@ fn get(server: &Server, path: &str, cookie: &str) -> Page {
     page(req.call().expect("request completes"))
 }
 
-fn post_form(server: &Server, path: &str, cookie: &str, form: &[(&str, &str)]) -> Page {
+pub(crate) fn post_form(server: &Server, path: &str, cookie: &str, form: &[(&str, &str)]) -> Page {
     let body: String = form
         .iter()
         .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
@@ -87,7 +87,7 @@ fn encode(s: &str) -> String {
 }
 
 /// The value of `name="…" value="…"` in a page.
-fn hidden(body: &str, name: &str) -> String {
+pub(crate) fn hidden(body: &str, name: &str) -> String {
     let at = body
         .find(&format!("name=\"{name}\" value=\""))
         .expect("hidden field");
@@ -101,7 +101,7 @@ fn cookie_pair(set_cookie: &str) -> String {
 }
 
 /// Signs in through the form; returns the session cookie.
-fn sign_in(server: &Server, token: &str) -> Result<String, Page> {
+pub(crate) fn sign_in(server: &Server, token: &str) -> Result<String, Page> {
     let form = get(server, "/dashboard/login", "");
     let csrf = hidden(&form.body, "csrf");
     let csrf_cookie = cookie_pair(&form.cookies[0]);

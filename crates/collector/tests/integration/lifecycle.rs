@@ -121,7 +121,7 @@ fn rotated_keys_work_and_retired_keys_expire_after_the_grace_period() {
     );
     assert_eq!(
         server.key_configs("eu"),
-        [new.clone()],
+        std::slice::from_ref(&new),
         "a retired key leaves the signed list"
     );
     // 31 days later the grace period is over.

@@ -22,6 +22,9 @@
 //!   plain form on disk or in logs;
 //! - `lifecycle`: overload answers 503 with Retry-After, shutdown commits
 //!   what was accepted, key rotation and retirement, retention;
+//! - `supervision`: an auditor token reads the audit log and the ledger
+//!   and is refused every data query (API and dashboard); the signed audit
+//!   head is public and follows every append;
 //! - `postgres` (feature `postgres`; skipped without a server): a collector
 //!   on PostgreSQL ingests, releases and audits from its async runtime, and
 //!   `/readyz` fails while the database is unreachable.
@@ -46,4 +49,5 @@ mod queue;
 mod rejections;
 mod schemas;
 mod strict_api;
+mod supervision;
 mod value_rules;

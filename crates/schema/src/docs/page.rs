@@ -24,9 +24,11 @@ pub(super) fn page(s: &Schema) -> Vec<Block> {
         t("This page is generated from the data dictionary "),
         c(&s.id),
         t(format!(
-            " (version {}), the same file the app and our servers use to decide what may be collected. Anything not listed here is refused by the app and rejected by our servers.",
+            " (version {}), the same file the app and our servers use to decide what may be collected. Anything not listed here is refused by the app and rejected by our servers. Its fingerprint (SHA-256 of the dictionary our servers publish at /v1/schema, in canonical JSON) is ",
             s.version
         )),
+        c(format!("{}{}", crate::model::FINGERPRINT_PREFIX, s.fingerprint())),
+        t(" (anyone can check with the command candor verify that a collector serves exactly this dictionary)."),
     ]));
 
     out.push(Block::Heading(2, vec![t("Our promises")]));

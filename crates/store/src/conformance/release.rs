@@ -133,6 +133,7 @@ pub fn release_over_the_purpose_cap_changes_nothing(store: &mut dyn Store) {
 /// Appends form a chain that verifies, with the head the store recorded.
 pub fn audit_log_is_a_verified_chain(store: &mut dyn Store) {
     assert_eq!(store.audit_log().expect("empty log"), (Vec::new(), None));
+    assert_eq!(store.audit_head().expect("no head"), None);
     let mut appended = Vec::new();
     for n in 0..5 {
         appended.push(
@@ -148,6 +149,7 @@ pub fn audit_log_is_a_verified_chain(store: &mut dyn Store) {
         vec![1, 2, 3, 4, 5]
     );
     assert_eq!(head.map(|h| (h.seq, h.hash)), Some((5, entries[4].hash)));
+    assert_eq!(store.audit_head().expect("head"), head);
     assert_eq!(audit::verify(&entries, head, None), Ok(5));
 }
 

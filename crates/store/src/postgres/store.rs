@@ -304,6 +304,10 @@ impl Store for PgStore {
             Ok((entries, head))
         })
     }
+
+    fn audit_head(&self) -> Result<Option<Head>, StoreError> {
+        self.conn()?.run(|client, _| read_head(client))
+    }
 }
 
 impl PgStore {

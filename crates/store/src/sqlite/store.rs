@@ -263,6 +263,10 @@ impl Store for SqliteStore {
         let head = read_head(&tx)?;
         Ok((entries, head))
     }
+
+    fn audit_head(&self) -> Result<Option<Head>, StoreError> {
+        read_head(&self.conn)
+    }
 }
 
 fn read_head(conn: &Connection) -> Result<Option<Head>, StoreError> {

@@ -52,6 +52,9 @@ impl<G: Send> Store for Guarded<G> {
     fn audit_log(&self) -> Result<(Vec<AuditEntry>, Option<Head>), StoreError> {
         self.store.audit_log()
     }
+    fn audit_head(&self) -> Result<Option<Head>, StoreError> {
+        self.store.audit_head()
+    }
 }
 
 /// A token store and its guard, dropped after it.
