@@ -90,6 +90,9 @@ pub enum StartError {
     /// The queue could not be used (the message never holds credentials).
     #[error("queue: {0}")]
     Queue(String),
+    /// The TLS certificate or key (`[tls]`) could not be loaded.
+    #[error("{0}")]
+    Tls(#[from] candor_tls::TlsError),
     /// The listener could not be bound.
     #[error("cannot listen on {addr}: {source}")]
     Listen {
@@ -352,7 +355,12 @@ impl Collector {
             return Err(StartError::Config("no schema to serve".into()));
         }
         // Listen first: a collector that cannot serve must not create a data
-        // directory, keys or databases on its way to failing.
+        // directory, keys or databases on its way to failing. Its TLS files
+        // come even before that (reading them creates nothing).
+        let tls = match config.tls.files() {
+            Some((cert, key)) => Some(candor_tls::ServerTls::from_pem_files(cert, key)?),
+            None => None,
+        };
         let listener = tokio::net::TcpListener::bind(config.listen)
             .await
             .map_err(|source| StartError::Listen {
@@ -461,9 +469,7 @@ impl Collector {
                         _ = stop => {}
                     }
                 };
-                if let Err(error) = axum::serve(listener, router)
-                    .with_graceful_shutdown(signal)
-                    .await
+                if let Err(error) = candor_tls::serve(listener, router, tls.as_ref(), signal).await
                 {
                     tracing::error!(%error, "The HTTP server failed.");
                 }

@@ -12,7 +12,10 @@
 //! - `browser`: `candor demo` end to end, then its dashboard in headless
 //!   chromium (via `webdriver`), with screenshots under target/screenshots;
 //! - `audit`: `candor audit show|verify`, and tampered logs;
-//! - `queue`: `candor serve --role front|worker` over NATS JetStream.
+//! - `queue`: `candor serve --role front|worker` over NATS JetStream;
+//! - `tls`: `candor serve --tls-cert/--tls-key` with a test CA: plain HTTP
+//!   refused, `candor client upload --ca-cert` counted, an upload that does
+//!   not trust the CA refused, `Secure` dashboard cookies.
 
 mod audit;
 mod browser;
@@ -24,6 +27,7 @@ mod queue;
 mod schema;
 mod serve;
 mod simulate;
+mod tls;
 mod token;
 mod webdriver;
 

@@ -74,12 +74,16 @@ pub(crate) fn start_with(
 
 /// Waits until the `candor serve` in `child` answers `/readyz` on `port`
 /// with 200; kills it and fails the test after 20 s.
-pub(crate) fn ready(mut child: Child, port: u16) -> Child {
+pub(crate) fn ready(child: Child, port: u16) -> Child {
+    ready_at(child, &agent(), &format!("http://127.0.0.1:{port}"))
+}
+
+/// Like [`ready`], for the server at `base` reached with `agent` (an
+/// HTTPS server and an agent that trusts its CA).
+pub(crate) fn ready_at(mut child: Child, agent: &ureq::Agent, base: &str) -> Child {
     let deadline = Instant::now() + Duration::from_secs(20);
     while Instant::now() < deadline {
-        if let Ok(r) = agent()
-            .get(&format!("http://127.0.0.1:{port}/readyz"))
-            .call()
+        if let Ok(r) = agent.get(&format!("{base}/readyz")).call()
             && r.status() == 200
         {
             return child;
@@ -216,7 +220,8 @@ pub(crate) fn seed(
     candor_store::Store::commit(&mut store, &deltas).expect("commit");
 }
 
-fn tabs_sum(dir: &Path) -> i64 {
+/// The stored sum of `browser.tabs_opened` in region eu under `dir`.
+pub(crate) fn tabs_sum(dir: &Path) -> i64 {
     let store = candor_store::StoreConfig::sqlite(dir)
         .open_region("eu")
         .expect("database opens after the crash");

@@ -98,6 +98,11 @@ pub(super) enum ClientCommand {
         /// {URL}/v1/regions/{region}/reports).
         #[arg(long, value_name = "BASE")]
         url: String,
+        /// Trust only the CA certificate(s) in this PEM file for an
+        /// https:// URL, instead of the public CAs (a private deployment,
+        /// a test CA). The collector's certificate is always verified.
+        #[arg(long, value_name = "FILE")]
+        ca_cert: Option<std::path::PathBuf>,
     },
     /// Print every report waiting to be sent (JSON array of the reports'
     /// plaintext, pretty-printed).

@@ -64,11 +64,22 @@ impl Session {
             .with_context(|| format!("{} holds an invalid schema", path.display()))?
             .schema;
         let uploader: Option<Arc<dyn candor_sdk::Uploader>> = match command {
-            ClientCommand::Upload { url } => {
+            ClientCommand::Upload { url, ca_cert } => {
                 if !(url.starts_with("http://") || url.starts_with("https://")) {
                     bail!("--url must be an http:// or https:// URL, not {url:?}");
                 }
-                Some(Arc::new(HttpUploader::new(url.as_str())))
+                let uploader = match ca_cert {
+                    None => HttpUploader::new(url.as_str()),
+                    Some(path) => {
+                        let pem = fs::read(path).with_context(|| {
+                            format!("reading the CA certificate {}", path.display())
+                        })?;
+                        HttpUploader::with_ca_pem(url.as_str(), &pem).with_context(|| {
+                            format!("using the CA certificate {}", path.display())
+                        })?
+                    }
+                };
+                Some(Arc::new(uploader))
             }
             _ => None,
         };
