@@ -38,6 +38,47 @@ pub struct Config {
     pub role: crate::queue::Role,
     /// The queue between fronts and workers (`front` and `worker` only).
     pub queue: crate::queue::QueueConfig,
+    /// TLS termination by the collector itself (off by default).
+    pub tls: TlsConfig,
+}
+
+/// `[tls]`: when both files are set, the collector serves HTTPS only on
+/// its listen address (a plain-HTTP request fails its handshake) and the
+/// dashboard's cookies are `Secure`. Unset: plain HTTP, for loopback or
+/// behind a TLS terminator.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TlsConfig {
+    /// PEM certificate chain: the server's certificate first, then its
+    /// intermediates.
+    pub cert: Option<PathBuf>,
+    /// PEM private key of that certificate (PKCS#8, PKCS#1 or SEC1).
+    pub key: Option<PathBuf>,
+}
+
+impl TlsConfig {
+    /// The certificate and key files, when TLS is on.
+    pub fn files(&self) -> Option<(&Path, &Path)> {
+        Some((self.cert.as_deref()?, self.key.as_deref()?))
+    }
+
+    /// Whether the collector terminates TLS itself.
+    pub fn is_on(&self) -> bool {
+        self.files().is_some()
+    }
+
+    /// Both files or neither: half a pair would silently serve plain HTTP.
+    fn check(&self) -> Result<(), String> {
+        match (&self.cert, &self.key) {
+            (Some(_), None) => {
+                Err("tls.cert is set but tls.key is not: set both or neither".into())
+            }
+            (None, Some(_)) => {
+                Err("tls.key is set but tls.cert is not: set both or neither".into())
+            }
+            _ => Ok(()),
+        }
+    }
 }
 
 /// The dashboard's settings.
@@ -45,8 +86,9 @@ pub struct Config {
 #[serde(deny_unknown_fields, default)]
 pub struct DashboardConfig {
     /// Mark the dashboard's cookies `Secure`, so browsers send them only
-    /// over HTTPS. Off by default because the collector itself speaks plain
-    /// HTTP (on loopback); turn it on behind a TLS terminator.
+    /// over HTTPS. Off by default because a collector without `[tls]`
+    /// speaks plain HTTP (on loopback); turn it on behind a TLS terminator.
+    /// With `[tls]` the cookies are `Secure` whatever this says.
     pub secure_cookies: bool,
 }
 
@@ -68,6 +110,7 @@ impl Default for Config {
             store: crate::store_config::StoreSection::default(),
             role: crate::queue::Role::default(),
             queue: crate::queue::QueueConfig::default(),
+            tls: TlsConfig::default(),
         }
     }
 }
@@ -228,6 +271,7 @@ impl Config {
         }
         config.store.check()?;
         config.queue.check()?;
+        config.tls.check()?;
         Ok(config)
     }
 

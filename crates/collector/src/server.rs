@@ -93,6 +93,9 @@ pub enum StartError {
     /// The OHTTP gateway's key could not be loaded or created.
     #[error("OHTTP gateway key: {0}")]
     Gateway(keys::KeyError),
+    /// The TLS certificate or key (`[tls]`) could not be loaded.
+    #[error("{0}")]
+    Tls(#[from] candor_tls::TlsError),
     /// The listener could not be bound.
     #[error("cannot listen on {addr}: {source}")]
     Listen {
@@ -404,7 +407,12 @@ impl Collector {
             return Err(StartError::Config("no schema to serve".into()));
         }
         // Listen first: a collector that cannot serve must not create a data
-        // directory, keys or databases on its way to failing.
+        // directory, keys or databases on its way to failing. Its TLS files
+        // come even before that (reading them creates nothing).
+        let tls = match config.tls.files() {
+            Some((cert, key)) => Some(candor_tls::ServerTls::from_pem_files(cert, key)?),
+            None => None,
+        };
         let listener = tokio::net::TcpListener::bind(config.listen)
             .await
             .map_err(|source| StartError::Listen {
@@ -525,9 +533,7 @@ impl Collector {
                         _ = stop => {}
                     }
                 };
-                if let Err(error) = axum::serve(listener, router)
-                    .with_graceful_shutdown(signal)
-                    .await
+                if let Err(error) = candor_tls::serve(listener, router, tls.as_ref(), signal).await
                 {
                     tracing::error!(%error, "The HTTP server failed.");
                 }

@@ -31,6 +31,13 @@ pub(crate) struct ServeArgs {
     /// variable).
     #[arg(long)]
     queue_url: Option<String>,
+    /// Serve HTTPS only, with this PEM certificate chain (the server's
+    /// certificate first); needs --tls-key. Overrides `[tls] cert`.
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    tls_cert: Option<std::path::PathBuf>,
+    /// The PEM private key of --tls-cert. Overrides `[tls] key`.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    tls_key: Option<std::path::PathBuf>,
 }
 
 /// The environment variable that sets the role when `--role` is absent.
@@ -57,6 +64,10 @@ fn apply_overrides(config: &mut Config, args: &ServeArgs) -> Result<()> {
     }
     if let Some(url) = args.queue_url.clone().or_else(|| env(QUEUE_URL_ENV)) {
         config.queue.url = url;
+    }
+    if let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) {
+        config.tls.cert = Some(cert.clone());
+        config.tls.key = Some(key.clone());
     }
     Ok(())
 }
@@ -88,6 +99,7 @@ pub(crate) fn run(args: ServeArgs) -> Result<ExitCode> {
     let mut config = args.config.load()?;
     apply_overrides(&mut config, &args)?;
     let (role, queue_url) = (config.role, redact_url(&config.queue.url));
+    let scheme = if config.tls.is_on() { "https" } else { "http" };
     let schemas = load_schemas(&config)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -112,11 +124,11 @@ pub(crate) fn run(args: ServeArgs) -> Result<ExitCode> {
             .join(", ");
         match role {
             Role::All => eprintln!(
-                "Candor collector listening on http://{} (regions: {regions}).",
+                "Candor collector listening on {scheme}://{} (regions: {regions}).",
                 running.addr
             ),
             _ => eprintln!(
-                "Candor {role} listening on http://{} (regions: {regions}; queue {queue_url}).",
+                "Candor {role} listening on {scheme}://{} (regions: {regions}; queue {queue_url}).",
                 running.addr
             ),
         }

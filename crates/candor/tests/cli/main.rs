@@ -17,7 +17,10 @@
 //!   gateway of `candor serve`, each on its own loopback address;
 //! - `security`: every test SECURITY.md names exists;
 //! - `verify`: `candor verify` against a running `candor demo`, passing,
-//!   then failing by name after each kind of tampering.
+//!   then failing by name after each kind of tampering;
+//! - `tls`: `candor serve --tls-cert/--tls-key` with a test CA: plain HTTP
+//!   refused, `candor client upload --ca-cert` counted, an upload that does
+//!   not trust the CA refused, `Secure` dashboard cookies.
 
 mod audit;
 mod browser;
@@ -31,6 +34,7 @@ mod schema;
 mod security;
 mod serve;
 mod simulate;
+mod tls;
 mod token;
 mod verify;
 mod webdriver;

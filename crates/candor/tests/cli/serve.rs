@@ -74,12 +74,16 @@ pub(crate) fn start_with(
 
 /// Waits until the `candor serve` in `child` answers `/readyz` on `port`
 /// with 200; kills it and fails the test after 20 s.
-pub(crate) fn ready(mut child: Child, port: u16) -> Child {
+pub(crate) fn ready(child: Child, port: u16) -> Child {
+    ready_at(child, &agent(), &format!("http://127.0.0.1:{port}"))
+}
+
+/// Like [`ready`], for the server at `base` reached with `agent` (an
+/// HTTPS server and an agent that trusts its CA).
+pub(crate) fn ready_at(mut child: Child, agent: &ureq::Agent, base: &str) -> Child {
     let deadline = Instant::now() + Duration::from_secs(20);
     while Instant::now() < deadline {
-        if let Ok(r) = agent()
-            .get(&format!("http://127.0.0.1:{port}/readyz"))
-            .call()
+        if let Ok(r) = agent.get(&format!("{base}/readyz")).call()
             && r.status() == 200
         {
             return child;

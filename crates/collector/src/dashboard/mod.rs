@@ -7,8 +7,9 @@
 //! hold no user data (reports accepted per day, rejections by code).
 //!
 //! Sign-in takes a token (the same bearer tokens as the API) and keeps it
-//! in an `HttpOnly`, `SameSite=Strict` cookie (also `Secure` with
-//! `[dashboard] secure_cookies`, for deployments behind TLS). Forms carry a CSRF token:
+//! in an `HttpOnly`, `SameSite=Strict` cookie (also `Secure` when the
+//! collector serves HTTPS itself, `[tls]`, or with `[dashboard]
+//! secure_cookies` behind a TLS terminator). Forms carry a CSRF token:
 //! on the sign-in form a random value also set as a cookie (double submit);
 //! after sign-in, `SHA-256("candor csrf v1" ‖ token)`, which only a page
 //! served to the holder of the cookie can know. Every page is sent with a

@@ -143,9 +143,10 @@ pub(crate) async fn login_form(State(c): State<Arc<Collector>>) -> Response {
     login_page(&c, StatusCode::OK, None)
 }
 
-/// `; Secure` when the configuration asks for it.
+/// `; Secure` when the collector serves HTTPS itself (`[tls]`) or the
+/// configuration says a TLS terminator is in front.
 fn secure(c: &Collector) -> &'static str {
-    if c.config().dashboard.secure_cookies {
+    if c.config().dashboard.secure_cookies || c.config().tls.is_on() {
         "; Secure"
     } else {
         ""

@@ -30,3 +30,18 @@ fn unknown_fields_and_bad_values_are_refused() {
         "{err}"
     );
 }
+
+#[test]
+fn tls_takes_both_files_or_neither() {
+    let both = Config::parse("[tls]\ncert = \"cert.pem\"\nkey = \"key.pem\"\n").expect("both");
+    assert!(both.tls.is_on());
+    assert_eq!(
+        both.tls.files(),
+        Some((Path::new("cert.pem"), Path::new("key.pem")))
+    );
+    assert!(!Config::default().tls.is_on());
+    let err = Config::parse("[tls]\ncert = \"cert.pem\"\n").expect_err("no key");
+    assert!(err.contains("tls.key is not"), "{err}");
+    let err = Config::parse("[tls]\nkey = \"key.pem\"\n").expect_err("no cert");
+    assert!(err.contains("tls.cert is not"), "{err}");
+}

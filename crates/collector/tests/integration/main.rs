@@ -30,7 +30,9 @@
 //!   `/readyz` fails while the database is unreachable.
 //! - `queue` (feature `queue`, real NATS JetStream): the `front` and
 //!   `worker` roles, `queued`, dropped reports, redelivery, an unreachable
-//!   queue, no key generation, two workers sharing a PostgreSQL store.
+//!   queue, no key generation, two workers sharing a PostgreSQL store;
+//! - `tls`: `[tls]` with a test CA: the SDK's uploader delivers only when
+//!   it trusts the certificate; unloadable TLS files create nothing.
 
 mod api;
 mod codes;
@@ -50,4 +52,5 @@ mod rejections;
 mod schemas;
 mod strict_api;
 mod supervision;
+mod tls;
 mod value_rules;

@@ -114,6 +114,11 @@ pub(super) enum ClientCommand {
         /// to encapsulate to; without it, fetched through the relay.
         #[arg(long, value_name = "FILE", requires = "relay")]
         gateway_keys: Option<std::path::PathBuf>,
+        /// Trust only the CA certificate(s) in this PEM file for an
+        /// https:// URL, instead of the public CAs (a private deployment,
+        /// a test CA). The collector's certificate is always verified.
+        #[arg(long, value_name = "FILE", conflicts_with = "relay")]
+        ca_cert: Option<std::path::PathBuf>,
     },
     /// Print every report waiting to be sent (JSON array of the reports'
     /// plaintext, pretty-printed).

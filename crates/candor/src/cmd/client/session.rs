@@ -68,10 +68,12 @@ impl Session {
                 url,
                 relay,
                 gateway_keys,
+                ca_cert,
             } => Some(Arc::new(uploader(
                 url.as_deref(),
                 relay.as_deref(),
                 gateway_keys.as_deref(),
+                ca_cert.as_deref(),
             )?)),
             _ => None,
         };
@@ -249,6 +251,7 @@ fn uploader(
     url: Option<&str>,
     relay: Option<&str>,
     gateway_keys: Option<&Path>,
+    ca_cert: Option<&Path>,
 ) -> Result<HttpUploader> {
     let http = |flag: &str, url: &str| {
         if url.starts_with("http://") || url.starts_with("https://") {
@@ -273,7 +276,16 @@ fn uploader(
         }
         (Some(url), None) => {
             http("--url", url)?;
-            Ok(HttpUploader::new(url))
+            match ca_cert {
+                None => Ok(HttpUploader::new(url)),
+                Some(path) => {
+                    let pem = fs::read(path).with_context(|| {
+                        format!("reading the CA certificate {}", path.display())
+                    })?;
+                    HttpUploader::with_ca_pem(url, &pem)
+                        .with_context(|| format!("using the CA certificate {}", path.display()))
+                }
+            }
         }
         (None, None) => bail!("give --url or --relay"),
     }
