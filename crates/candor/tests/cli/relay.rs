@@ -231,7 +231,7 @@ fn client_with_a_report(root: &Path, data: &Path) -> (PathBuf, Value) {
     run(&yesterday, &["grant", "usage"]);
     run(
         &yesterday,
-        &["record", "counter", "browser.tabs_opened", "4093"],
+        &["record", "counter", "browser.tabs_opened", "437"],
     );
     let pending = run(&today, &["pending"]);
     let reports: Vec<Value> = serde_json::from_slice(&pending.stdout).expect("pending JSON");
@@ -369,14 +369,20 @@ fn a_report_through_the_relay_is_counted_and_neither_side_sees_what_the_other_do
         .into_body()
         .read_to_vec()
         .expect("key config");
+    // Through the gateway, only the device-facing routes exist.
+    for path in ["/v1/tokens", "/metrics", "/v1/regions/eu/audit"] {
+        let (status, body) = relayed_get(&via, &keys, path);
+        assert_eq!(status, 404, "{path}: {body}");
+        assert!(body.contains("\"not_found\""), "{path}: {body}");
+    }
+    let (status, body) = relayed_get(&via, &keys, "/v1/schema");
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("org.example.browser"));
+
     let mut tampered = tampered_upload(&keys, &crate::serve::key(port));
     let last = tampered.len() - 1;
     tampered[last] ^= 0x01;
-    let answer = agent()
-        .post(&format!("{via}/v1/ohttp"))
-        .header("content-type", "message/ohttp-req")
-        .send(&tampered[..])
-        .expect("an answer");
+    let answer = post_ohttp(&via, &tampered[..]);
     assert_eq!(answer.status(), 400);
     let body = answer.into_body().read_to_string().expect("body");
     assert!(body.contains("\"ohttp_decrypt_failed\""), "{body}");
@@ -387,13 +393,66 @@ fn a_report_through_the_relay_is_counted_and_neither_side_sees_what_the_other_do
     stop(server);
     assert_eq!(
         crate::serve::tabs_sum(&data),
-        4093,
+        437,
         "the one report, counted once"
     );
 }
 
-/// An encapsulated upload of one valid report (sealed to `key`), as the
-/// SDK would send it through a relay: Binary HTTP inside OHTTP.
+/// An encapsulated request as the SDK sends it through a relay: Binary
+/// HTTP inside OHTTP, to the gateway's key list; with what opens the answer.
+fn encapsulate(
+    gateway_keys: &[u8],
+    method: &str,
+    path: &str,
+    content: Option<(&str, &[u8])>,
+) -> (Vec<u8>, ohttp::ClientResponse) {
+    let mut message = bhttp::Message::request(
+        method.as_bytes().to_vec(),
+        b"https".to_vec(),
+        Vec::new(),
+        path.as_bytes().to_vec(),
+    );
+    if let Some((content_type, body)) = content {
+        message.put_header("content-type", content_type);
+        message.write_content(body);
+    }
+    let mut inner = Vec::new();
+    message
+        .write_bhttp(bhttp::Mode::KnownLength, &mut inner)
+        .expect("bhttp");
+    ohttp::ClientRequest::from_encoded_config_list(gateway_keys)
+        .expect("config")
+        .encapsulate(&inner)
+        .expect("encapsulate")
+}
+
+/// POSTs `body` as an encapsulated request to the relay at `via`.
+fn post_ohttp(via: &str, body: &[u8]) -> ureq::http::Response<ureq::Body> {
+    agent()
+        .post(&format!("{via}/v1/ohttp"))
+        .header("content-type", "message/ohttp-req")
+        .send(body)
+        .expect("an answer")
+}
+
+/// A GET of `path` through the relay at `via`; the inner answer's status
+/// and body.
+fn relayed_get(via: &str, gateway_keys: &[u8], path: &str) -> (u16, String) {
+    let (request, opener) = encapsulate(gateway_keys, "GET", path, None);
+    let answer = post_ohttp(via, &request[..]);
+    assert_eq!(answer.status(), 200);
+    let sealed = answer.into_body().read_to_vec().expect("body");
+    let plain = opener.decapsulate(&sealed).expect("opens");
+    let message =
+        bhttp::Message::read_bhttp(&mut std::io::Cursor::new(&plain[..])).expect("bhttp answer");
+    let status = message.control().status().expect("a status").code();
+    (
+        status,
+        String::from_utf8_lossy(message.content()).into_owned(),
+    )
+}
+
+/// An encapsulated upload of one valid report (sealed to `key`).
 fn tampered_upload(gateway_keys: &[u8], key: &candor_protocol::KeyConfig) -> Vec<u8> {
     let body = crate::serve::usage_batch(
         key,
@@ -403,21 +462,12 @@ fn tampered_upload(gateway_keys: &[u8], key: &candor_protocol::KeyConfig) -> Vec
         &candor_protocol::MetricValue::Counter(1),
         &[("platform", "android")],
     );
-    let mut message = bhttp::Message::request(
-        b"POST".to_vec(),
-        b"https".to_vec(),
-        Vec::new(),
-        b"/v1/regions/eu/reports".to_vec(),
-    );
-    message.put_header("content-type", "application/vnd.candor.report");
-    message.write_content(&body);
-    let mut inner = Vec::new();
-    message
-        .write_bhttp(bhttp::Mode::KnownLength, &mut inner)
-        .expect("bhttp");
-    ohttp::ClientRequest::from_encoded_config_list(gateway_keys)
-        .expect("config")
-        .encapsulate(&inner)
-        .expect("encapsulate")
-        .0
+    let content = ("application/vnd.candor.report", &body[..]);
+    encapsulate(
+        gateway_keys,
+        "POST",
+        "/v1/regions/eu/reports",
+        Some(content),
+    )
+    .0
 }
