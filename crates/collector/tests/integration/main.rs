@@ -1,4 +1,6 @@
 //! Integration tests of the collector through its real HTTP server, one binary:
+//! - `activity`: a foreign client's activity values accepted and counted,
+//!   impossible ones refused (`impossible_activity`);
 //! - `end_to_end`: SDK devices in two regions upload; stored aggregates equal
 //!   the reports exactly, and no region holds another's data;
 //! - `codes`: one list of error codes in the code, docs/wire.md and docs/api.md;
@@ -28,6 +30,7 @@
 //!   `worker` roles, `queued`, dropped reports, redelivery, an unreachable
 //!   queue, no key generation, two workers sharing a PostgreSQL store.
 
+mod activity;
 mod api;
 mod codes;
 mod common;
