@@ -39,8 +39,11 @@ pub(crate) struct Simulated {
 
 /// The sum over the cells of a value: a count, a total, the number of
 /// domains, 1 for one answer.
-fn amount(value: &MetricValue) -> u64 {
-    candor_values::cells(value).iter().map(|(_, n)| n).sum()
+fn amount(metric: &Metric, value: &MetricValue, day: Day) -> u64 {
+    candor_values::cells(metric, value, day)
+        .iter()
+        .map(|(_, n)| n)
+        .sum()
 }
 
 /// Builds the population, plays its days through the usage model, builds
@@ -165,7 +168,7 @@ pub(crate) fn run(
                     let Some(raw) = values[m].take() else {
                         continue;
                     };
-                    let recorded = amount(&raw);
+                    let recorded = amount(metric, &raw, day);
                     // The truth: the clamped value, or a local-DP metric's
                     // true answer (before randomized response).
                     let (truth, sent) = match ldp_epsilon[m] {
@@ -201,8 +204,8 @@ pub(crate) fn run(
                         },
                     };
                     volume[m].0 += recorded;
-                    volume[m].1 += amount(&truth);
-                    for (cell, v) in candor_values::cells(&truth) {
+                    volume[m].1 += amount(metric, &truth, day);
+                    for (cell, v) in candor_values::cells(metric, &truth, day) {
                         *grouped.entry((m, d, dims_id[m], cell)).or_default() += v as i64;
                     }
                     report.metrics.insert(metric.id.clone(), sent);

@@ -173,7 +173,7 @@ impl Rejection {
     /// the checks run: the one list that docs/wire.md §10 and docs/api.md
     /// print (a test keeps the three equal), and the metrics endpoint's
     /// `code` labels.
-    pub const CODES: [(&'static str, u16); 27] = [
+    pub const CODES: [(&'static str, u16); 28] = [
         ("unknown_region", 404),
         ("unsupported_media_type", 415),
         ("too_large", 413),
@@ -197,6 +197,7 @@ impl Rejection {
         ("wrong_type", 422),
         ("unknown_label", 422),
         ("value_out_of_bounds", 422),
+        ("impossible_activity", 422),
         ("consent_too_old", 422),
         ("day_out_of_window", 422),
         ("store_unavailable", 503),

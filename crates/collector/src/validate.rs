@@ -3,8 +3,8 @@
 
 use std::collections::BTreeMap;
 
-use candor_protocol::{MetricValue, Report};
-use candor_schema::Schema;
+use candor_protocol::{Day, MetricValue, Report};
+use candor_schema::{Metric, Schema};
 use candor_store::{Contribution, ReportDelta, RowKey};
 
 use crate::error::Rejection;
@@ -42,13 +42,13 @@ fn mismatch(what: &'static str, detail: impl Into<String>) -> Rejection {
 }
 
 /// The rows one metric value adds to, as (cell, value) pairs. The value has
-/// passed [`candor_values::check_value`], so this only maps it
+/// passed [`candor_values::check_report`], so this only maps it
 /// ([`candor_values::cells`]): labels, categories, `true`/`false`, bucket
-/// indices and domains become cells.
-fn cells(value: &MetricValue) -> impl Iterator<Item = (String, i64)> {
+/// indices, domains and activity flags become cells.
+fn cells(metric: &Metric, value: &MetricValue, day: Day) -> impl Iterator<Item = (String, i64)> {
     // Every count passed the metric's bound, which the schema keeps far below
     // i64::MAX (limits::MAX_CONTRIBUTION_BOUND); saturate rather than wrap.
-    candor_values::cells(value)
+    candor_values::cells(metric, value, day)
         .into_iter()
         .map(|(cell, n)| (cell, i64::try_from(n).unwrap_or(i64::MAX)))
 }
@@ -140,7 +140,7 @@ pub fn to_delta(
         // The metric's report count first: the release engine counts a
         // group's devices with it (candor_store::REPORTS_CELL).
         let reports = (candor_store::REPORTS_CELL.to_owned(), 1);
-        for (cell, value) in std::iter::once(reports).chain(cells(value)) {
+        for (cell, value) in std::iter::once(reports).chain(cells(metric, value, report.day)) {
             contributions.push(Contribution {
                 key: RowKey {
                     schema_id: schema.id.clone(),

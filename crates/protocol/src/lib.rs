@@ -62,6 +62,6 @@ pub use error::Error;
 pub use key_list::{KeyList, MAX_CLOCK_SKEW_SECONDS, SignedKeyList};
 pub use keys::{KeyConfig, KeyPair, Suite};
 pub use open::{OpenBackend, Opener};
-pub use report::{Day, MetricValue, REPORT_FORMAT_VERSION, Report, ReportId};
+pub use report::{Activity, Cohort, Day, MetricValue, REPORT_FORMAT_VERSION, Report, ReportId};
 pub use seal::{HPKE_INFO, seal, test_seal_with_ephemeral_ikm};
 pub use signing::{Signature, SignedKind, SigningKey, VerifyingKey};

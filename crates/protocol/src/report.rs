@@ -87,6 +87,75 @@ pub enum MetricValue {
     Distribution(Vec<u64>),
     /// Registrable domains (eTLD+1), each at most once.
     DomainSet(BTreeSet<String>),
+    /// That the device was in use on the report's day, with the flags its
+    /// on-device memory derived (docs/wire.md §2.5).
+    Activity(Activity),
+}
+
+/// An `activity` value: the device was in use on the report's day, and what
+/// that day was for it. The device derives the flags from what it remembers
+/// (its last active day, install week, the weeks and months already
+/// counted), which never leaves it; the collector only adds flags up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Activity {
+    /// Active on the report's day: always true in a valid report (a day
+    /// without use sends no activity value).
+    pub today: bool,
+    /// The first active day of its ISO week (Monday to Sunday).
+    pub first_in_week: bool,
+    /// The first active day of its calendar month.
+    pub first_in_month: bool,
+    /// The first active day since the install (or since the device's
+    /// activity memory was deleted).
+    pub first_day: bool,
+    /// The install week, or [`Cohort::Older`] beyond the schema's horizon.
+    pub cohort: Cohort,
+}
+
+/// An install cohort: the ISO week of the install, or every install more
+/// than the metric's `cohort_weeks` before the report's week folded into
+/// one value, so an old install week cannot single a device out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Cohort {
+    /// Installed in this ISO week (JSON `"2026-W49"`).
+    Week(candor_time::IsoWeek),
+    /// Installed before the horizon (JSON `"older"`).
+    Older,
+}
+
+/// The JSON spelling of [`Cohort::Older`].
+const OLDER: &str = "older";
+
+impl fmt::Display for Cohort {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Cohort::Week(w) => w.fmt(f),
+            Cohort::Older => f.write_str(OLDER),
+        }
+    }
+}
+
+impl Serialize for Cohort {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Cohort {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = <std::borrow::Cow<'_, str>>::deserialize(d)?;
+        if text == OLDER {
+            return Ok(Cohort::Older);
+        }
+        candor_time::IsoWeek::parse(&text)
+            .map(Cohort::Week)
+            .ok_or_else(|| {
+                serde::de::Error::custom(
+                    "cohort must be an ISO week such as 2026-W49, or \"older\"",
+                )
+            })
+    }
 }
 
 /// The plaintext of one report: one device's data for one purpose and one day.
@@ -225,6 +294,32 @@ mod tests {
         assert_eq!(json, r#"{"type":"labeled_counter","value":{"camera":3}}"#);
         let neg = r#"{"type":"counter","value":-1}"#;
         assert!(serde_json::from_str::<MetricValue>(neg).is_err());
+    }
+
+    #[test]
+    fn activity_values_are_flags_and_a_cohort() {
+        let week = candor_time::IsoWeek::parse("2026-W49").expect("a week");
+        let v = MetricValue::Activity(Activity {
+            today: true,
+            first_in_week: true,
+            first_in_month: false,
+            first_day: false,
+            cohort: Cohort::Week(week),
+        });
+        let json = serde_json::to_string(&v).expect("serializes");
+        assert_eq!(
+            json,
+            r#"{"type":"activity","value":{"today":true,"first_in_week":true,"first_in_month":false,"first_day":false,"cohort":"2026-W49"}}"#
+        );
+        assert_eq!(serde_json::from_str::<MetricValue>(&json).ok(), Some(v));
+        let older = json.replace("2026-W49", "older");
+        assert!(serde_json::from_str::<MetricValue>(&older).is_ok());
+        for bad in ["2026-W54", "2026-12-07", "Older"] {
+            let text = json.replace("2026-W49", bad);
+            assert!(serde_json::from_str::<MetricValue>(&text).is_err(), "{bad}");
+        }
+        let extra = json.replace(r#""today":true"#, r#""today":true,"device":"x""#);
+        assert!(serde_json::from_str::<MetricValue>(&extra).is_err());
     }
 
     #[test]

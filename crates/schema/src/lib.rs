@@ -83,6 +83,7 @@ mod rules;
 use std::path::Path;
 
 pub use diagnostic::{Diagnostic, ErrorKind, LoadError, SchemaErrors, Severity};
+pub use metric::{ACTIVITY_CELLS, ACTIVITY_OLDER_CELL, activity_cohort_cell};
 pub use model::{
     Dimension, DimensionRule, FINGERPRINT_PREFIX, Metric, MetricKind, Purpose, Region, Release,
     Schema, Sensitivity, json_fingerprint,

@@ -17,6 +17,11 @@ pub const MAX_SET_SIZE: usize = 64;
 /// one more bucket than bounds.
 pub const MAX_BUCKET_BOUNDS: usize = 64;
 
+/// Most install cohorts an `activity` metric may keep apart
+/// (`cohort_weeks`, inclusive): a year of weekly cohorts. Every cohort is a
+/// retention row, and an old, narrow cohort is a small group.
+pub const MAX_COHORT_WEEKS: u8 = 52;
+
 /// Longest label, category or dimension value, in bytes.
 pub const MAX_LABEL_LEN: usize = 64;
 

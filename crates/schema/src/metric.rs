@@ -49,6 +49,44 @@ pub enum MetricKind {
     /// A set of registrable domains (an open set), at most `max_per_report`
     /// per report.
     DomainSet,
+    /// That the device was in use on a day, with the flags its on-device
+    /// memory derives (first active day of the ISO week, of the month,
+    /// since install) and its install cohort: what active devices and
+    /// retention are released from, without any identifier.
+    ///
+    /// Its cells ([`ACTIVITY_CELLS`], then one per cohort age): `today`
+    /// (every report), `week`, `month`, `new` (the flags), and for a report
+    /// that is the first of its week, `w<k>` (installed k weeks before the
+    /// report's week, k = 0..=`cohort_weeks`) or `older`.
+    Activity {
+        /// The install cohorts kept apart: installs more than this many
+        /// weeks before a report's week are sent as one value, `older`
+        /// (1..=[`limits::MAX_COHORT_WEEKS`](crate::limits::MAX_COHORT_WEEKS)).
+        cohort_weeks: u8,
+    },
+}
+
+/// The cells of an activity metric before its cohort cells, in order: active
+/// that day, first active day of the ISO week, of the calendar month, since
+/// install.
+pub const ACTIVITY_CELLS: [&str; 4] = ["today", "week", "month", "new"];
+
+/// The cohort cell of an activity report whose install week lies beyond the
+/// metric's `cohort_weeks`.
+pub const ACTIVITY_OLDER_CELL: &str = "older";
+
+/// The most cells one activity report adds to: its four flags and one
+/// cohort cell, each by one.
+const ACTIVITY_MAX_CELLS: u64 = ACTIVITY_CELLS.len() as u64 + 1;
+
+/// The name of the cohort cell of a first-in-week activity report whose
+/// install week is `age` weeks before its own (`None` beyond the horizon:
+/// [`ACTIVITY_OLDER_CELL`]).
+pub fn activity_cohort_cell(age: Option<u8>) -> String {
+    match age {
+        Some(k) => format!("w{k}"),
+        None => ACTIVITY_OLDER_CELL.to_owned(),
+    }
 }
 
 /// The cell names of a boolean, as the collector keys its rows: index 0 is
@@ -65,6 +103,7 @@ impl MetricKind {
             MetricKind::Category { .. } => "category",
             MetricKind::Distribution { .. } => "distribution",
             MetricKind::DomainSet => "domain_set",
+            MetricKind::Activity { .. } => "activity",
         }
     }
 
@@ -92,8 +131,18 @@ impl MetricKind {
             MetricKind::Distribution { buckets } => {
                 Some((0..=buckets.len()).map(|i| i.to_string()).collect())
             }
+            MetricKind::Activity { cohort_weeks } => Some(
+                (0..self.activity_cells_len(*cohort_weeks))
+                    .filter_map(|i| self.cell_name(i))
+                    .collect(),
+            ),
             _ => None,
         }
+    }
+
+    /// How many cells an activity metric with this horizon has.
+    fn activity_cells_len(&self, cohort_weeks: u8) -> usize {
+        ACTIVITY_CELLS.len() + usize::from(cohort_weeks) + 2
     }
 
     /// The name of cell `index` of [`MetricKind::cells`], without building
@@ -106,6 +155,19 @@ impl MetricKind {
             MetricKind::Boolean => BOOLEAN_CELLS.get(index).map(|c| (*c).to_owned()),
             MetricKind::Distribution { buckets } => {
                 (index <= buckets.len()).then(|| index.to_string())
+            }
+            MetricKind::Activity { cohort_weeks } => {
+                let flags = ACTIVITY_CELLS.len();
+                match index.checked_sub(flags) {
+                    None => Some(ACTIVITY_CELLS[index].to_owned()),
+                    Some(age) if age <= usize::from(*cohort_weeks) => {
+                        Some(activity_cohort_cell(u8::try_from(age).ok()))
+                    }
+                    Some(age) if age == usize::from(*cohort_weeks) + 1 => {
+                        Some(ACTIVITY_OLDER_CELL.to_owned())
+                    }
+                    Some(_) => None,
+                }
             }
             _ => None,
         }
@@ -137,6 +199,14 @@ impl MetricKind {
         match self {
             MetricKind::LabeledCounter { labels } => Some(labels),
             MetricKind::Category { categories } => Some(categories),
+            _ => None,
+        }
+    }
+
+    /// An activity metric's cohort horizon in weeks; `None` for other types.
+    pub fn cohort_weeks(&self) -> Option<u8> {
+        match self {
+            MetricKind::Activity { cohort_weeks } => Some(*cohort_weeks),
             _ => None,
         }
     }
@@ -193,10 +263,13 @@ impl Metric {
     /// checks it: a counter's count, the total of a labeled counter or a
     /// distribution, the number of domains of a domain set
     /// (`max_per_report`); 1 for a boolean or category (one value).
+    /// An activity report adds one to each of at most
+    /// five cells (its four flags and one cohort cell).
     pub fn per_report_bound(&self) -> u64 {
-        match self.kind.choices() {
-            Some(_) => 1,
-            None => self.max_per_report,
+        match (&self.kind, self.kind.choices()) {
+            (_, Some(_)) => 1,
+            (MetricKind::Activity { .. }, None) => ACTIVITY_MAX_CELLS,
+            (_, None) => self.max_per_report,
         }
     }
 
@@ -205,6 +278,27 @@ impl Metric {
     /// that noise is never scaled to zero.
     pub fn contribution_bound(&self) -> u64 {
         self.per_report_bound().max(1)
+    }
+
+    /// Δ of a release of only `cells` (all of them when empty): the most one
+    /// report adds to those cells of one group, in L1. For an activity
+    /// metric a report adds at most one to each flag cell and to one
+    /// cohort cell, so Δ is the number of flag cells released plus one if
+    /// any cohort cell is (a weekly total alone, or a week's retention
+    /// column alone, has Δ = 1); every other type keeps
+    /// [`Metric::contribution_bound`], whatever the cells.
+    pub fn contribution_bound_over(&self, cells: &[String]) -> u64 {
+        if self.kind.cohort_weeks().is_none() || cells.is_empty() {
+            return self.contribution_bound();
+        }
+        let mut flags: Vec<&str> = ACTIVITY_CELLS
+            .iter()
+            .copied()
+            .filter(|f| cells.iter().any(|c| c == f))
+            .collect();
+        flags.dedup();
+        let cohorts = cells.iter().any(|c| !ACTIVITY_CELLS.contains(&c.as_str()));
+        (flags.len() as u64 + u64::from(cohorts)).clamp(1, ACTIVITY_MAX_CELLS)
     }
 }
 
@@ -226,6 +320,7 @@ mod tests {
             MetricKind::Distribution {
                 buckets: vec![10, 50],
             },
+            MetricKind::Activity { cohort_weeks: 2 },
         ];
         for kind in kinds {
             let cells = kind.cells().expect("a closed type");
@@ -238,6 +333,41 @@ mod tests {
         assert_eq!(MetricKind::DomainSet.cells(), None);
         assert!(MetricKind::DomainSet.has_open_cells());
         assert_eq!(MetricKind::Counter.named_cells(), None);
+        assert_eq!(
+            MetricKind::Activity { cohort_weeks: 2 }.cells(),
+            Some(
+                ["today", "week", "month", "new", "w0", "w1", "w2", "older"]
+                    .map(String::from)
+                    .to_vec()
+            )
+        );
+    }
+
+    #[test]
+    fn an_activity_release_is_bounded_by_the_cells_it_releases() {
+        let metric = Metric {
+            id: "app.active".into(),
+            kind: MetricKind::Activity { cohort_weeks: 2 },
+            purpose: "usage".into(),
+            description: "Use.".into(),
+            owner: "o@example.org".into(),
+            expires: None,
+            max_per_report: 1,
+            dimensions: Vec::new(),
+            release: crate::model::Release::CentralDp {
+                epsilon: 0.2,
+                delta: None,
+            },
+        };
+        let over = |cells: &[&str]| {
+            let cells: Vec<String> = cells.iter().map(|c| (*c).to_owned()).collect();
+            metric.contribution_bound_over(&cells)
+        };
+        assert_eq!(over(&[]), 5);
+        assert_eq!(over(&["week"]), 1);
+        assert_eq!(over(&["w0", "w1", "w2", "older"]), 1);
+        assert_eq!(over(&["today", "new"]), 2);
+        assert_eq!(over(&["today", "week", "month", "new", "w1", "older"]), 5);
     }
 
     #[test]

@@ -83,6 +83,8 @@ pub(crate) enum RawKind {
     Distribution,
     /// `domain_set`.
     DomainSet,
+    /// `activity`.
+    Activity,
 }
 
 impl RawKind {
@@ -94,6 +96,7 @@ impl RawKind {
             RawKind::Category => "category",
             RawKind::Distribution => "distribution",
             RawKind::DomainSet => "domain_set",
+            RawKind::Activity => "activity",
         }
     }
 }
@@ -148,6 +151,9 @@ pub(crate) struct RawMetric {
     /// Bucket upper bounds (distribution only).
     #[serde(default)]
     pub(crate) buckets: Option<Spanned<Vec<Spanned<u64>>>>,
+    /// Install cohorts kept apart, in weeks (activity only).
+    #[serde(default)]
+    pub(crate) cohort_weeks: Option<Spanned<u32>>,
     /// Contribution bound.
     #[serde(default)]
     pub(crate) max_per_report: Option<Spanned<u64>>,

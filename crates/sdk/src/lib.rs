@@ -10,8 +10,8 @@
 //!   hard offs: recording calls return without effect.
 //! - **Recording** goes through typed handles ([`CounterMetric`],
 //!   [`LabeledCounterMetric`], [`BooleanMetric`], [`CategoryMetric`],
-//!   [`DistributionMetric`], [`DomainSetMetric`]) that never fail toward the
-//!   app and never block on I/O; bad input is counted
+//!   [`DistributionMetric`], [`DomainSetMetric`], [`ActivityMetric`]) that
+//!   never fail toward the app and never block on I/O; bad input is counted
 //!   ([`Candor::error_counts`]). URLs are reduced to registrable domains
 //!   before anything is stored ([`sanitize`]).
 //! - Aggregates live in memory per (purpose, day), are persisted atomically
@@ -57,6 +57,7 @@
 //! ```
 #![deny(missing_docs)]
 
+mod activity;
 mod config;
 mod consent;
 mod engine;

@@ -6,10 +6,10 @@
 //! I/O, no global lock; only `domain_set` takes a per-metric mutex.
 
 use std::collections::{BTreeSet, HashMap};
-use std::sync::atomic::{AtomicU8, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use candor_protocol::MetricValue;
+use candor_protocol::{Activity, MetricValue};
 use candor_schema::{Metric, MetricKind};
 use serde::{Deserialize, Serialize};
 
@@ -32,6 +32,8 @@ pub(crate) enum Cell {
     Category(AtomicU32),
     Distribution(Box<[AtomicU64]>),
     DomainSet(Mutex<BTreeSet<String>>),
+    /// Whether the host said the app was in use today.
+    Activity(AtomicBool),
 }
 
 fn zeros(n: usize) -> Box<[AtomicU64]> {
@@ -59,6 +61,7 @@ impl Slot {
             MetricKind::Category { .. } => Cell::Category(AtomicU32::new(0)),
             MetricKind::Distribution { buckets } => Cell::Distribution(zeros(buckets.len() + 1)),
             MetricKind::DomainSet => Cell::DomainSet(Mutex::new(BTreeSet::new())),
+            MetricKind::Activity { .. } => Cell::Activity(AtomicBool::new(false)),
             // A metric type this SDK version does not know cannot be
             // recorded; the cell stays empty and is never reported.
             #[allow(unreachable_patterns)]
@@ -105,6 +108,7 @@ impl Slot {
                 let mut set = set.lock().unwrap_or_else(|p| p.into_inner());
                 (!set.is_empty()).then(|| Acc::DomainSet(std::mem::take(&mut *set)))
             }
+            Cell::Activity(used) => used.swap(false, Ordering::AcqRel).then_some(Acc::Used),
         }
     }
 
@@ -353,6 +357,31 @@ impl DomainSetMetric {
     }
 }
 
+/// An `activity` metric: the days the app is in use, from which the device
+/// derives (and the collector adds up) active devices, new devices and
+/// retention without any identifier (docs/wire.md §2.5).
+#[derive(Clone)]
+pub struct ActivityMetric(Handle);
+handle_common!(ActivityMetric);
+
+impl ActivityMetric {
+    pub(crate) fn new(inner: &Arc<Inner>, id: &str) -> Self {
+        ActivityMetric(Handle::new(inner, id, "activity"))
+    }
+
+    /// Says the app is in use now. Cheap (one atomic store once the
+    /// consent gate is open), callable from any thread, as often as
+    /// convenient: a day counts once.
+    #[inline]
+    pub fn active(&self) {
+        if let Some(slot) = self.0.gate()
+            && let Cell::Activity(used) = &slot.cell
+        {
+            used.store(true, Ordering::Relaxed);
+        }
+    }
+}
+
 /// One metric's accumulated value for one day, before clamping and local DP.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", content = "value", rename_all = "snake_case")]
@@ -366,6 +395,11 @@ pub(crate) enum Acc {
     /// Counts indexed like the schema's buckets (n bounds, n + 1 buckets).
     Distribution(Vec<u64>),
     DomainSet(BTreeSet<String>),
+    /// An activity metric's cell, taken before its day's flags were
+    /// derived (never persisted: the harvest turns it into `Activity`).
+    Used,
+    /// An activity metric's day, with the flags the device's memory derived.
+    Activity(Activity),
 }
 
 /// Most distinct domains kept per metric and day; more are counted and dropped.
@@ -386,6 +420,7 @@ impl Acc {
             }
             (Acc::Boolean(a), Acc::Boolean(b)) => *a = b,
             (Acc::Category(a), Acc::Category(b)) => *a = b,
+            (Acc::Activity(a), Acc::Activity(b)) => crate::activity::merge(a, b),
             (Acc::DomainSet(a), Acc::DomainSet(b)) => {
                 for d in b {
                     if a.len() < MAX_DOMAINS_PER_DAY || a.contains(&d) {
@@ -429,6 +464,8 @@ impl Acc {
                 MetricValue::Distribution(counts)
             }
             Acc::DomainSet(set) => MetricValue::DomainSet(set),
+            Acc::Activity(a) => MetricValue::Activity(a),
+            Acc::Used => return None,
         })
     }
 
@@ -475,6 +512,11 @@ impl crate::Candor {
     pub fn domain_set(&self, id: &str) -> DomainSetMetric {
         DomainSetMetric::new(&self.inner, id)
     }
+
+    /// A handle for an `activity` metric.
+    pub fn activity(&self, id: &str) -> ActivityMetric {
+        ActivityMetric::new(&self.inner, id)
+    }
 }
 
 #[cfg(test)]
@@ -490,5 +532,6 @@ mod tests {
         check::<super::CategoryMetric>();
         check::<super::DistributionMetric>();
         check::<super::DomainSetMetric>();
+        check::<super::ActivityMetric>();
     }
 }

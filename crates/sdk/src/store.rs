@@ -1,11 +1,14 @@
 //! What the SDK keeps between runs (`state.json`): the day aggregates not
-//! yet turned into reports, the upload backoff, and the error counters.
+//! yet turned into reports, the upload backoff, the error counters, and the
+//! local-DP and activity memories.
 
 use std::collections::BTreeMap;
 
 use candor_protocol::Day;
+use candor_schema::Metric;
 use serde::{Deserialize, Serialize};
 
+use crate::activity::ActivityMemo;
 pub(crate) use crate::metrics::Acc;
 
 /// The aggregates of one purpose on one day.
@@ -54,6 +57,9 @@ pub(crate) struct State {
     /// Local-DP metric id → what the device remembers of it.
     #[serde(default)]
     pub(crate) ldp: BTreeMap<String, LdpMemo>,
+    /// Activity metric id → its last active day and install week.
+    #[serde(default)]
+    pub(crate) activity: BTreeMap<String, ActivityMemo>,
 }
 
 /// What the device remembers of one local-DP metric, so that its reports
@@ -74,6 +80,26 @@ pub(crate) struct LdpMemo {
 }
 
 impl State {
+    /// Adds a harvested value of `metric` to (purpose, day); an activity
+    /// cell becomes that day's flags here, from (and into) the device's
+    /// activity memory. Returns how many domains were dropped over the
+    /// per-day cap.
+    pub(crate) fn add(&mut self, purpose: &str, day: Day, metric: &Metric, acc: Acc) -> usize {
+        let acc = match (acc, metric.kind.cohort_weeks()) {
+            (Acc::Used, Some(weeks)) => {
+                let memo = self.activity.entry(metric.id.clone()).or_default();
+                match memo.record(day, weeks) {
+                    Some(activity) => Acc::Activity(activity),
+                    // A day before the install week: the clock is wrong.
+                    None => return 0,
+                }
+            }
+            (Acc::Used, None) => return 0,
+            (acc, _) => acc,
+        };
+        self.entry(purpose, day).add(&metric.id, acc)
+    }
+
     /// The entry for (purpose, day), created if missing.
     pub(crate) fn entry(&mut self, purpose: &str, day: Day) -> &mut DayEntry {
         let at = self

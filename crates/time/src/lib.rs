@@ -11,6 +11,8 @@
 //!   (`candor-store` re-exports it), with [`Day::number`],
 //!   [`Day::from_number`], [`day_number_of_unix`], [`format_day`] and
 //!   [`parse_day`] between the two;
+//! - [`IsoWeek`] and [`Month`]: the periods active devices are counted
+//!   over (ISO 8601 weeks, written `YYYY-Www`, and calendar months);
 //! - [`Clock`]: the injected source of Unix time, with [`SystemClock`] for
 //!   production and [`ManualClock`] for tests, `candor demo` and the
 //!   simulator.
@@ -20,8 +22,10 @@
 //! without pulling in each other.
 #![deny(missing_docs)]
 
+mod calendar;
 mod clock;
 mod day;
 
+pub use calendar::{IsoWeek, Month};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use day::{Day, DayNumber, SECONDS_PER_DAY, day_number_of_unix, format_day, parse_day};

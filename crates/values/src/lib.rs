@@ -40,4 +40,7 @@
 pub mod domain;
 mod rules;
 
-pub use rules::{ValueError, cells, check_report, check_value, choice_index, choice_value, clamp};
+pub use rules::{
+    ValueError, cells, check_activity_day, check_report, check_value, choice_index, choice_value,
+    clamp,
+};

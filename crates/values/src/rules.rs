@@ -9,8 +9,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use candor_privacy::uniform_below;
-use candor_protocol::{MetricValue, Report};
+use candor_protocol::{Activity, Cohort, Day, MetricValue, Report};
 use candor_schema::{Metric, MetricKind, Schema};
+use candor_time::IsoWeek;
 use rand_core::Rng;
 
 use crate::domain::{self, DomainError};
@@ -94,6 +95,15 @@ pub enum ValueError {
         /// Why it is not canonical.
         reason: DomainError,
     },
+    /// An activity value whose flags or cohort cannot all be true of one
+    /// device on the report's day (docs/wire.md §2.5).
+    #[error("{metric}: impossible activity: {detail}")]
+    ImpossibleActivity {
+        /// The metric id.
+        metric: String,
+        /// Which combination.
+        detail: String,
+    },
 }
 
 impl ValueError {
@@ -109,11 +119,12 @@ impl ValueError {
             ValueError::WrongType { .. } => "wrong_type",
             ValueError::UnknownLabel { .. } => "unknown_label",
             ValueError::OutOfBounds { .. } | ValueError::NotADomain { .. } => "value_out_of_bounds",
+            ValueError::ImpossibleActivity { .. } => "impossible_activity",
         }
     }
 
     /// Every code [`ValueError::code`] returns.
-    pub const CODES: [&'static str; 8] = [
+    pub const CODES: [&'static str; 9] = [
         "unknown_schema",
         "unknown_schema_version",
         "unknown_purpose",
@@ -122,6 +133,7 @@ impl ValueError {
         "wrong_type",
         "unknown_label",
         "value_out_of_bounds",
+        "impossible_activity",
     ];
 }
 
@@ -138,7 +150,8 @@ impl ValueError {
 ///   member, or the canonical coarse version form). A dimension a metric
 ///   declares may be absent when the device does not know it; each metric's
 ///   rows are keyed by the dimensions it declares that the report carries;
-/// - each value as [`check_value`].
+/// - each value as [`check_value`], and an activity value against the
+///   report's day ([`check_activity_day`]).
 ///
 /// Whether a metric has expired, the consent version and the report's day
 /// are not value rules: the collector decides them (expired metrics are
@@ -198,8 +211,57 @@ pub fn check_report(schema: &Schema, report: &Report) -> Result<(), ValueError> 
     }
     for (metric, value) in metrics {
         check_value(metric, value)?;
+        if let MetricValue::Activity(activity) = value {
+            check_activity_day(metric, activity, report.day)?;
+        }
     }
     Ok(())
+}
+
+/// The rules of an activity value that depend on the report's day: the
+/// install cohort is not after the report's ISO week, a cohort week within
+/// the metric's `cohort_weeks` is sent as that week and an older one only
+/// as `older` (so an old install week never singles a device out), and the
+/// first day since install is in the install week.
+///
+/// # Errors
+/// [`ValueError::ImpossibleActivity`].
+pub fn check_activity_day(metric: &Metric, value: &Activity, day: Day) -> Result<(), ValueError> {
+    let impossible = |detail: String| ValueError::ImpossibleActivity {
+        metric: metric.id.clone(),
+        detail,
+    };
+    let horizon = metric.kind.cohort_weeks().unwrap_or(0);
+    match (activity_cohort_age(metric, value.cohort, day), value.cohort) {
+        (Err(()), cohort) => Err(impossible(format!(
+            "cohort {cohort} is after the report's week {}",
+            IsoWeek::of(day)
+        ))),
+        (Ok(None), Cohort::Week(w)) => Err(impossible(format!(
+            "cohort {w} is more than {horizon} weeks before the report's week {}: it must be sent as \"older\"",
+            IsoWeek::of(day)
+        ))),
+        (Ok(age), _) if value.first_day && age != Some(0) => Err(impossible(format!(
+            "first_day on {day}, but the install week is {}",
+            value.cohort
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// How many weeks before `day`'s ISO week a cohort was installed: `Ok(None)`
+/// for `older` or beyond the metric's `cohort_weeks`, `Err` for a cohort
+/// after it.
+fn activity_cohort_age(metric: &Metric, cohort: Cohort, day: Day) -> Result<Option<u8>, ()> {
+    let Cohort::Week(week) = cohort else {
+        return Ok(None);
+    };
+    let age = IsoWeek::of(day).weeks_since(week);
+    if age < 0 {
+        return Err(());
+    }
+    let horizon = metric.kind.cohort_weeks().unwrap_or(0);
+    Ok(u8::try_from(age).ok().filter(|a| *a <= horizon))
 }
 
 /// Checks one metric value against its metric:
@@ -213,7 +275,11 @@ pub fn check_report(schema: &Schema, report: &Report) -> Result<(), ValueError> 
 ///   buckets; bucket bounds are inclusive upper bounds), the **sum of the
 ///   counts** at most `max_per_report`;
 /// - `domain_set`: at most `max_per_report` members, each a canonical
-///   registrable domain ([`domain::check_canonical`]).
+///   registrable domain ([`domain::check_canonical`]);
+/// - `activity`: `today` is true (a day without use sends nothing), and
+///   `first_day` comes with `first_in_week`, `first_in_month` and an install
+///   week (not `older`); the rules that need the report's day are
+///   [`check_activity_day`]'s.
 ///
 /// # Errors
 /// The first [`ValueError`].
@@ -284,6 +350,25 @@ pub fn check_value(metric: &Metric, value: &MetricValue) -> Result<(), ValueErro
                 })?;
             }
         }
+        (MetricKind::Activity { .. }, MetricValue::Activity(a)) => {
+            let impossible = |detail: &str| ValueError::ImpossibleActivity {
+                metric: metric.id.clone(),
+                detail: detail.to_owned(),
+            };
+            if !a.today {
+                return Err(impossible(
+                    "today is false: only a day the device was used sends an activity value",
+                ));
+            }
+            if a.first_day && !(a.first_in_week && a.first_in_month) {
+                return Err(impossible(
+                    "first_day without first_in_week and first_in_month",
+                ));
+            }
+            if a.first_day && a.cohort == Cohort::Older {
+                return Err(impossible("first_day with the cohort \"older\""));
+            }
+        }
         _ => {
             return Err(ValueError::WrongType {
                 metric: metric.id.clone(),
@@ -341,6 +426,7 @@ pub fn clamp<R: Rng + ?Sized>(
         (MetricKind::DomainSet, MetricValue::DomainSet(set)) => {
             MetricValue::DomainSet(sample_domains(set, bound, rng))
         }
+        (MetricKind::Activity { .. }, v @ MetricValue::Activity(_)) => v,
         _ => return None,
     })
 }
@@ -404,14 +490,36 @@ pub fn choice_index(metric: &Metric, value: &MetricValue) -> Option<u32> {
     }
 }
 
-/// The cells one value adds to, as (cell, amount) pairs named as the
-/// collector keys its rows (see `MetricKind::cells`): the empty cell of a
-/// counter, labels, `true`/`false`, categories, bucket indices, domains.
-/// Cells with nothing to add are left out. For a value that passed
-/// [`check_value`], the sum of the amounts is at most the metric's
-/// per-report bound.
-pub fn cells(value: &MetricValue) -> Vec<(String, u64)> {
+/// The cells one value of `metric` reported for `day` adds to, as (cell,
+/// amount) pairs named as the collector keys its rows (see
+/// `MetricKind::cells`): the empty cell of a counter, labels,
+/// `true`/`false`, categories, bucket indices, domains; an activity value's
+/// flags (`today`, `week`, `month`, `new`) and, on the first day of a week,
+/// its cohort's age in weeks (`w0`..) or `older`. Cells with nothing to add
+/// are left out. For a value that passed [`check_report`], the sum of the
+/// amounts is at most the metric's per-report bound.
+pub fn cells(metric: &Metric, value: &MetricValue, day: Day) -> Vec<(String, u64)> {
     match value {
+        MetricValue::Activity(a) => {
+            let [today, week, month, new] = candor_schema::ACTIVITY_CELLS;
+            let mut out: Vec<(String, u64)> = [
+                (today, a.today),
+                (week, a.first_in_week),
+                (month, a.first_in_month),
+                (new, a.first_day),
+            ]
+            .into_iter()
+            .filter(|(_, on)| *on)
+            .map(|(cell, _)| (cell.to_owned(), 1))
+            .collect();
+            if a.first_in_week {
+                // A cohort after the day was refused; count it as the
+                // newest cohort if a caller skipped the check.
+                let age = activity_cohort_age(metric, a.cohort, day).unwrap_or(Some(0));
+                out.push((candor_schema::activity_cohort_cell(age), 1));
+            }
+            out
+        }
         MetricValue::Counter(n) => vec![(String::new(), *n)],
         MetricValue::LabeledCounter(map) => map
             .iter()

@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use candor_api::{Answer, DAY, Query, number};
-use candor_time::{Day, format_day};
+use candor_time::{Day, IsoWeek, Month, format_day};
 use clap::Args;
 
 /// The environment variable holding the bearer token.
@@ -84,6 +84,21 @@ pub(crate) struct QueryArgs {
     /// comma-separated; all by default.
     #[arg(long, value_delimiter = ',')]
     cells: Vec<String>,
+    /// For an activity metric, the release to make: `daily` (active
+    /// devices per day), `new` (new devices per day), `weekly` (active
+    /// devices in one ISO week), `monthly` (in one month) or `retention`
+    /// (one week's column of the retention table: devices active that week
+    /// by install cohort). Sets the cells and, for the periods, the range.
+    #[arg(long, value_enum, conflicts_with = "cells")]
+    active: Option<Active>,
+    /// With `--active weekly` or `retention`: the ISO week (YYYY-Www);
+    /// default: the last whole week up to `--to`.
+    #[arg(long, conflicts_with_all = ["from", "month"])]
+    week: Option<String>,
+    /// With `--active monthly`: the month (YYYY-MM); default: the last
+    /// whole month up to `--to`.
+    #[arg(long, conflicts_with = "from")]
+    month: Option<String>,
     /// ε to spend per day of the range (central DP); the metric's own ε by
     /// default.
     #[arg(long)]
@@ -97,6 +112,104 @@ pub(crate) struct QueryArgs {
     /// Ask for and print CSV (one line per released group).
     #[arg(long)]
     csv: bool,
+}
+
+/// The releases of an activity metric (docs/api.md, "Active devices and
+/// retention").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum Active {
+    /// Active devices per day (`today`).
+    Daily,
+    /// New devices per day (`new`).
+    New,
+    /// Active devices in one ISO week (`week`).
+    Weekly,
+    /// Active devices in one calendar month (`month`).
+    Monthly,
+    /// Active devices of one ISO week by install cohort (`w0`… `older`).
+    Retention,
+}
+
+/// The cells, range and grouping of an `--active` release, the range
+/// ending at `to` unless `--week` or `--month` names the period.
+fn active_query(
+    agent: &ureq::Agent,
+    args: &QueryArgs,
+    active: Active,
+    query: &mut Query,
+) -> Result<()> {
+    let to = Day::parse(&query.to).context("--to is not a day (YYYY-MM-DD)")?;
+    let cells = |names: &[&str]| names.iter().map(|c| (*c).to_owned()).collect::<Vec<_>>();
+    match active {
+        Active::Daily | Active::New => {
+            query.cells = cells(&[if active == Active::Daily {
+                "today"
+            } else {
+                "new"
+            }]);
+            if query.group_by.is_empty() {
+                query.group_by = vec![DAY.to_owned()];
+            }
+        }
+        Active::Weekly | Active::Retention => {
+            let week = match &args.week {
+                Some(w) => IsoWeek::parse(w).context("--week is not an ISO week (YYYY-Www)")?,
+                None => {
+                    let w = IsoWeek::of(to);
+                    if *w.days().end() == to.number() {
+                        w
+                    } else {
+                        IsoWeek::from_index(w.index() - 1).context("no week before --to")?
+                    }
+                }
+            };
+            (query.from, query.to) = (
+                format_day(*week.days().start()),
+                format_day(*week.days().end()),
+            );
+            query.cells = if active == Active::Weekly {
+                cells(&["week"])
+            } else {
+                let weeks = cohort_weeks(agent, &args.url, &args.metric)?;
+                (0..=weeks)
+                    .map(|k| format!("w{k}"))
+                    .chain(["older".to_owned()])
+                    .collect()
+            };
+        }
+        Active::Monthly => {
+            let month = match &args.month {
+                Some(m) => Month::parse(m).context("--month is not a month (YYYY-MM)")?,
+                None => {
+                    let m = Month::of(to);
+                    if *m.days().end() == to.number() {
+                        m
+                    } else {
+                        let first = Day::from_number(*m.days().start() - 1)
+                            .context("no month before --to")?;
+                        Month::of(first)
+                    }
+                }
+            };
+            (query.from, query.to) = (
+                format_day(*month.days().start()),
+                format_day(*month.days().end()),
+            );
+            query.cells = cells(&["month"]);
+        }
+    }
+    Ok(())
+}
+
+/// An activity metric's `cohort_weeks`, from the collector's `/v1/schema`.
+fn cohort_weeks(agent: &ureq::Agent, base: &str, metric: &str) -> Result<u64> {
+    let json = schemas(agent, base)?;
+    json["schemas"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find_map(|s| s["metrics"][metric]["cohort_weeks"].as_u64())
+        .with_context(|| format!("no served schema declares an activity metric {metric:?}"))
 }
 
 /// `DIM=a,b` flags as the query's filter map (values of a repeated
@@ -177,7 +290,7 @@ pub(crate) fn run(args: QueryArgs) -> Result<ExitCode> {
             (from, to)
         }
     };
-    let query = Query {
+    let mut query = Query {
         region: args.region.clone(),
         metric: args.metric.clone(),
         schema: args.schema.clone(),
@@ -188,6 +301,9 @@ pub(crate) fn run(args: QueryArgs) -> Result<ExitCode> {
         cells: args.cells.clone(),
         epsilon: args.epsilon,
     };
+    if let Some(active) = args.active {
+        active_query(&agent, &args, active, &mut query)?;
+    }
     let body = serde_json::to_vec(&query).context("encoding the query")?;
     let mut url = format!("{}/v1/query", args.url.trim_end_matches('/'));
     if args.csv {
@@ -237,6 +353,20 @@ pub(crate) fn run(args: QueryArgs) -> Result<ExitCode> {
 /// report windows the collector's schemas declare (`GET /v1/schema`): the
 /// earliest over the schemas that declare the region.
 fn last_closed_day(agent: &ureq::Agent, base: &str, region: &str) -> Result<i32> {
+    let json = schemas(agent, base)?;
+    let window = json["schemas"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|s| s["regions"][region]["report_window_days"].as_i64())
+        .max()
+        .with_context(|| format!("the collector's schemas declare no region {region:?}"))?;
+    let today = Day::from(super::today()).number();
+    Ok(today - window as i32 - 1)
+}
+
+/// The collector's served schemas (`GET /v1/schema`).
+fn schemas(agent: &ureq::Agent, base: &str) -> Result<serde_json::Value> {
     let url = format!("{}/v1/schema", base.trim_end_matches('/'));
     let text = agent
         .get(&url)
@@ -247,17 +377,7 @@ fn last_closed_day(agent: &ureq::Agent, base: &str, region: &str) -> Result<i32>
         .limit(MAX_ANSWER_BYTES)
         .read_to_string()
         .context("reading the collector's schemas")?;
-    let json: serde_json::Value =
-        serde_json::from_str(&text).context("the collector's /v1/schema is not JSON")?;
-    let window = json["schemas"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|s| s["regions"][region]["report_window_days"].as_i64())
-        .max()
-        .with_context(|| format!("the collector's schemas declare no region {region:?}"))?;
-    let today = Day::from(super::today()).number();
-    Ok(today - window as i32 - 1)
+    serde_json::from_str(&text).context("the collector's /v1/schema is not JSON")
 }
 
 /// Prints a refusal's title (verbatim: a budget refusal names the metric,

@@ -81,7 +81,9 @@ pub(super) fn from_rows<R: Rng + ?Sized>(
 ) -> Result<Answer, QueryError> {
     let metric = plan.metric;
     let k_min = plan.region.k_min;
-    let bound = metric.contribution_bound();
+    // Only the released cells count: an activity release of one flag (a
+    // weekly total) has Δ = 1, not the five cells a report may add to.
+    let bound = metric.contribution_bound_over(&plan.query.cells);
     let Rows { data, mut keys } = rows;
     let candidates = candidates(plan, &mut keys);
     let empty = GroupRows::default();

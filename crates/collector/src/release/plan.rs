@@ -192,6 +192,7 @@ pub(super) fn plan<'a>(
             ));
         }
     }
+    activity_period(metric, &cells, from, to, by_day)?;
     let epsilon = match query.epsilon {
         None => metric.release.release_epsilon(),
         Some(e) => {
@@ -297,4 +298,65 @@ pub(super) fn ledger(plan: &Plan<'_>, store: &dyn Store) -> Result<Ledger, Query
         },
     }))
     .map_err(|e| StoreError::Backend(format!("the budget ledger is inconsistent: {e}")).into())
+}
+
+/// For an activity metric, the period a release of its first-in-period
+/// cells must cover: a "first this week" total (`week`, or a cohort cell of
+/// the retention table) counts each device once over exactly one ISO week,
+/// and `month` over exactly one calendar month, so they are released over
+/// that whole period as one group (never by day, where a day's total means
+/// nothing and seven of them would be charged as seven releases).
+fn activity_period(
+    metric: &Metric,
+    cells: &[String],
+    from: DayNumber,
+    to: DayNumber,
+    by_day: bool,
+) -> Result<(), QueryError> {
+    if metric.kind.cohort_weeks().is_none() {
+        return Ok(());
+    }
+    if cells.is_empty() {
+        return Err(invalid(
+            "invalid_query",
+            format!(
+                "{} releases the cells it is asked for: `today` or `new` (any days), `week` or the cohort cells `w0`, `w1`, … and `older` (one ISO week), `month` (one month)",
+                metric.id
+            ),
+        ));
+    }
+    let has = |c: &str| cells.iter().any(|x| x == c);
+    let weekly = has("week")
+        || cells
+            .iter()
+            .any(|c| !candor_schema::ACTIVITY_CELLS.contains(&c.as_str()));
+    let start = candor_time::Day::from_number(from).unwrap_or(candor_time::Day::EPOCH);
+    let mut periods = Vec::new();
+    if weekly {
+        let week = candor_time::IsoWeek::of(start);
+        periods.push((
+            "ISO week",
+            week.to_string(),
+            week.days(),
+            "week and cohort cells",
+        ));
+    }
+    if has("month") {
+        let month = candor_time::Month::of(start);
+        periods.push(("month", month.to_string(), month.days(), "the month cell"));
+    }
+    for (what, name, days, cells) in periods {
+        if by_day || from != *days.start() || to != *days.end() {
+            return Err(invalid(
+                "invalid_query",
+                format!(
+                    "{} releases {cells} over one whole {what}, not grouped by day: from {} to {} for {name}; release other cells apart",
+                    metric.id,
+                    format_day(*days.start()),
+                    format_day(*days.end())
+                ),
+            ));
+        }
+    }
+    Ok(())
 }

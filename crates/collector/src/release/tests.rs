@@ -679,16 +679,20 @@ proptest! {
     /// selection, with ε_v + ε_s ≤ ε (each rounded towards more noise), for
     /// every metric and every ε the engine accepts.
     #[test]
-    fn noise_scales_split_epsilon(metric_index in 0usize..14, milli in 4u32..=1000) {
+    fn noise_scales_split_epsilon(metric_index in 0usize..15, milli in 4u32..=1000) {
         let registry = registry();
         let schema = registry.all().next().unwrap();
         let metric = schema.metrics.values().nth(metric_index).unwrap();
         let epsilon = f64::from(milli) / 1000.0;
         let mut store = candor_store::open_in_memory().unwrap();
         let mut q = query(&metric.id, DAY0, DAY0, &[]);
+        if metric.kind.cohort_weeks().is_some() {
+            // An activity release names its cells (daily ones here).
+            q.cells = vec!["new".into(), "today".into()];
+        }
         q.epsilon = Some(epsilon);
         let a = release(&registry, &mut store, &admin(), &q, 0, &late(), &mut rng(1)).unwrap();
-        let bound = metric.contribution_bound();
+        let bound = metric.contribution_bound_over(&q.cells);
         prop_assert_eq!(a.contribution_bound, bound);
         prop_assert_eq!(a.epsilon_spent, epsilon);
         let value = a.noise_scale.unwrap();
@@ -1123,4 +1127,5 @@ fn labeled_counters_release_cells_with_totals_and_shares() {
     assert!((a.groups[0].value - 5_000.0).abs() < 3_000.0);
 }
 
+mod activity;
 mod rollup;

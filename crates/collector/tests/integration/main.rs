@@ -1,4 +1,6 @@
 //! Integration tests of the collector through its real HTTP server, one binary:
+//! - `activity`: a foreign client's activity values accepted and counted,
+//!   impossible ones refused (`impossible_activity`);
 //! - `end_to_end`: SDK devices in two regions upload; stored aggregates equal
 //!   the reports exactly, and no region holds another's data;
 //! - `codes`: one list of error codes in the code, docs/wire.md and docs/api.md;
@@ -34,6 +36,7 @@
 //! - `tls`: `[tls]` with a test CA: the SDK's uploader delivers only when
 //!   it trusts the certificate; unloadable TLS files create nothing.
 
+mod activity;
 mod api;
 mod codes;
 mod common;

@@ -64,40 +64,63 @@ pub(super) fn page(s: &Schema) -> Vec<Block> {
         b("What is protected:"),
         t(" one report of one device, for one purpose, on one day. Every number we publish, and every decision to show or hide a group, looks almost the same whether or not that report exists. That is the promise of differential privacy, and the figures below (ε and δ) say how strong it is."),
     ]));
-    out.push(Block::List(vec![
+    let mut protections = vec![
         vec![
             b("Differential privacy on our servers (central, ε):"),
-            t(" before any total is published, random noise is added to it; the smaller ε (epsilon), the more noise and the more privacy. Even the number of reports behind a total is never published exactly."),
+            t(
+                " before any total is published, random noise is added to it; the smaller ε (epsilon), the more noise and the more privacy. Even the number of reports behind a total is never published exactly.",
+            ),
         ],
         vec![
             b("Minimum group size (k):"),
-            t(" a group is shown only if its device count, with noise added, reaches k; groups that only a few devices could have formed stay hidden. Because the count is noisy, k hides small groups most of the time rather than always: the protection comes from the noise, and k keeps tiny groups out of sight."),
+            t(
+                " a group is shown only if its device count, with noise added, reaches k; groups that only a few devices could have formed stay hidden. Because the count is noisy, k hides small groups most of the time rather than always: the protection comes from the noise, and k keeps tiny groups out of sight.",
+            ),
         ],
         vec![
             b("Values nobody declared:"),
-            t(" website domains, and details such as an app version that take values not listed in advance, are shown only when their noisy count passes a higher threshold, so that a value only your report contained appears at most with the tiny probability δ (delta)."),
+            t(
+                " website domains, and details such as an app version that take values not listed in advance, are shown only when their noisy count passes a higher threshold, so that a value only your report contained appears at most with the tiny probability δ (delta).",
+            ),
         ],
         vec![
             b("Differential privacy on your device (local, ε):"),
-            t(" for some yes/no and multiple-choice answers your device sends a randomized answer instead of the real one. It draws that answer once for each real value and keeps it, so sending it every day reveals no more than sending it once; our servers add noise to the randomized counts too."),
+            t(
+                " for some yes/no and multiple-choice answers your device sends a randomized answer instead of the real one. It draws that answer once for each real value and keeps it, so sending it every day reveals no more than sending it once; our servers add noise to the randomized counts too.",
+            ),
         ],
         vec![
             b("Contribution limit:"),
-            t(" each report can add only a bounded amount to any total (the limits are in the table at the end), so no one device can move a number much."),
+            t(
+                " each report can add only a bounded amount to any total (the limits are in the table at the end), so no one device can move a number much.",
+            ),
         ],
         vec![
             b("Privacy budget:"),
-            t(" every publication spends some of a fixed daily budget per region, per purpose and per metric, and a question that would overspend is refused. A repeated question gets the same answer and spends nothing."),
+            t(
+                " every publication spends some of a fixed daily budget per region, per purpose and per metric, and a question that would overspend is refused. A repeated question gets the same answer and spends nothing.",
+            ),
         ],
         vec![
             b("Only finished days:"),
-            t(" a day is published only after the last report for it can have arrived, so no number changes later and no late report can be singled out."),
+            t(
+                " a day is published only after the last report for it can have arrived, so no number changes later and no late report can be singled out.",
+            ),
         ],
         vec![
             b("What is not differentially private:"),
-            t(" the collector's operators see exact operational counts (how many reports each region accepted or refused per purpose and day) to keep the service running. Those counts are shown only to administrators, labelled as exact, and never to analysts or the public. They count reports, never what is in them."),
+            t(
+                " the collector's operators see exact operational counts (how many reports each region accepted or refused per purpose and day) to keep the service running. Those counts are shown only to administrators, labelled as exact, and never to analysts or the public. They count reports, never what is in them.",
+            ),
         ],
-    ]));
+    ];
+    if s.metrics.values().any(|m| m.kind.cohort_weeks().is_some()) {
+        protections.insert(5, vec![
+            b("Active devices without an identifier:"),
+            t(" to count how many devices are in use, your device remembers its last day of use and the week it was installed, and sends only flags for each day of use: used today, first use this week, this month, since installation, and the installation week (older ones folded into one value). Our servers only add the flags up. A weekly (monthly) count adds each device's one \"first use this week (month)\" flag, so one device moves it by at most one however many days it was used, and its noise is scaled to that one. It is published once for the whole week (month), as one question over all its days, and charged in full to the budget of every one of those days: never as seven separate daily questions, and never for less than a question about any one of those days would cost. Each week of the retention table (installation week by weeks since installation) is one such weekly question, since a device counts in one installation week at most once a week."),
+        ]);
+    }
+    out.push(Block::List(protections));
 
     out.push(Block::Heading(2, vec![t("What is collected, and why")]));
     for p in s.purposes.values() {

@@ -33,6 +33,9 @@ pub(super) fn records(s: &Schema, m: &Metric) -> Line {
         MetricKind::DomainSet => vec![t(
             "Recorded as a list of website domains (such as example.com), never full addresses.",
         )],
+        MetricKind::Activity { cohort_weeks } => vec![t(format!(
+            "Recorded as a day of use: whether it is the first day of use this week, this month and since installation, and the week of installation (installations more than {cohort_weeks} weeks back are sent as one value, \"older\"). The device remembers its last day of use, its week of installation and the weeks and months already counted to derive these; that memory never leaves the device and is deleted with its other data."
+        ))],
     };
     let dims: Vec<Line> = m
         .dimensions

@@ -72,6 +72,11 @@ impl Cx<'_> {
                 raw.buckets.as_ref().map(Spanned::span),
                 RawKind::Distribution,
             ),
+            (
+                "cohort_weeks",
+                raw.cohort_weeks.as_ref().map(Spanned::span),
+                RawKind::Activity,
+            ),
         ];
         for (field, span, only) in applies {
             if let Some(span) = span.filter(|_| kind != only) {
@@ -101,6 +106,9 @@ impl Cx<'_> {
             RawKind::Distribution => self
                 .buckets(raw.buckets.as_ref(), e)
                 .map(|buckets| MetricKind::Distribution { buckets }),
+            RawKind::Activity => self
+                .cohort_weeks(raw.cohort_weeks.as_ref(), e)
+                .map(|cohort_weeks| MetricKind::Activity { cohort_weeks }),
         };
 
         let bound = self.bound(raw.max_per_report.as_ref(), e, kind);
@@ -253,6 +261,36 @@ impl Cx<'_> {
         ok.then(|| items.iter().map(|b| *b.get_ref()).collect())
     }
 
+    /// An activity metric's `cohort_weeks`: required, 1 to `MAX_COHORT_WEEKS`.
+    fn cohort_weeks(&mut self, weeks: Option<&Spanned<u32>>, e: &Entry<'_, '_>) -> Option<u8> {
+        let path = join(&e.path, "cohort_weeks");
+        let max = limits::MAX_COHORT_WEEKS;
+        let Some(weeks) = weeks else {
+            self.report(
+                e.value.span(),
+                path,
+                ErrorKind::MissingField,
+                format!(
+                    "missing field `cohort_weeks`; an activity metric declares how many weekly install cohorts it keeps apart, from 1 to {max} (older installs are sent as one value)"
+                ),
+            );
+            return None;
+        };
+        let n = *weeks.get_ref();
+        match u8::try_from(n).ok().filter(|n| (1..=max).contains(n)) {
+            Some(n) => Some(n),
+            None => {
+                self.report(
+                    weeks.span(),
+                    path,
+                    ErrorKind::InvalidField,
+                    format!("cohort_weeks is {n}; it must be from 1 to {max}"),
+                );
+                None
+            }
+        }
+    }
+
     /// `max_per_report`: fixed at 1 for one-value kinds, otherwise required and in range.
     fn bound(
         &mut self,
@@ -262,7 +300,7 @@ impl Cx<'_> {
     ) -> Option<u64> {
         let path = join(&e.path, "max_per_report");
         let limit = match kind {
-            RawKind::Boolean | RawKind::Category => {
+            RawKind::Boolean | RawKind::Category | RawKind::Activity => {
                 return match bound {
                     None => Some(1),
                     Some(b) if *b.get_ref() == 1 => Some(1),

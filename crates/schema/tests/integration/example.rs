@@ -36,6 +36,7 @@ fn example_passes_without_errors_or_warnings() {
     assert_eq!(
         types,
         [
+            "activity",
             "boolean",
             "category",
             "counter",

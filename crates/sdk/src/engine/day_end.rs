@@ -44,7 +44,7 @@ impl Inner {
                 if !gate.open.load(Ordering::Acquire) {
                     continue;
                 }
-                let dropped = state.entry(&gate.id, day).add(&slot.metric.id, acc);
+                let dropped = state.add(&gate.id, day, &slot.metric, acc);
                 if dropped > 0 {
                     slot.errors.add(ErrorKind::Overflow, dropped as u64);
                 }

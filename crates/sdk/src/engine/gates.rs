@@ -143,11 +143,15 @@ impl Inner {
             .retain(|e| !purposes.iter().any(|&i| self.gates[i].id == e.purpose));
         // The remembered local-DP values and answers are the purpose's data too.
         let schema = &self.schema;
-        state.ldp.retain(|id, _| {
+        let kept = |id: &String| {
             schema
                 .metric(id)
                 .is_none_or(|m| !purposes.iter().any(|&i| self.gates[i].id == m.purpose))
-        });
+        };
+        state.ldp.retain(|id, _| kept(id));
+        // So is the activity memory: a device that grants again starts as
+        // a new install.
+        state.activity.retain(|id, _| kept(id));
         for &i in purposes {
             if self.outbox.purge_purpose(&self.gates[i].id).is_err() {
                 self.errors.add(ErrorKind::Storage, 1);

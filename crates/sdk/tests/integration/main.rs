@@ -1,4 +1,5 @@
 //! Integration tests of the device SDK, one binary:
+//! - `activity`: the activity flags, their gates and their on-device memory;
 //! - `consent`: default deny, versioned grants, receipts, revocation purges;
 //! - `modes`: private mode, global opt-out and child profile from many threads;
 //! - `recording`: typed handles, error counters, clamping, one report per day;
@@ -12,6 +13,7 @@
 //!   list, everything once one arrives;
 //! - `crash`: kill -9 a child process at random points and check the invariants.
 
+mod activity;
 mod anonymity;
 mod common;
 mod consent;

@@ -153,6 +153,7 @@ fn can_generate(metric: &Metric) -> bool {
         MetricKind::LabeledCounter { labels } => !labels.is_empty() && metric.max_per_report > 0,
         MetricKind::Category { categories } => !categories.is_empty(),
         MetricKind::Distribution { .. } | MetricKind::DomainSet => metric.max_per_report > 0,
+        MetricKind::Activity { .. } => true,
         // A type this generator does not know yet: leave it out rather than
         // send something the collector refuses.
         _ => false,
@@ -227,6 +228,15 @@ fn value(metric: &Metric, rng: &mut ChaCha8Rng) -> Option<MetricValue> {
             }
             MetricValue::DomainSet(set)
         }
+        // A returning device installed before the horizon: valid on any
+        // day, whatever its flags of week and month.
+        MetricKind::Activity { .. } => MetricValue::Activity(candor_protocol::Activity {
+            today: true,
+            first_in_week: chance(rng, 0.3),
+            first_in_month: chance(rng, 0.1),
+            first_day: false,
+            cohort: candor_protocol::Cohort::Older,
+        }),
         _ => return None,
     })
 }

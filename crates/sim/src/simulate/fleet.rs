@@ -11,7 +11,7 @@ use candor_schema::MetricKind;
 use candor_schema::Schema;
 use candor_sdk::upload::HttpUploader;
 use candor_sdk::{
-    BackoffPolicy, BooleanMetric, Candor, CategoryMetric, Config, CounterMetric,
+    ActivityMetric, BackoffPolicy, BooleanMetric, Candor, CategoryMetric, Config, CounterMetric,
     DistributionMetric, DomainSetMetric, LabeledCounterMetric, ManualClock, ReportResult,
     UploadResponse, Uploader,
 };
@@ -146,6 +146,7 @@ enum Handle {
     Category(CategoryMetric),
     Distribution(DistributionMetric),
     Domains(DomainSetMetric),
+    Active(ActivityMetric),
     None,
 }
 
@@ -189,6 +190,11 @@ impl Sink for SdkSink<'_> {
     fn boolean(&mut self, m: usize, value: bool) {
         if let Handle::Boolean(h) = &self.device.handles[m] {
             h.set(value);
+        }
+    }
+    fn active(&mut self, m: usize) {
+        if let Handle::Active(h) = &self.device.handles[m] {
+            h.active();
         }
     }
     fn category(&mut self, m: usize, category: usize) {
@@ -387,6 +393,7 @@ fn open_device(
                 MetricKind::Category { .. } => Handle::Category(candor.category(id)),
                 MetricKind::Distribution { .. } => Handle::Distribution(candor.distribution(id)),
                 MetricKind::DomainSet => Handle::Domains(candor.domain_set(id)),
+                MetricKind::Activity { .. } => Handle::Active(candor.activity(id)),
                 _ => Handle::None,
             }
         })

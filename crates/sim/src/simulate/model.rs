@@ -192,6 +192,11 @@ pub(crate) trait Sink {
     /// Visits domain `d` (index into [`Domains::names`]) for domain set `m`,
     /// through a page URL of that domain.
     fn domain(&mut self, m: usize, d: usize, url_variant: u64);
+    /// Says activity metric `m`'s app is in use today. Sinks without an
+    /// activity memory (the offline usage values) leave it out.
+    fn active(&mut self, m: usize) {
+        let _ = m;
+    }
 }
 
 /// Both sinks, in order.
@@ -225,6 +230,10 @@ impl<A: Sink, B: Sink> Sink for Tee<'_, A, B> {
     fn domain(&mut self, m: usize, d: usize, url_variant: u64) {
         self.0.domain(m, d, url_variant);
         self.1.domain(m, d, url_variant);
+    }
+    fn active(&mut self, m: usize) {
+        self.0.active(m);
+        self.1.active(m);
     }
 }
 
@@ -468,6 +477,7 @@ impl Model {
                     sink.boolean(m, rng.chance(base * p.instability));
                 }
                 (Behaviour::Choice { .. }, State::Choice(c)) => sink.category(m, *c as usize),
+                (Behaviour::Active, _) => sink.active(m),
                 (Behaviour::PerDay { mean, failure }, state) => {
                     let scale = if *failure { p.instability } else { activity };
                     let n = rng.poisson(mean * scale);

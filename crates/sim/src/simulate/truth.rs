@@ -291,6 +291,10 @@ impl Sink for DayRecorder<'_> {
     fn boolean(&mut self, m: usize, value: bool) {
         self.set(m, u32::from(value));
     }
+    fn active(&mut self, m: usize) {
+        // Cell 0 of an activity metric is `today`: the day's active devices.
+        self.set(m, 0);
+    }
     fn category(&mut self, m: usize, category: usize) {
         self.set(m, category as u32);
     }

@@ -68,6 +68,20 @@ pub(crate) fn check(
                         .iter()
                         .all(|d| psl::domain_str(d) == Some(d.as_str()))
             }
+            // docs/wire.md §2.5: a used day; a first day opens its week's
+            // cohort and is a first of its week and month; no cohort after it.
+            (MetricKind::Activity { .. }, MetricValue::Activity(a)) => {
+                let week = candor_time::IsoWeek::of(day);
+                a.today
+                    && (!a.first_day
+                        || (a.first_in_week
+                            && a.first_in_month
+                            && a.cohort == candor_protocol::Cohort::Week(week)))
+                    && match a.cohort {
+                        candor_protocol::Cohort::Week(w) => w <= week,
+                        _ => true,
+                    }
+            }
             _ => false,
         };
         if !ok {

@@ -87,6 +87,8 @@ pub(crate) enum Behaviour {
     SlowDomains,
     /// Domain set: the domain of every page load.
     VisitedDomains,
+    /// Activity: the app is in use on every day the device is active.
+    Active,
     /// A metric type this simulator does not know: never recorded.
     Unsupported,
 }
@@ -256,6 +258,7 @@ pub(crate) fn classify(metric: &Metric) -> Behaviour {
         },
         MetricKind::DomainSet if has_any(&id, &["slow"]) => Behaviour::SlowDomains,
         MetricKind::DomainSet => Behaviour::VisitedDomains,
+        MetricKind::Activity { .. } => Behaviour::Active,
         _ => Behaviour::Unsupported,
     }
 }
