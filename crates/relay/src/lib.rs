@@ -133,7 +133,8 @@ impl RelayConfig {
     }
 }
 
-/// A relay: its configuration, a pooled HTTP/1 client to the gateway, and
+/// A relay: its configuration, an HTTP/1 client to the gateway (a fresh
+/// connection per request), and
 /// the permits that bound the requests in flight.
 #[derive(Debug, Clone)]
 pub struct Relay {
@@ -168,7 +169,14 @@ impl Relay {
         let mut connector = HttpConnector::new();
         connector.set_local_address(config.outgoing_address);
         connector.set_nodelay(true);
-        let client = Client::builder(TokioExecutor::new()).build(connector);
+        // One connection per forwarded request, never a pooled one: a pooled
+        // connection the gateway (or a proxy in between) has closed is only
+        // found dead when the next device's request is written to it, and
+        // that device would get a 502 for nothing. Requests are few and
+        // small; a fresh connection costs one local round trip.
+        let client = Client::builder(TokioExecutor::new())
+            .pool_max_idle_per_host(0)
+            .build(connector);
         let permits = Semaphore::new(config.max_concurrency);
         Ok(Relay {
             inner: Arc::new(Inner {

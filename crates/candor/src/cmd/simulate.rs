@@ -224,6 +224,30 @@ pub(crate) fn run(args: SimulateArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// The regions a simulation may use: those of its schema.
+fn schema_regions(config: &SimConfig) -> Vec<String> {
+    config.schema.regions.keys().cloned().collect()
+}
+
+/// The signing keys of `regions` in the collector data directory
+/// `data_dir` (`<data-dir>/<region>/keys/signing.private.json`); regions
+/// without one are left out (a simulation of them says so).
+pub(crate) fn signing_keys(
+    data_dir: &Path,
+    regions: &[String],
+) -> Result<Vec<candor_protocol::SigningKey>> {
+    let mut out = Vec::new();
+    for region in regions {
+        let dir = data_dir.join(region).join("keys");
+        if let Some(key) = candor_collector::keys::load_signing_key(&dir)
+            .with_context(|| format!("reading the signing key in {}", dir.display()))?
+        {
+            out.push(key);
+        }
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -250,28 +274,4 @@ mod tests {
         let args = <SimulateArgs as clap::FromArgMatches>::from_arg_matches(&m).expect("args");
         assert_eq!(args.regions, Some(Shares(vec![("eu".to_owned(), 1.0)])));
     }
-}
-
-/// The regions a simulation may use: those of its schema.
-fn schema_regions(config: &SimConfig) -> Vec<String> {
-    config.schema.regions.keys().cloned().collect()
-}
-
-/// The signing keys of `regions` in the collector data directory
-/// `data_dir` (`<data-dir>/<region>/keys/signing.private.json`); regions
-/// without one are left out (a simulation of them says so).
-pub(crate) fn signing_keys(
-    data_dir: &Path,
-    regions: &[String],
-) -> Result<Vec<candor_protocol::SigningKey>> {
-    let mut out = Vec::new();
-    for region in regions {
-        let dir = data_dir.join(region).join("keys");
-        if let Some(key) = candor_collector::keys::load_signing_key(&dir)
-            .with_context(|| format!("reading the signing key in {}", dir.display()))?
-        {
-            out.push(key);
-        }
-    }
-    Ok(out)
 }

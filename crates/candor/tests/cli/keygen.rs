@@ -49,7 +49,7 @@ fn writes_a_private_key_0600_and_a_public_config() {
     let issued: serde_json::Value = serde_json::from_str(&signed.payload).expect("payload");
     let now = issued["issued_at"].as_i64().expect("issued_at");
     let listed = signed.verify(&signing, now).expect("verifies");
-    assert_eq!(listed.keys, [config.clone()]);
+    assert_eq!(listed.keys, std::slice::from_ref(&config));
 
     // The pair works end to end.
     let mut report = candor_protocol::Report::new(

@@ -54,7 +54,7 @@ fn every_stopped_by_line_names_a_test_that_exists() {
             });
             let before = &source[source[..at].rfind('}').unwrap_or(0)..at];
             assert!(
-                before.contains("#[test]"),
+                before.contains("#[test]") || before.contains("#[tokio::test"),
                 "SECURITY.md names {path}::{name}, which is not a test"
             );
             checked += 1;
