@@ -1,7 +1,10 @@
 //! `candor relay`: an Oblivious HTTP relay in front of one collector's
-//! gateway, for a third party to run (the library is `candor-relay`).
+//! gateway, for a third party to run (the library is `candor-relay`). With
+//! `--tls-cert` and `--tls-key` it terminates TLS itself (`candor-tls`, as
+//! `candor serve` does), so devices reach it over HTTPS only.
 
 use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
@@ -29,6 +32,12 @@ pub(crate) struct RelayArgs {
     /// several (by default the system chooses).
     #[arg(long)]
     outgoing_address: Option<IpAddr>,
+    /// Serve HTTPS only, with this PEM certificate chain (and `--tls-key`).
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The PEM private key of `--tls-cert`.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
 }
 
 pub(crate) fn run(args: RelayArgs) -> Result<ExitCode> {
@@ -42,6 +51,11 @@ pub(crate) fn run(args: RelayArgs) -> Result<ExitCode> {
     config.max_concurrency = args.max_concurrency;
     config.outgoing_address = args.outgoing_address;
     let relay = Relay::new(config)?;
+    // Read before binding, so that a bad pair starts nothing.
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => Some(candor_tls::ServerTls::from_pem_files(cert, key)?),
+        _ => None,
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -51,14 +65,19 @@ pub(crate) fn run(args: RelayArgs) -> Result<ExitCode> {
             .await
             .with_context(|| format!("cannot listen on {}", args.listen))?;
         let addr = listener.local_addr().context("the bound address")?;
+        let scheme = if tls.is_some() { "https" } else { "http" };
         eprintln!(
-            "Candor relay listening on http://{addr}, forwarding to {}.",
+            "Candor relay listening on {scheme}://{addr}, forwarding to {}.",
             args.gateway
         );
-        axum::serve(listener, relay.router())
-            .with_graceful_shutdown(super::serve::shutdown_signal())
-            .await
-            .context("serving")?;
+        candor_tls::serve(
+            listener,
+            relay.router(),
+            tls.as_ref(),
+            super::serve::shutdown_signal(),
+        )
+        .await
+        .context("serving")?;
         eprintln!("Stopped.");
         Ok::<_, anyhow::Error>(())
     })?;

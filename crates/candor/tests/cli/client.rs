@@ -509,15 +509,5 @@ fn opt_out_and_child_profile_stop_collection() {
 /// [`DAY_NOON`] (what `candor keygen` signed is dated by the real clock,
 /// which these tests do not use): the list a collector would serve then.
 fn key_list_at_day(keys: &Path) -> PathBuf {
-    use candor_collector::keys as k;
-    let signer = k::load_signing_key(keys)
-        .expect("readable")
-        .expect("keygen created it");
-    let active = k::active_configs(keys).expect("keys");
-    let list = k::refresh_key_list(keys, &signer, &active, DAY_NOON)
-        .expect("signs")
-        .expect("a key is active");
-    let path = keys.join("keys.at-day.json");
-    std::fs::write(&path, list.to_json()).expect("write");
-    path
+    crate::key_list_signed_at(keys, DAY_NOON)
 }

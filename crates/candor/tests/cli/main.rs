@@ -93,3 +93,28 @@ pub(crate) fn text(output: &Output) -> (String, String) {
         String::from_utf8_lossy(&output.stderr).into_owned(),
     )
 }
+
+/// A key list of the region whose key directory is `keys`, signed as of
+/// `at` (Unix seconds), in a directory of its own beside `keys`: what an
+/// app would bundle on a device whose clock reads `at`. The key directory
+/// itself is not changed, so a collector serving it keeps its own list.
+pub(crate) fn key_list_signed_at(keys: &Path, at: i64) -> PathBuf {
+    use candor_collector::keys as k;
+    let signer = k::load_signing_key(keys)
+        .expect("readable")
+        .expect("keygen created the signing key");
+    let active = k::active_configs(keys).expect("keys");
+    let dir = keys.with_file_name(format!("key-list-at-{at}"));
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    k::refresh_key_list(&dir, &signer, &active, at)
+        .expect("signs")
+        .expect("a key is active");
+    dir.join(k::KEY_LIST_FILE)
+}
+
+/// Now, in Unix seconds.
+pub(crate) fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}

@@ -94,13 +94,18 @@ fn with_tls_plain_http_fails_trusted_uploads_count_untrusted_ones_fail_and_cooki
     // A device's report for yesterday, queued in a `candor client`.
     let device = tmp.path().join("client");
     let (yesterday, today) = (days_ago(1).to_string(), today().to_string());
-    let key = keys.join("key-001.config.json");
+    // Signed two days back, so that the device's clock (yesterday, then
+    // today) is inside the list's validity.
+    let signing_key = keys.join("signing.public.json");
+    let key_list = crate::key_list_signed_at(&keys, crate::unix_now() - 2 * 86_400);
     let init = [
         "init",
         "--schema",
         "examples/browser.toml",
-        "--key",
-        s(&key),
+        "--signing-key",
+        s(&signing_key),
+        "--key-list",
+        s(&key_list),
         "--dimension",
         "platform=android",
     ];
@@ -201,4 +206,48 @@ fn serve_with_a_missing_tls_key_names_it_and_creates_nothing() {
     // Half a pair is a usage error: it would silently serve plain HTTP.
     let half = candor(&["serve", "--tls-cert", s(&files.cert)]);
     assert_eq!(half.status.code(), Some(2), "{}", text(&half).1);
+}
+
+/// `candor relay --tls-cert --tls-key`: HTTPS only, like `candor serve`.
+/// No gateway answers behind it, so a request that reaches the relay over
+/// TLS gets the relay's own 502 (`gateway_unreachable`) as problem+json;
+/// plain HTTP gets no answer at all.
+#[test]
+fn the_relay_serves_https_only_with_tls_files() {
+    let ca = TestCa::new("Candor relay test CA");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let files = ca.write_server_files(dir.path());
+    let (port, gateway_port) = (free_port(), free_port());
+    let mut relay = Command::new(env!("CARGO_BIN_EXE_candor"))
+        .args(["relay", "--listen", &format!("127.0.0.1:{port}")])
+        .args([
+            "--gateway",
+            &format!("http://127.0.0.1:{gateway_port}/v1/ohttp"),
+        ])
+        .args(["--tls-cert", s(&files.cert), "--tls-key", s(&files.key)])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("candor relay starts");
+    let https = trusting(ca.cert_pem());
+    let url = format!("https://localhost:{port}/v1/ohttp/keys");
+    let mut answer = None;
+    for _ in 0..100 {
+        if let Ok(a) = https.get(&url).call() {
+            answer = Some(a);
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let answer = answer.expect("the relay answers over HTTPS");
+    assert_eq!(answer.status(), 502);
+    let body: Value = serde_json::from_str(&answer.into_body().read_to_string().expect("body"))
+        .expect("problem+json");
+    assert_eq!(body["code"], "gateway_unreachable");
+    let plain = agent()
+        .get(&format!("http://127.0.0.1:{port}/v1/ohttp/keys"))
+        .call();
+    assert!(plain.is_err(), "plain HTTP gets no answer: {plain:?}");
+    let _ = relay.kill();
+    let _ = relay.wait();
 }

@@ -27,13 +27,10 @@ fn start(ca: &TestCa, tls_dir: &std::path::Path) -> (Server, TlsFiles) {
 /// yesterday, uploading with `uploader`.
 fn device(server: &Server, uploader: HttpUploader) -> (Candor, tempfile::TempDir) {
     let dir = tempfile::tempdir().expect("tempdir");
-    // The signed key list the collector serves, handed to the device with
-    // the app (the uploader under test would fetch it over the same TLS).
     let keys = server.dir.path().join("eu/keys");
     let list = std::fs::read(keys.join(candor_collector::keys::KEY_LIST_FILE)).expect("the list");
     let clock = ManualClock::new(NOON - 86_400);
     let mut cfg = candor_sdk::Config::new(dir.path(), schema(), server.signing_key("eu"));
-    cfg.key_list = Some(list);
     cfg.clock = Arc::new(clock.clone());
     cfg.persist_interval = None;
     cfg.uploader = Some(Arc::new(uploader) as Arc<dyn Uploader>);
@@ -42,6 +39,10 @@ fn device(server: &Server, uploader: HttpUploader) -> (Candor, tempfile::TempDir
     sdk.grant("usage").expect("grant");
     sdk.counter("browser.tabs_opened").add(5);
     clock.advance(86_400);
+    // The signed key list the collector serves (signed at NOON, its
+    // clock), handed to the device with the app once its clock reaches
+    // it: the uploader under test would fetch it over the same TLS.
+    sdk.set_key_list(&list).expect("a valid list");
     sdk.flush();
     (sdk, dir)
 }
