@@ -383,6 +383,17 @@ fn a_report_through_the_relay_is_counted_and_neither_side_sees_what_the_other_do
         .into_body()
         .read_to_vec()
         .expect("key config");
+    // Through the gateway, only the device-facing routes exist (asked of
+    // the gateway directly: what the relay forwards is the same bytes).
+    let gateway = format!("http://127.0.0.1:{port}");
+    for path in ["/v1/tokens", "/metrics", "/v1/regions/eu/audit"] {
+        let (status, body) = encapsulated_get(&gateway, &keys, path);
+        assert_eq!(status, 404, "{path}: {body}");
+        assert!(body.contains("\"not_found\""), "{path}: {body}");
+    }
+    let (status, body) = encapsulated_get(&gateway, &keys, "/v1/schema");
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("org.example.browser"));
     let mut tampered = tampered_upload(&keys, &crate::serve::key(port));
     let last = tampered.len() - 1;
     tampered[last] ^= 0x01;
@@ -437,6 +448,23 @@ fn post_ohttp(via: &str, body: &[u8]) -> ureq::http::Response<ureq::Body> {
         .header("content-type", "message/ohttp-req")
         .send(body)
         .expect("an answer")
+}
+
+/// An encapsulated GET of `path` posted to `via` (a relay or the gateway
+/// itself); the inner answer's status and body.
+fn encapsulated_get(via: &str, gateway_keys: &[u8], path: &str) -> (u16, String) {
+    let (request, opener) = encapsulate(gateway_keys, "GET", path, None);
+    let answer = post_ohttp(via, &request[..]);
+    assert_eq!(answer.status(), 200);
+    let sealed = answer.into_body().read_to_vec().expect("body");
+    let plain = opener.decapsulate(&sealed).expect("opens");
+    let message =
+        bhttp::Message::read_bhttp(&mut std::io::Cursor::new(&plain[..])).expect("bhttp answer");
+    let status = message.control().status().expect("a status").code();
+    (
+        status,
+        String::from_utf8_lossy(message.content()).into_owned(),
+    )
 }
 
 /// An encapsulated upload of one valid report (sealed to `key`).
