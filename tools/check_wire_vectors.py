@@ -10,7 +10,9 @@ Not Candor's Rust code:
 - the signature vectors (section 5.3) with the `cryptography` package's
   Ed25519: it rebuilds the key from the seed and the signed bytes from the
   region, the label and the payload, verifies the signature, signs again
-  (Ed25519 is deterministic) and checks the served document and payload.
+  (Ed25519 is deterministic) and checks the served document and payload;
+  and, the same way, the signed audit head's vector stated in docs/api.md
+  ("Signed audit head"), read from beside the given wire.md.
 
 A check whose Python module is missing is skipped with a message saying so
 (the script then exits 0 only if the other check ran and passed).
@@ -19,6 +21,7 @@ Usage: python3 tools/check_wire_vectors.py [docs/wire.md]
 """
 
 import json
+import os
 import re
 import struct
 import sys
@@ -92,6 +95,33 @@ def check_signature_vectors(text):
     print("key-list signature: verified with cryptography's Ed25519, signed bytes match")
 
 
+def check_audit_head_vector(api_text):
+    """The signed audit head's vector, stated in prose in docs/api.md."""
+
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    m = re.search(
+        r"signing seed 32 bytes of `0x([0-9a-f]{2})`\s*\(public key `([0-9a-f]{64})`\),\s*"
+        r"region `([a-z0-9_-]+)`, seq (\d+), head 32 bytes of `0x([0-9a-f]{2})`, `signed_at` (\d+):"
+        r"[^`]*`[^`]*`[^`]*`([0-9a-f]{128})`",
+        api_text,
+    )
+    assert m, "docs/api.md has no audit-head test vector in the expected form"
+    seed_byte, public_hex, region, seq, head_byte, signed_at, signature_hex = m.groups()
+    private = Ed25519PrivateKey.from_private_bytes(bytes.fromhex(seed_byte) * 32)
+    assert private.public_key().public_bytes_raw().hex() == public_hex, "audit head: public key"
+    message = f"{seq}:{head_byte * 32}:{signed_at}".encode()
+    signed = SIGNATURE_DOMAIN + b"\0" + region.encode() + b"\0" + b"audit-head" + b"\0" + message
+    signature = bytes.fromhex(signature_hex)
+    try:
+        private.public_key().verify(signature, signed)
+    except InvalidSignature:
+        raise AssertionError("the audit-head signature does not verify") from None
+    assert private.sign(signed) == signature, "audit head: signing again gives another signature"
+    print("audit-head signature (docs/api.md): verified with cryptography's Ed25519")
+
+
 def main(path):
     text = open(path, encoding="utf-8").read()
     ran = 0
@@ -101,6 +131,8 @@ def main(path):
         print("SKIPPED signature vectors: Python module 'cryptography' is missing (pip install cryptography)")
     else:
         check_signature_vectors(text)
+        api = os.path.join(os.path.dirname(path), "api.md")
+        check_audit_head_vector(open(api, encoding="utf-8").read())
         ran += 1
     try:
         import pyhpke  # noqa: F401
