@@ -118,3 +118,24 @@ pub(crate) fn unix_now() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
+
+/// The arguments of `candor client init` for a device of the region whose
+/// key directory is `keys` (platform android): the region's signing public
+/// key, and a key list signed two days back, so that a device clock at
+/// yesterday or today is inside its validity.
+pub(crate) fn device_init_args(keys: &Path) -> Vec<String> {
+    let key_list = key_list_signed_at(keys, unix_now() - 2 * 86_400);
+    [
+        "init",
+        "--schema",
+        "examples/browser.toml",
+        "--signing-key",
+        s(&keys.join("signing.public.json")),
+        "--key-list",
+        s(&key_list),
+        "--dimension",
+        "platform=android",
+    ]
+    .map(str::to_owned)
+    .to_vec()
+}

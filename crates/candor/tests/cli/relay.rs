@@ -212,11 +212,7 @@ fn start_relay(listen: SocketAddr, gateway: &str, extra: &[&str]) -> Child {
 /// yesterday queued, sealed to the collector's key in `data`.
 fn client_with_a_report(root: &Path, data: &Path) -> (PathBuf, Value) {
     let dir = root.join("client");
-    // Signed two days back, so that the device's clock (yesterday, then
-    // today) is inside the list's validity.
-    let keys = data.join("eu/keys");
-    let signing_key = keys.join("signing.public.json");
-    let key_list = crate::key_list_signed_at(&keys, crate::unix_now() - 2 * 86_400);
+    let init = crate::device_init_args(&data.join("eu/keys"));
     let yesterday = crate::serve::days_ago(1).to_string();
     let today = crate::serve::today().to_string();
     let run = |now: &str, args: &[&str]| {
@@ -228,17 +224,7 @@ fn client_with_a_report(root: &Path, data: &Path) -> (PathBuf, Value) {
     };
     run(
         &yesterday,
-        &[
-            "init",
-            "--schema",
-            "examples/browser.toml",
-            "--signing-key",
-            s(&signing_key),
-            "--key-list",
-            s(&key_list),
-            "--dimension",
-            "platform=android",
-        ],
+        &init.iter().map(String::as_str).collect::<Vec<_>>(),
     );
     run(&yesterday, &["grant", "usage"]);
     run(

@@ -94,21 +94,8 @@ fn with_tls_plain_http_fails_trusted_uploads_count_untrusted_ones_fail_and_cooki
     // A device's report for yesterday, queued in a `candor client`.
     let device = tmp.path().join("client");
     let (yesterday, today) = (days_ago(1).to_string(), today().to_string());
-    // Signed two days back, so that the device's clock (yesterday, then
-    // today) is inside the list's validity.
-    let signing_key = keys.join("signing.public.json");
-    let key_list = crate::key_list_signed_at(&keys, crate::unix_now() - 2 * 86_400);
-    let init = [
-        "init",
-        "--schema",
-        "examples/browser.toml",
-        "--signing-key",
-        s(&signing_key),
-        "--key-list",
-        s(&key_list),
-        "--dimension",
-        "platform=android",
-    ];
+    let init = crate::device_init_args(&keys);
+    let init: Vec<&str> = init.iter().map(String::as_str).collect();
     for args in [
         &init[..],
         &["grant", "usage"],
