@@ -24,7 +24,7 @@ start() {
   for _ in $(seq 100); do curl -sf $url/readyz >/dev/null && return; sleep 0.1; done
   echo "server did not start" >&2; exit 1
 }
-load() { $bin load --url $url --no-progress "$@" | grep -E "accepted|latency|HTTP errors"; }
+load() { $bin load --url $url --signing-key "$work/data/eu/keys/signing.public.json" --no-progress "$@" | grep -E "accepted|latency|HTTP errors"; }
 
 for spec in "100 16 200000" "3 128 90000"; do
   set -- $spec

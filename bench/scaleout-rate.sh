@@ -90,7 +90,7 @@ print("stream %s: %d messages, %d bytes, %.0f bytes per envelope" % (sys.argv[1]
 PY
 }
 load() { # load PORT: prints the load generator's JSON
-  $bin load --url "http://127.0.0.1:$1" --reports "$reports" --batch 100 --connections 16 \
+  $bin load --url "http://127.0.0.1:$1" --signing-key "$work/data/eu/keys/signing.public.json" --reports "$reports" --batch 100 --connections 16 \
     --no-progress --json
 }
 rate() { python3 -c 'import json,sys; s=json.load(sys.stdin); a=s["queued"]+s["accepted"]; print("%d acknowledged in %.2f s: %.0f reports/s (errors %s)" % (a, s["elapsed_secs"], a / s["elapsed_secs"], s["http_errors_by_code"]))'; }

@@ -168,7 +168,7 @@ sending() {
 }
 
 load() { # load PORT OUT: spread over about 10 s (faults land mid-load), resending 503s
-  $bin load --url "http://127.0.0.1:$1" --reports "$reports" --rate $((reports / 10)) --batch 100 \
+  $bin load --url "http://127.0.0.1:$1" --signing-key "$dir/data/eu/keys/signing.public.json" --reports "$reports" --rate $((reports / 10)) --batch 100 \
     --connections 8 --retry 100 --timeout 10 --no-progress --json >"$2"
 }
 

@@ -32,7 +32,7 @@ run() {
   server=$!
   for _ in $(seq 100); do curl -sf $url/readyz >/dev/null && break; sleep 0.1; done
   echo "== $name"
-  $bin load --url $url --reports "$reports" --batch 100 --no-progress | grep -E "accepted|rejected|unanswered|latency"
+  $bin load --url $url --signing-key "$work/data/eu/keys/signing.public.json" --reports "$reports" --batch 100 --no-progress | grep -E "accepted|rejected|unanswered|latency"
   kill -TERM $server
   wait $server || true
 }
