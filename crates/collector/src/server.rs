@@ -5,7 +5,7 @@
 //! What a process builds depends on its [`Role`]: `all` everything above;
 //! `front` only public keys and a publisher per region (no store, no
 //! private key, no data-directory lock); `worker` everything of `all` plus
-//! the queue's pull loops, and no device-facing ingest.
+//! the queue's consumers, and no device-facing ingest.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -554,7 +554,7 @@ impl Collector {
     /// committed what was queued.
     async fn finish(&self) {
         self.ingest.shut_down();
-        // A worker's pull loops commit through the writers: they stop (and
+        // A worker's consumers commit through the writers: they stop (and
         // acknowledge their last batch) before the writers close.
         if let Some(q) = &self.queue {
             q.stop().await;

@@ -90,13 +90,11 @@ pub struct QueueConfig {
     pub worker_batch: usize,
     /// Longest a worker's pull waits for a batch to fill, ms.
     pub worker_max_wait_ms: u64,
-    /// Pull loops per region in one worker, each with its own batch in
-    /// flight, so that opening (the CPU-heavy part) uses every core while
-    /// other batches commit and acknowledge; their commits share the
-    /// region's writer. 0: four per core (on an idle 2-core machine with
-    /// PostgreSQL, 8 loops committed 16–17 k reports/s end to end against
-    /// 8.8–16 k with 4 and 7.4 k with 16; BENCHMARKS.md, "Roles'
-    /// throughput").
+    /// Batches per region one worker opens and commits at once, cut from
+    /// one continuous pull, so that opening (the CPU-heavy part) uses every
+    /// core while other batches commit and acknowledge; their commits share
+    /// the region's writer. 0: four per core (BENCHMARKS.md, "Roles'
+    /// throughput"). The name is older than the single pull.
     pub worker_pullers: usize,
     /// How long JetStream waits for a worker's acknowledgement before it
     /// redelivers, seconds (longer than a commit can take).
@@ -186,7 +184,7 @@ impl QueueConfig {
         Ok(())
     }
 
-    /// How many pull loops a worker runs per region.
+    /// How many batches a worker has in flight per region.
     pub fn pullers(&self) -> usize {
         match self.worker_pullers {
             0 => 4 * std::thread::available_parallelism().map_or(1, |n| n.get()),

@@ -6,7 +6,7 @@
 //!   (always compiled, so a configuration reads the same in every build);
 //! - `publisher` (feature `queue`): the front's [`Forward`](crate::ingest::Forward)
 //!   into the region's stream, answering once JetStream acknowledged;
-//! - `worker` (feature `queue`): the pull loop that commits batches
+//! - `worker` (feature `queue`): the consumer that commits batches
 //!   through [`Ingest::process_queued`](crate::ingest::Ingest::process_queued)
 //!   and acknowledges only after the commit;
 //! - `stats` (feature `queue`): the queue's Prometheus series;

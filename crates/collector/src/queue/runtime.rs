@@ -1,5 +1,5 @@
 //! A process's connection to the queue and what runs over it: the
-//! fronts' publishers, or the workers' pull loops, with their counters.
+//! fronts' publishers, or the workers' consumers, with their counters.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
@@ -111,26 +111,25 @@ impl QueueRuntime {
         }
     }
 
-    /// Starts `[queue] worker_pullers` pull loops per region (role `worker`).
+    /// Starts one consumer per region (role `worker`), each with up to
+    /// `[queue] worker_pullers` batches in flight.
     pub(crate) fn spawn_workers(&self, collector: &Arc<Collector>) {
         if self.role != Role::Worker {
             return;
         }
         let mut workers = self.workers.lock().unwrap_or_else(|p| p.into_inner());
         for (region, stats) in &self.stats {
-            for _ in 0..collector.config().queue.pullers() {
-                workers.push(tokio::spawn(super::worker::run(
-                    collector.clone(),
-                    self.js.clone(),
-                    region.clone(),
-                    stats.clone(),
-                    self.stop.subscribe(),
-                )));
-            }
+            workers.push(tokio::spawn(super::worker::run(
+                collector.clone(),
+                self.js.clone(),
+                region.clone(),
+                stats.clone(),
+                self.stop.subscribe(),
+            )));
         }
     }
 
-    /// Stops the pull loops after their current batch is committed and
+    /// Stops the consumers after the batches in hand are committed and
     /// acknowledged, and waits for them; then flushes what is unsent.
     pub(crate) async fn stop(&self) {
         let _ = self.stop.send(true);
