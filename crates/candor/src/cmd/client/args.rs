@@ -106,12 +106,16 @@ pub(super) enum ClientCommand {
     ///
     /// After a failure the SDK backs off; an upload to another address
     /// than the one that failed, or with --force, tries at once.
-    #[command(group(clap::ArgGroup::new("to").required(true).args(["url", "relay"])))]
     Upload {
         /// The collector's base URL (reports go to
-        /// {URL}/v1/regions/{region}/reports).
-        #[arg(long, value_name = "BASE")]
-        url: Option<String>,
+        /// {URL}/v1/regions/{region}/reports); not used with --relay.
+        #[arg(
+            long,
+            value_name = "BASE",
+            env = "CANDOR_URL",
+            default_value = "http://127.0.0.1:8750"
+        )]
+        url: String,
         /// Send through the Oblivious HTTP relay at this base URL instead
         /// (`candor relay`): the collector never sees this device's address.
         #[arg(long, value_name = "BASE")]

@@ -120,10 +120,11 @@ pub(super) fn init(
     drop(sdk);
     write_client_file(dir, &file, force)?;
     eprintln!(
-        "Initialised {}: schema {} version {}, region {}, signing key {}{}.",
+        "Initialised {}: schema {} version {} (from {}), region {}, signing key {}{}.",
         dir.display(),
         schema.id,
         schema.version,
+        file.schema_origin,
         file.region,
         file.signing_key,
         if key_list.is_some() {

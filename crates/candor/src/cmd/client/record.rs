@@ -1,8 +1,9 @@
 //! `candor client record`: one recording call per metric type, through the
 //! SDK's typed handles. The SDK's call never fails; when it recorded
 //! nothing (consent not granted, private mode, or an error it counted) a
-//! warning says why in words and the exit status is 1, and a value above
-//! the metric's per-report bound is flagged as clamped.
+//! warning says why in words and the exit status is 1; otherwise a note
+//! says what today's value now is, and a value above the metric's
+//! per-report bound is flagged as clamped.
 
 use std::process::ExitCode;
 
@@ -166,10 +167,11 @@ impl Session {
             }
             return ExitCode::from(NOTHING_RECORDED);
         }
-        if let (Some(metric), Some(today)) = (self.schema.metric(&id), sdk.today_value(&id))
-            && let Some(warning) = words::clamped(metric, &today)
-        {
-            eprintln!("warning: {warning}");
+        if let (Some(metric), Some(today)) = (self.schema.metric(&id), sdk.today_value(&id)) {
+            eprintln!("Recorded: {id} today so far: {}.", words::value(&today));
+            if let Some(warning) = words::clamped(metric, &today) {
+                eprintln!("warning: {warning}");
+            }
         }
         ExitCode::SUCCESS
     }

@@ -74,7 +74,7 @@ impl Session {
                 ca_cert,
                 ..
             } => Some(Arc::new(uploader(
-                url.as_deref(),
+                url,
                 relay.as_deref(),
                 gateway_keys.as_deref(),
                 ca_cert.as_deref(),
@@ -179,10 +179,9 @@ impl Session {
             ClientCommand::Upload {
                 url, relay, force, ..
             } => {
-                let (flag, target) = match (url, relay) {
-                    (_, Some(relay)) => ("--relay", relay),
-                    (Some(url), None) => ("--url", url),
-                    (None, None) => bail!("give --url or --relay"),
+                let (flag, target) = match relay {
+                    Some(relay) => ("--relay", relay),
+                    None => ("--url", url),
                 };
                 return self.upload(flag, &target, force);
             }
@@ -351,7 +350,7 @@ pub(super) fn grown(before: &ErrorCounts, after: &ErrorCounts, key: &str) -> Vec
 /// through the OHTTP relay at `relay`, encapsulated to the key list in
 /// `gateway_keys` (or to the one the relay hands out).
 fn uploader(
-    url: Option<&str>,
+    url: &str,
     relay: Option<&str>,
     gateway_keys: Option<&Path>,
     ca_cert: Option<&Path>,
@@ -365,8 +364,8 @@ fn uploader(
             ))
         }
     };
-    match (url, relay) {
-        (_, Some(relay)) => {
+    match relay {
+        Some(relay) => {
             http("--relay", relay)?;
             let keys = match gateway_keys {
                 Some(path) => {
@@ -377,7 +376,7 @@ fn uploader(
             };
             HttpUploader::through_relay(relay, &keys).context("the gateway's key config")
         }
-        (Some(url), None) => {
+        None => {
             http("--url", url)?;
             match ca_cert {
                 None => Ok(HttpUploader::new(url)),
@@ -390,6 +389,5 @@ fn uploader(
                 }
             }
         }
-        (None, None) => bail!("give --url or --relay"),
     }
 }

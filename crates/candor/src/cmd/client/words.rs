@@ -169,6 +169,42 @@ pub(super) fn clamped(metric: &Metric, value: &MetricValue) -> Option<String> {
     ))
 }
 
+/// A day's value (before clamping and local DP) as a short text.
+pub(super) fn value(value: &MetricValue) -> String {
+    let counts = |pairs: Vec<(String, u64)>| {
+        let shown: Vec<String> = pairs
+            .into_iter()
+            .filter(|(_, n)| *n > 0)
+            .map(|(k, n)| format!("{k} {n}"))
+            .collect();
+        if shown.is_empty() {
+            "nothing".to_owned()
+        } else {
+            shown.join(", ")
+        }
+    };
+    match value {
+        MetricValue::Counter(n) => n.to_string(),
+        MetricValue::LabeledCounter(map) => {
+            counts(map.iter().map(|(k, n)| (k.clone(), *n)).collect())
+        }
+        MetricValue::Boolean(b) => b.to_string(),
+        MetricValue::Category(c) => c.clone(),
+        MetricValue::Distribution(buckets) => counts(
+            buckets
+                .iter()
+                .enumerate()
+                .map(|(i, n)| (format!("bucket {i}:"), *n))
+                .collect(),
+        ),
+        MetricValue::DomainSet(set) => {
+            let list: Vec<&str> = set.iter().map(String::as_str).collect();
+            format!("{} domain(s): {}", set.len(), list.join(", "))
+        }
+        _ => "recorded".to_owned(),
+    }
+}
+
 /// The `candor client record` subcommand for a metric's type.
 fn record_command(metric: &Metric) -> &'static str {
     match metric.type_name() {
