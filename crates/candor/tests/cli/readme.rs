@@ -180,6 +180,10 @@ fn every_readme_command_runs_as_written_and_prints_something() {
     // The questions were answered with released groups, not an empty table.
     assert!(stdout.contains("95% interval"), "{stdout}");
     assert!(!stdout.contains("No group released."), "{stdout}");
+    assert!(
+        stdout.lines().any(|l| l.ends_with(",discrete_laplace")),
+        "the CSV question released no row: {stdout}"
+    );
     assert!(stdout.contains("chain intact"), "{stdout}");
 }
 
