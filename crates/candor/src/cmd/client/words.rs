@@ -115,9 +115,7 @@ pub(super) fn gate_closed(
     private: bool,
     allowed_in_private: bool,
 ) -> Option<String> {
-    let Some(consent) = consent else {
-        return None;
-    };
+    let consent = consent?;
     if !consent.granted {
         let earlier = match consent.granted_version {
             Some(v) => format!(
