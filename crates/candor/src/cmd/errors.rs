@@ -38,6 +38,15 @@ pub(crate) fn hint(error: &anyhow::Error) -> Option<&'static str> {
             return Some(UNREACHABLE);
         }
     }
+    // Libraries that flatten an I/O error into their message (the
+    // simulator's and the load generator's key fetch) keep its text.
+    let text = message(error);
+    if text.contains("Connection refused") {
+        return Some(UNREACHABLE);
+    }
+    if text.contains("Address already in use") {
+        return Some(ADDRESS_TAKEN);
+    }
     None
 }
 
@@ -105,5 +114,9 @@ mod tests {
             .context("cannot reach the collector");
         assert!(hint(&refused).expect("a hint").contains("candor serve"));
         assert!(hint(&anyhow::anyhow!("something else")).is_none());
+        let flattened = anyhow::anyhow!(
+            "fetching the keys from http://127.0.0.1:1/v1/regions/eu/keys: io: Connection refused (os error 111)"
+        );
+        assert_eq!(hint(&flattened), Some(UNREACHABLE));
     }
 }

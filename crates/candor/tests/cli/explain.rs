@@ -174,6 +174,28 @@ fn an_unreachable_collector_points_to_candor_serve() {
         stderr.contains("hint: nothing answers there: start a collector with `candor serve`"),
         "{stderr}"
     );
+    // The simulator, whose errors are text: the same hint.
+    let keys = dir.path().join("data/eu/keys");
+    let made = candor_in(dir.path(), &["keygen", "--region", "eu", "--out", s(&keys)]);
+    assert!(made.status.success(), "{}", text(&made).1);
+    let out = candor_in(
+        dir.path(),
+        &[
+            "simulate",
+            "--url",
+            &url,
+            "--data-dir",
+            "data",
+            "--regions",
+            "eu=1",
+            "--devices",
+            "2",
+            "--no-progress",
+        ],
+    );
+    let (_, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("hint: nothing answers there"), "{stderr}");
 }
 
 /// A host name and a bare port both listen; `--detach` returns once the
