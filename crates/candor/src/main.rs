@@ -2,7 +2,9 @@
 //!
 //! Thin glue over the library crates: every subcommand lives in its own
 //! module under `cmd/`, parses its arguments with clap, and reports errors
-//! through `anyhow`. `main` maps the outcome to an exit code: 0 on success,
+//! through `anyhow`. `main` prints an error once (a cause already quoted by
+//! the message above it is not repeated), with a hint when the cause has a
+//! known next step, and maps the outcome to an exit code: 0 on success,
 //! 1 when the input was checked and found wrong (for example an invalid
 //! schema, a broken audit chain, or a query the collector refused), 2 for
 //! usage errors and anything that stopped the command, and 3
@@ -16,11 +18,23 @@ use clap::{Parser, Subcommand};
 
 /// Candor: privacy-preserving usage analytics.
 #[derive(Debug, Parser)]
-#[command(name = "candor", version, about, propagate_version = true)]
+#[command(
+    name = "candor",
+    version,
+    about,
+    propagate_version = true,
+    before_help = START_HERE
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
 }
+
+/// The first lines of `candor --help`: a new user's first command.
+const START_HERE: &str = "\
+New here? Start with `candor demo`: it runs a collector, keys, tokens and a
+simulated fleet of 2,000 devices, prints what was released, and serves the
+dashboard until Ctrl-C. README.md goes on from there.";
 
 #[derive(Debug, Subcommand)]
 enum Command {
@@ -86,7 +100,10 @@ fn main() -> ExitCode {
     match outcome {
         Ok(code) => code,
         Err(error) => {
-            eprintln!("error: {error:#}");
+            eprintln!("error: {}", cmd::errors::message(&error));
+            if let Some(hint) = cmd::errors::hint(&error) {
+                eprintln!("hint: {hint}");
+            }
             ExitCode::from(2)
         }
     }

@@ -190,6 +190,23 @@ impl Candor {
         self.inner.upload_pending()
     }
 
+    /// Forgets the backoff of an earlier failed upload, so the next
+    /// [`upload_pending`](Self::upload_pending) tries at once: for a host
+    /// that knows the cause is gone (the user corrected the collector's
+    /// address, the network came back). Without it, a failure delays every
+    /// upload until its retry time.
+    pub fn retry_now(&self) {
+        self.inner.retry_now();
+    }
+
+    /// Today's value of metric `id` so far, as it would go into today's
+    /// report before clamping to the schema's bound and before local DP;
+    /// `None` when nothing was recorded for it today. Lets a host tell its
+    /// user that a value will be clamped. Never leaves the device.
+    pub fn today_value(&self, id: &str) -> Option<candor_protocol::MetricValue> {
+        self.inner.today_value(id)
+    }
+
     /// The exact plaintext JSON of every report waiting to be sent.
     pub fn pending_reports(&self) -> Vec<String> {
         self.inner.pending_reports()

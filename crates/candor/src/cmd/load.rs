@@ -20,7 +20,7 @@ use clap::Args;
 #[derive(Debug, Args)]
 pub(crate) struct LoadArgs {
     /// Base URL of the collector.
-    #[arg(long, default_value = "http://127.0.0.1:8750")]
+    #[arg(long, env = "CANDOR_URL", default_value = "http://127.0.0.1:8750")]
     url: String,
     /// Region whose key seals the reports and whose endpoint receives them.
     #[arg(long, default_value = "eu")]
@@ -30,9 +30,11 @@ pub(crate) struct LoadArgs {
     /// `candor serve`'s layout).
     #[arg(long, value_name = "signing.public.json")]
     signing_key: Option<PathBuf>,
-    /// The data dictionary the reports must satisfy.
-    #[arg(long, default_value = "examples/browser.toml")]
-    schema: PathBuf,
+    /// The data dictionary the reports must satisfy (default: the built-in
+    /// example, examples/browser.toml, the one `candor serve` serves by
+    /// default; so no path is needed from any directory).
+    #[arg(long, value_name = "FILE")]
+    schema: Option<PathBuf>,
     /// How many distinct reports to send.
     #[arg(long, default_value_t = 10_000)]
     reports: usize,
@@ -78,9 +80,7 @@ fn parse_secs(s: &str) -> Result<Duration, String> {
 }
 
 pub(crate) fn run(args: LoadArgs) -> Result<ExitCode> {
-    let schema = candor_schema::load(&args.schema)
-        .with_context(|| format!("loading the schema {}", args.schema.display()))?
-        .schema;
+    let schema = super::serve::schema_or_builtin(args.schema.as_deref())?;
     let day = args.day.unwrap_or_else(|| Day::from(super::today()));
     let key_path = args.signing_key.clone().unwrap_or_else(|| {
         PathBuf::from("candor-data")

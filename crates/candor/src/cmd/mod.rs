@@ -5,6 +5,7 @@
 pub(crate) mod audit;
 pub(crate) mod client;
 pub(crate) mod demo;
+pub(crate) mod errors;
 pub(crate) mod keygen;
 pub(crate) mod load;
 pub(crate) mod query;
@@ -15,6 +16,8 @@ pub(crate) mod simulate;
 pub(crate) mod token;
 pub(crate) mod verify;
 
+use std::io::IsTerminal;
+use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
 
 use anyhow::Result;
@@ -37,14 +40,49 @@ pub(crate) fn parse_day(s: &str) -> Result<Day, String> {
     Day::parse(s).ok_or_else(|| format!("{s:?} is not a day of the form YYYY-MM-DD"))
 }
 
+/// The form `--listen` takes, for messages.
+const LISTEN_FORM: &str = "HOST:PORT (127.0.0.1:8750, localhost:8750, [::1]:8750, \
+0.0.0.0:8750 for every interface) or a bare port (8750, meaning 127.0.0.1:8750)";
+
+/// A `--listen` argument: `IP:PORT`, `HOST:PORT` with a host name this
+/// machine resolves (its first IPv4 address, else its first address), or a
+/// bare port on loopback, so that `localhost:18761` and `8750` work as a
+/// reader would expect. A refusal shows the accepted forms.
+pub(crate) fn parse_listen(s: &str) -> Result<SocketAddr, String> {
+    let s = s.trim();
+    if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) {
+        return s
+            .parse::<u16>()
+            .map(|port| SocketAddr::from(([127, 0, 0, 1], port)))
+            .map_err(|_| format!("{s:?} is not a port (0-65535); expected {LISTEN_FORM}"));
+    }
+    if let Ok(addr) = s.parse::<SocketAddr>() {
+        return Ok(addr);
+    }
+    let refused = || format!("{s:?} is not an address to listen on; expected {LISTEN_FORM}");
+    match s.rsplit_once(':') {
+        Some((host, port)) if !host.is_empty() && port.parse::<u16>().is_ok() => {}
+        _ => return Err(refused()),
+    }
+    let addrs: Vec<SocketAddr> = s.to_socket_addrs().map_err(|_| refused())?.collect();
+    addrs
+        .iter()
+        .find(|a| a.is_ipv4())
+        .or_else(|| addrs.first())
+        .copied()
+        .ok_or_else(refused)
+}
+
 /// Logs to stderr, filtered by `RUST_LOG` (default `info`). Logs carry
-/// counts and codes only; see docs/ARCHITECTURE.md.
+/// counts and codes only; see docs/ARCHITECTURE.md. Colour only on a
+/// terminal: a log written to a file holds no escape codes.
 pub(crate) fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .try_init();
 }
 
@@ -147,6 +185,53 @@ pub(crate) fn utc(seconds: i64) -> String {
     }
 }
 
+/// Unix seconds as this machine's local time, `YYYY-MM-DD HH:MM:SS local
+/// time (UTC+HH:MM)`, or as UTC when the local offset cannot be known.
+pub(crate) fn local_time(seconds: i64) -> String {
+    let offset = time::UtcOffset::current_local_offset().ok();
+    match (
+        offset,
+        time::OffsetDateTime::from_unix_timestamp(seconds).ok(),
+    ) {
+        (Some(offset), Some(t)) => {
+            let t = t.to_offset(offset);
+            let (h, m, _) = offset.as_hms();
+            format!(
+                "{:04}-{:02}-{:02} {:02}:{:02}:{:02} local time (UTC{}{:02}:{:02})",
+                t.year(),
+                u8::from(t.month()),
+                t.day(),
+                t.hour(),
+                t.minute(),
+                t.second(),
+                if offset.is_negative() { '-' } else { '+' },
+                h.unsigned_abs(),
+                m.unsigned_abs()
+            )
+        }
+        _ => format!("{} UTC", utc(seconds)),
+    }
+}
+
+/// A number of seconds from now in words: `in 1 min 5 s`, `now`.
+pub(crate) fn in_words(seconds: i64) -> String {
+    if seconds <= 0 {
+        return "now".to_owned();
+    }
+    let (h, m, s) = (seconds / 3600, seconds % 3600 / 60, seconds % 60);
+    let mut parts = Vec::new();
+    if h > 0 {
+        parts.push(format!("{h} h"));
+    }
+    if m > 0 {
+        parts.push(format!("{m} min"));
+    }
+    if s > 0 && h == 0 {
+        parts.push(format!("{s} s"));
+    }
+    format!("in {}", parts.join(" "))
+}
+
 /// A plain text table: columns padded to their widest cell (counted in
 /// characters), two spaces apart, the last column unpadded.
 pub(crate) fn table(header: &[&str], rows: &[Vec<String>]) -> String {
@@ -210,6 +295,30 @@ mod tests {
     }
 
     #[test]
+    fn listen_takes_ip_host_names_and_bare_ports() {
+        assert_eq!(parse_listen("8750"), Ok(([127, 0, 0, 1], 8750).into()));
+        assert_eq!(
+            parse_listen("0.0.0.0:8443"),
+            Ok(([0, 0, 0, 0], 8443).into())
+        );
+        assert_eq!(parse_listen("[::1]:8750").map(|a| a.is_ipv6()), Ok(true));
+        let local = parse_listen("localhost:18761").expect("localhost resolves");
+        assert!(local.ip().is_loopback(), "{local}");
+        assert_eq!(local.port(), 18761);
+        for bad in [
+            "",
+            "localhost",
+            "99999",
+            "127.0.0.1:",
+            ":8750",
+            "host name:1",
+        ] {
+            let e = parse_listen(bad).expect_err(bad);
+            assert!(e.contains("HOST:PORT") && e.contains("bare port"), "{e}");
+        }
+    }
+
+    #[test]
     fn tables_align_by_characters() {
         let t = table(
             &["a", "bb", "c"],
@@ -219,6 +328,14 @@ mod tests {
             ],
         );
         assert_eq!(t, "a     bb   c\n≤ 10  x    last\n1     yyy\n");
+    }
+
+    #[test]
+    fn delays_read_as_words() {
+        assert_eq!(in_words(0), "now");
+        assert_eq!(in_words(65), "in 1 min 5 s");
+        assert_eq!(in_words(7_260), "in 2 h 1 min");
+        assert!(local_time(0).starts_with("19"), "{}", local_time(0));
     }
 
     #[test]

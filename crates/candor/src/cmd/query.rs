@@ -52,7 +52,7 @@ impl fmt::Debug for Secret {
 #[derive(Debug, Args)]
 pub(crate) struct QueryArgs {
     /// Base URL of the collector.
-    #[arg(long, default_value = "http://127.0.0.1:8750")]
+    #[arg(long, env = "CANDOR_URL", default_value = "http://127.0.0.1:8750")]
     url: String,
     /// Bearer token (default: the CANDOR_TOKEN environment variable, which
     /// keeps it out of the process list).

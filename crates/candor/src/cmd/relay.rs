@@ -14,8 +14,9 @@ use clap::Args;
 /// Arguments of `candor relay`.
 #[derive(Debug, Args)]
 pub(crate) struct RelayArgs {
-    /// Where to listen for devices.
-    #[arg(long, default_value = "127.0.0.1:8081")]
+    /// Where to listen for devices: HOST:PORT (127.0.0.1:8081,
+    /// localhost:8081, 0.0.0.0:8081) or a bare port (8081, on 127.0.0.1).
+    #[arg(long, default_value = "127.0.0.1:8081", value_parser = super::parse_listen)]
     listen: SocketAddr,
     /// The collector's OHTTP gateway (e.g.
     /// `http://eu.collector.example:8080/v1/ohttp`); its key configuration

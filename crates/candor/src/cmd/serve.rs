@@ -16,8 +16,10 @@ pub(crate) const BUILTIN_SCHEMA: &str = include_str!("../../../../examples/brows
 pub(crate) struct ServeArgs {
     #[command(flatten)]
     config: super::ConfigArgs,
-    /// Override the listen address from the configuration.
-    #[arg(long)]
+    /// Override the listen address from the configuration: HOST:PORT
+    /// (127.0.0.1:8750, localhost:8750, 0.0.0.0:8750) or a bare port
+    /// (8750, on 127.0.0.1).
+    #[arg(long, env = "CANDOR_LISTEN", value_parser = super::parse_listen)]
     listen: Option<std::net::SocketAddr>,
     /// What this process does: `all` (the embedded collector, the
     /// default), `front` (stateless HTTP front publishing sealed envelopes
@@ -38,7 +40,21 @@ pub(crate) struct ServeArgs {
     /// The PEM private key of --tls-cert. Overrides `[tls] key`.
     #[arg(long, value_name = "FILE", requires = "tls_cert")]
     tls_key: Option<std::path::PathBuf>,
+    /// Run in the background: start the collector, wait until it listens,
+    /// print its address and how to stop it, and return. Its log goes to
+    /// `serve.log` and its process id to `serve.pid` in the data directory.
+    #[arg(long)]
+    detach: bool,
 }
+
+/// The collector's log in the data directory, with `--detach`.
+const DETACHED_LOG: &str = "serve.log";
+/// The collector's process id in the data directory, with `--detach`.
+const DETACHED_PID: &str = "serve.pid";
+/// The line `candor serve` writes once it listens (the start of it).
+const LISTENING: &str = "listening on ";
+/// How long `--detach` waits for the collector to listen.
+const DETACH_WAIT: std::time::Duration = std::time::Duration::from_secs(120);
 
 /// The environment variable that sets the role when `--role` is absent.
 pub(crate) const ROLE_ENV: &str = "CANDOR_ROLE";
@@ -72,16 +88,32 @@ fn apply_overrides(config: &mut Config, args: &ServeArgs) -> Result<()> {
     Ok(())
 }
 
+/// The built-in example schema, checked against today's date.
+pub(crate) fn builtin_schema() -> Result<candor_schema::Schema> {
+    candor_schema::parse(
+        BUILTIN_SCHEMA,
+        "examples/browser.toml (built in)",
+        super::today(),
+    )
+    .map(|checked| checked.schema)
+    .map_err(|e| anyhow::anyhow!("{e}"))
+}
+
+/// The schema at `path`, or without one the built-in example: what
+/// `--schema` means for the commands that talk to a default collector.
+pub(crate) fn schema_or_builtin(path: Option<&std::path::Path>) -> Result<candor_schema::Schema> {
+    match path {
+        Some(path) => Ok(candor_schema::load(path)
+            .with_context(|| format!("loading the schema {}", path.display()))?
+            .schema),
+        None => builtin_schema(),
+    }
+}
+
 /// Loads the configuration's schemas, or the built-in one.
 pub(crate) fn load_schemas(config: &Config) -> Result<Vec<candor_schema::Schema>> {
     if config.schemas.is_empty() {
-        let checked = candor_schema::parse(
-            BUILTIN_SCHEMA,
-            "examples/browser.toml (built in)",
-            super::today(),
-        )
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
-        return Ok(vec![checked.schema]);
+        return Ok(vec![builtin_schema()?]);
     }
     config
         .schemas
@@ -95,9 +127,12 @@ pub(crate) fn load_schemas(config: &Config) -> Result<Vec<candor_schema::Schema>
 }
 
 pub(crate) fn run(args: ServeArgs) -> Result<ExitCode> {
-    super::init_logging();
     let mut config = args.config.load()?;
     apply_overrides(&mut config, &args)?;
+    if args.detach {
+        return detach(&config);
+    }
+    super::init_logging();
     let (role, queue_url) = (config.role, redact_url(&config.queue.url));
     let scheme = if config.tls.is_on() { "https" } else { "http" };
     let schemas = load_schemas(&config)?;
@@ -144,6 +179,78 @@ pub(crate) fn run(args: ServeArgs) -> Result<ExitCode> {
         Ok::<_, anyhow::Error>(())
     })?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// `--detach`: runs this command again without `--detach` as a process of
+/// its own (its own process group, so a Ctrl-C meant for the shell does not
+/// reach it), its output appended to the data directory's `serve.log`, and
+/// returns once that log says it listens, or fails with the log's last
+/// lines if it stopped first.
+fn detach(config: &Config) -> Result<ExitCode> {
+    use std::io::{Read, Seek};
+    use std::os::unix::process::CommandExt;
+
+    let dir = &config.data_dir;
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let log_path = dir.join(DETACHED_LOG);
+    let mut log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .read(true)
+        .open(&log_path)
+        .with_context(|| format!("opening {}", log_path.display()))?;
+    let start = log.seek(std::io::SeekFrom::End(0))?;
+    let args = std::env::args_os()
+        .skip(1)
+        .filter(|a| a != "--detach")
+        .collect::<Vec<_>>();
+    let exe = std::env::current_exe().context("finding the candor executable")?;
+    let mut child = std::process::Command::new(exe)
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .stdout(log.try_clone()?)
+        .stderr(log.try_clone()?)
+        .process_group(0)
+        .spawn()
+        .context("starting the collector in the background")?;
+    let pid = child.id();
+    let waited = std::time::Instant::now();
+    let mut written = String::new();
+    loop {
+        log.seek(std::io::SeekFrom::Start(start))?;
+        written.clear();
+        log.read_to_string(&mut written)?;
+        if let Some(line) = written.lines().find(|l| l.contains(LISTENING)) {
+            let pid_path = dir.join(DETACHED_PID);
+            std::fs::write(&pid_path, format!("{pid}\n"))
+                .with_context(|| format!("writing {}", pid_path.display()))?;
+            println!("{line}");
+            println!(
+                "Running in the background as process {pid}; log: {}.",
+                log_path.display()
+            );
+            println!(
+                "Stop it with: kill {pid}   (or: kill $(cat {}))",
+                pid_path.display()
+            );
+            return Ok(ExitCode::SUCCESS);
+        }
+        if let Some(status) = child.try_wait()? {
+            let tail: Vec<&str> = written.lines().rev().take(20).collect();
+            for line in tail.into_iter().rev() {
+                eprintln!("{line}");
+            }
+            anyhow::bail!("the collector stopped before it listened ({status})");
+        }
+        if waited.elapsed() > DETACH_WAIT {
+            anyhow::bail!(
+                "the collector (process {pid}) did not listen within {} s; see {}",
+                DETACH_WAIT.as_secs(),
+                log_path.display()
+            );
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
 }
 
 /// Completes on Ctrl-C or SIGTERM. The handlers are installed when this is

@@ -47,7 +47,7 @@ no key from the collector).";
 #[derive(Debug, Args)]
 pub(crate) struct SimulateArgs {
     /// Base URL of the collector.
-    #[arg(long, default_value = "http://127.0.0.1:8750")]
+    #[arg(long, env = "CANDOR_URL", default_value = "http://127.0.0.1:8750")]
     url: String,
     /// The collector's data directory: each simulated region's signing key
     /// is read from `<data-dir>/<region>/keys/`. The devices pin its public
@@ -135,23 +135,8 @@ fn parse_shares(s: &str) -> Result<Shares, String> {
         .map(Shares)
 }
 
-fn load_schema(path: Option<&PathBuf>) -> Result<candor_schema::Schema> {
-    match path {
-        Some(path) => Ok(candor_schema::load(path)
-            .with_context(|| format!("loading the schema {}", path.display()))?
-            .schema),
-        None => Ok(candor_schema::parse(
-            super::serve::BUILTIN_SCHEMA,
-            "examples/browser.toml (built in)",
-            super::today(),
-        )
-        .map_err(|e| anyhow::anyhow!("{e}"))?
-        .schema),
-    }
-}
-
 pub(crate) fn run(args: SimulateArgs) -> Result<ExitCode> {
-    let schema = load_schema(args.schema.as_ref())?;
+    let schema = super::serve::schema_or_builtin(args.schema.as_deref())?;
     let days = args.days.unwrap_or_else(|| {
         schema
             .regions

@@ -49,7 +49,7 @@ const MAX_ANSWER_BYTES: u64 = 256 << 20;
 #[derive(Debug, Args)]
 pub(crate) struct VerifyArgs {
     /// Base URL of the collector.
-    #[arg(long, default_value = "http://127.0.0.1:8750")]
+    #[arg(long, env = "CANDOR_URL", default_value = "http://127.0.0.1:8750")]
     url: String,
     /// The region to check.
     #[arg(long)]

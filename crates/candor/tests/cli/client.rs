@@ -67,6 +67,20 @@ impl Client {
         candor(&all)
     }
 
+    /// Runs `args` on [`DAY`] and asserts exit status 1 (nothing recorded),
+    /// returning stderr.
+    fn nothing_recorded(&self, args: &[&str]) -> String {
+        let out = self.at(DAY, args);
+        let (stdout, stderr) = text(&out);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {stdout}{stderr}");
+        assert!(stdout.is_empty(), "{stdout}");
+        assert!(
+            stderr.starts_with("warning: nothing recorded: "),
+            "{stderr}"
+        );
+        stderr
+    }
+
     /// Runs `args` on [`DAY`] and asserts exit status 0.
     fn ok(&self, args: &[&str]) -> Output {
         let out = self.at(DAY, args);
@@ -112,8 +126,17 @@ fn consent_gates_recording_and_end_day_queues_the_recorded_values() {
         "--dimension",
         "app_version=121.0.6167.101",
     ]);
-    // Default deny: recorded before any grant, never reported.
-    c.ok(&["record", "counter", "browser.tabs_opened", "5"]);
+    // Default deny: recorded before any grant, never reported; the client
+    // says so and exits 1.
+    let stderr = c.nothing_recorded(&["record", "counter", "browser.tabs_opened", "5"]);
+    assert!(
+        stderr.contains("consent to purpose usage is not granted"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!("candor client --dir {} grant usage", s(&c.dir))),
+        "{stderr}"
+    );
     c.ok(&["end-day"]);
     assert_eq!(c.pending(), Vec::<Value>::new());
 
@@ -247,7 +270,9 @@ fn private_calls_and_private_mode_record_only_purposes_allowed_in_private() {
     c.ok(&["grant", "usage"]);
     c.ok(&["grant", "diagnostics"]);
     // A private tab: usage is not allowed in private mode, diagnostics is.
-    c.ok(&["record", "--private", "counter", "browser.tabs_opened", "1"]);
+    let stderr =
+        c.nothing_recorded(&["record", "--private", "counter", "browser.tabs_opened", "1"]);
+    assert!(stderr.contains("not allowed in private mode"), "{stderr}");
     c.ok(&[
         "record",
         "labeled",
@@ -259,7 +284,7 @@ fn private_calls_and_private_mode_record_only_purposes_allowed_in_private() {
     // App-wide private mode, stored by the client across commands.
     c.ok(&["private", "on"]);
     assert_eq!(c.json(&["status"])["private_mode"], true);
-    c.ok(&["record", "counter", "browser.tabs_opened", "4"]);
+    c.nothing_recorded(&["record", "counter", "browser.tabs_opened", "4"]);
     c.ok(&["record", "counter", "diagnostics.app_not_responding", "2"]);
     c.ok(&["end-day"]);
     let pending = c.pending();
@@ -289,30 +314,43 @@ fn private_calls_and_private_mode_record_only_purposes_allowed_in_private() {
 }
 
 #[test]
-fn bad_input_warns_names_the_error_code_and_still_exits_zero() {
+fn bad_input_says_why_in_words_with_its_code_and_a_hint_and_exits_one() {
     let c = Client::new();
     c.ok(&["grant", "usage"]);
     c.ok(&["grant", "browsing"]);
-    let cases: &[(&[&str], &str)] = &[
+    let cases: &[(&[&str], &[&str])] = &[
         (
             &["record", "labeled", "app.opened", "fax", "1"],
-            "warning: nothing recorded: unknown_label",
+            &[
+                "\"fax\" is not one of app.opened's labels (unknown_label)",
+                "hint: use one of: camera, gallery",
+            ],
         ),
         (
             &["record", "category", "settings.text_size", "huge"],
-            "warning: nothing recorded: unknown_label",
+            &[
+                "\"huge\" is not one of settings.text_size's categories (unknown_label)",
+                "hint: use one of: ",
+            ],
         ),
         (
             &["record", "counter", "no.such.metric", "1"],
-            "warning: nothing recorded: unknown_metric",
+            &[
+                "no.such.metric is not a metric of schema org.example.browser (unknown_metric)",
+                "hint: the metrics are: ",
+                "browser.tabs_opened",
+            ],
         ),
         (
             &["record", "counter", "app.opened", "1"],
-            "warning: nothing recorded: wrong_type",
+            &[
+                "app.opened is a labeled_counter, not a counter (wrong_type)",
+                "hint: record it with `candor client record labeled app.opened ...`",
+            ],
         ),
         (
             &["record", "counter", "browser.tabs_opened", "-3"],
-            "warning: nothing recorded: negative_value",
+            &["negative amount is not recorded (negative_value)"],
         ),
         (
             &[
@@ -321,18 +359,26 @@ fn bad_input_warns_names_the_error_code_and_still_exits_zero() {
                 "browser.slow_domains",
                 "http://10.0.0.1/admin",
             ],
-            "warning: nothing recorded: url_dropped (ip_literal)",
+            &[
+                "its host is an IP address (ip_literal) (url_dropped)",
+                "hint: only the domain of a public web address",
+            ],
         ),
     ];
-    for (args, warning) in cases {
-        let out = c.ok(args);
-        let (stdout, stderr) = text(&out);
-        assert!(stdout.is_empty(), "{stdout}");
-        assert_eq!(stderr.trim(), *warning, "{args:?}");
+    for (args, phrases) in cases {
+        let stderr = c.nothing_recorded(args);
+        for phrase in *phrases {
+            assert!(stderr.contains(phrase), "{args:?}: {phrase:?} in {stderr}");
+        }
+        // Each reason once.
+        assert_eq!(stderr.matches("warning:").count(), 1, "{stderr}");
     }
-    // A good call is silent.
+    // A good call says what today's value now is.
     let out = c.ok(&["record", "labeled", "app.opened", "camera", "1"]);
-    assert_eq!(text(&out).1, "");
+    assert_eq!(
+        text(&out).1,
+        "Recorded: app.opened today so far: camera 1.\n"
+    );
 
     let errors = c.json(&["errors"]);
     assert_eq!(errors["app.opened"]["unknown_label"], 1, "{errors}");
@@ -347,6 +393,35 @@ fn bad_input_warns_names_the_error_code_and_still_exits_zero() {
     assert_eq!(
         pending[0]["metrics"],
         json!({"app.opened": {"type": "labeled_counter", "value": {"camera": 1}}})
+    );
+}
+
+#[test]
+fn a_value_above_the_bound_is_recorded_and_said_to_be_clamped() {
+    let c = Client::new();
+    c.ok(&["grant", "usage"]);
+    // Under the bound (500 for browser.tabs_opened): no warning.
+    let out = c.ok(&["record", "counter", "browser.tabs_opened", "300"]);
+    assert_eq!(
+        text(&out).1,
+        "Recorded: browser.tabs_opened today so far: 300.\n"
+    );
+    // The day's total crosses it: recorded (exit 0), and the warning says
+    // what the report will carry and why.
+    let out = c.ok(&["record", "counter", "browser.tabs_opened", "1000000"]);
+    let stderr = text(&out).1;
+    assert!(
+        stderr.contains("browser.tabs_opened has 1000300 counted today"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("today's report will carry 500"), "{stderr}");
+    assert!(stderr.contains("max_per_report"), "{stderr}");
+    assert!(stderr.contains("why: "), "{stderr}");
+    c.ok(&["end-day"]);
+    let pending = c.pending();
+    assert_eq!(
+        pending[0]["metrics"]["browser.tabs_opened"]["value"], 500,
+        "{pending:?}"
     );
 }
 
@@ -447,10 +522,21 @@ fn upload_without_a_collector_backs_off_and_keeps_the_report() {
     let before = c.pending();
     assert_eq!(before.len(), 1);
 
-    // Nothing listens on port 1: the pass fails and backs off.
+    // Nothing listens on port 1: the pass fails and backs off, and says
+    // so: why, the next step, and the backoff in local time with how to
+    // override it.
     let out = c.at(DAY, &["upload", "--url", "http://127.0.0.1:1"]);
     let (stdout, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(3), "{stdout}{stderr}");
+    for phrase in [
+        "error: the upload failed: nothing answers at http://127.0.0.1:1; 1 report(s) stay queued.",
+        "start a collector with `candor serve`",
+        "local time",
+        "--force",
+        "an upload to another address tries at once",
+    ] {
+        assert!(stderr.contains(phrase), "{phrase:?} in {stderr}");
+    }
     let summary: Value = serde_json::from_str(&stdout).expect("summary JSON");
     assert_eq!(summary["requests"], 1, "{summary}");
     assert_eq!(summary["accepted"], 0);
@@ -460,12 +546,28 @@ fn upload_without_a_collector_backs_off_and_keeps_the_report() {
     assert_eq!(c.pending(), before, "the report is still queued, unchanged");
     assert_eq!(c.json(&["sent"]), json!([]));
 
-    // Still backing off: no request is made, which is not a failure.
+    // Still backing off: no request is made, which is not a failure, and
+    // stderr says why nothing was sent.
     let out = c.at(DAY, &["upload", "--url", "http://127.0.0.1:1"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out).1);
     let summary: Value = serde_json::from_str(&text(&out).0).expect("summary JSON");
     assert_eq!(summary["requests"], 0);
     assert_eq!(summary["retry_at"], retry_at);
+    let stderr = text(&out).1;
+    assert!(stderr.contains("no request made"), "{stderr}");
+    assert!(stderr.contains("local time"), "{stderr}");
+
+    // --force tries at once, backoff or not.
+    let out = c.at(DAY, &["upload", "--url", "http://127.0.0.1:1", "--force"]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out).1);
+    let summary: Value = serde_json::from_str(&text(&out).0).expect("summary JSON");
+    assert_eq!(summary["requests"], 1, "{summary}");
+
+    // Another address is not held back by the failure at this one.
+    let out = c.at(DAY, &["upload", "--url", "http://127.0.0.1:2"]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out).1);
+    let summary: Value = serde_json::from_str(&text(&out).0).expect("summary JSON");
+    assert_eq!(summary["requests"], 1, "{summary}");
 
     // Not a URL the uploader can use.
     let out = c.at(DAY, &["upload", "--url", "127.0.0.1:1"]);
@@ -477,7 +579,7 @@ fn delete_all_keeps_only_the_receipts() {
     let c = Client::new();
     c.ok(&["grant", "usage"]);
     c.ok(&["record", "counter", "browser.tabs_opened", "1"]);
-    c.ok(&["record", "labeled", "app.opened", "fax", "1"]);
+    c.nothing_recorded(&["record", "labeled", "app.opened", "fax", "1"]);
     c.ok(&["end-day"]);
     assert_eq!(c.pending().len(), 1);
     c.ok(&["delete-all"]);
@@ -496,10 +598,14 @@ fn opt_out_and_child_profile_stop_collection() {
         c.json(&["status"])["purposes"]["usage"]["collecting"],
         false
     );
-    c.ok(&["record", "counter", "browser.tabs_opened", "1"]);
+    let stderr = c.nothing_recorded(&["record", "counter", "browser.tabs_opened", "1"]);
+    assert!(
+        stderr.contains("opt-out or the child profile is on"),
+        "{stderr}"
+    );
     c.ok(&["opt-out", "off"]);
     c.ok(&["child", "on"]);
-    c.ok(&["record", "counter", "browser.tabs_opened", "1"]);
+    c.nothing_recorded(&["record", "counter", "browser.tabs_opened", "1"]);
     c.ok(&["child", "off"]);
     c.ok(&["end-day"]);
     assert_eq!(c.pending(), Vec::<Value>::new());

@@ -20,15 +20,22 @@
 //!   then failing by name after each kind of tampering;
 //! - `tls`: `candor serve --tls-cert/--tls-key` with a test CA: plain HTTP
 //!   refused, `candor client upload --ca-cert` counted, an upload that does
-//!   not trust the CA refused, `Secure` dashboard cookies.
+//!   not trust the CA refused, `Secure` dashboard cookies;
+//! - `readme`: README.md's shell blocks, run as written in a fresh
+//!   directory;
+//! - `explain`: the CLI's messages for a new user's mistakes: each error
+//!   once, a taken port, address forms, an unreachable collector, `--help`,
+//!   logs without colour, `serve --detach`.
 
 mod audit;
 mod browser;
 mod client;
+mod explain;
 mod keygen;
 mod query;
 #[cfg(feature = "queue")]
 mod queue;
+mod readme;
 mod relay;
 mod schema;
 mod security;

@@ -48,6 +48,15 @@ impl Inner {
         kept
     }
 
+    /// Forgets the upload backoff, so the next pass tries at once.
+    pub(crate) fn retry_now(&self) {
+        let mut state = lock(&self.state);
+        if state.backoff != Default::default() {
+            state.backoff = Default::default();
+            self.persist(&mut state);
+        }
+    }
+
     /// Sends the queued reports of open purposes, if an uploader is set and
     /// no backoff is pending; a failure schedules the next attempt.
     pub(crate) fn upload_pending(&self) -> UploadSummary {

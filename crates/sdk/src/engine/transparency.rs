@@ -3,6 +3,8 @@
 
 use std::collections::BTreeMap;
 
+use candor_protocol::MetricValue;
+
 use crate::errors::ErrorKind;
 use crate::store::State;
 
@@ -24,6 +26,24 @@ impl Inner {
             .sent_since(since)
             .map(|l| l.into_iter().map(|s| s.plaintext).collect())
             .unwrap_or_default()
+    }
+
+    /// Today's value of metric `id` so far, before clamping and local DP,
+    /// or `None` when nothing was recorded for it today (or it is not in
+    /// the schema). Never leaves the device.
+    pub(crate) fn today_value(&self, id: &str) -> Option<MetricValue> {
+        let slot = self.slots.get(id)?;
+        let purpose = &self.gates[slot.purpose].id;
+        let mut state = lock(&self.state);
+        // The cells join the day's aggregates first (persisted by the next
+        // flush, as after any harvest).
+        self.harvest(&mut state);
+        let today = self.clock.today();
+        let entry = state
+            .days
+            .iter()
+            .find(|e| e.day == today && e.purpose == *purpose)?;
+        entry.metrics.get(id)?.clone().into_value(&slot.metric)
     }
 
     /// Deletes all collected data and resets the error counters; consent

@@ -94,3 +94,33 @@ fn the_outbox_is_capped_by_count_bytes_and_age_oldest_first() {
     assert!(tiny.candor.pending_reports().is_empty());
     assert_eq!(tiny.candor.error_counts()["*"]["outbox_dropped"], 1);
 }
+
+#[test]
+fn today_value_is_the_unclamped_sum_of_today_and_never_a_past_day() {
+    let d = device_with(|_| {});
+    assert_eq!(d.candor.today_value("browser.tabs_opened"), None);
+    d.candor.grant("usage").expect("grant");
+    d.candor.counter("browser.tabs_opened").add(300);
+    // Persisted halfway: today's value adds what is on disk and in memory.
+    d.candor.flush();
+    d.candor.counter("browser.tabs_opened").add(1_000_000);
+    assert_eq!(
+        d.candor.today_value("browser.tabs_opened"),
+        Some(candor_protocol::MetricValue::Counter(1_000_300)),
+        "before the bound of 500 is applied"
+    );
+    d.candor.labeled_counter("app.opened").add("camera", 2);
+    assert_eq!(
+        d.candor.today_value("app.opened"),
+        Some(candor_protocol::MetricValue::LabeledCounter(
+            [("camera".to_owned(), 2)].into()
+        ))
+    );
+    assert_eq!(d.candor.today_value("no.such.metric"), None);
+    // The next day starts from nothing; the report carries the bound.
+    d.clock.advance(DAY);
+    assert_eq!(d.candor.today_value("browser.tabs_opened"), None);
+    d.candor.flush();
+    let pending = parse(&d.candor.pending_reports()[0]);
+    assert_eq!(pending["metrics"]["browser.tabs_opened"]["value"], 500);
+}

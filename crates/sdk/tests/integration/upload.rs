@@ -196,3 +196,29 @@ fn revoking_during_an_upload_stops_that_purpose_at_once() {
     assert_eq!(summary.remaining, 0);
     assert!(d.candor.pending_reports().is_empty());
 }
+
+#[test]
+fn retry_now_forgets_the_backoff_and_the_next_pass_sends() {
+    let collector = Arc::new(FakeCollector::default());
+    collector
+        .answers
+        .lock()
+        .expect("lock")
+        .push(UploadResponse::RetryLater {
+            retry_after: Some(Duration::from_secs(600)),
+        });
+    let d = queued(1, collector.clone(), 50);
+    assert!(d.candor.upload_pending().retry_at.is_some());
+    assert_eq!(d.candor.upload_pending().requests, 0, "backing off");
+    d.candor.retry_now();
+    let done = d.candor.upload_pending();
+    // One request per purpose.
+    assert_eq!((done.requests, done.accepted, done.remaining), (2, 2, 0));
+    assert_eq!(done.retry_at, None);
+    // Forgotten on disk too: a restart does not bring the backoff back.
+    drop(d.candor);
+    let mut cfg = crate::common::config(d.dir.path(), &d.clock);
+    cfg.uploader = Some(collector.clone());
+    let candor = candor_sdk::Candor::open(cfg).expect("reopens");
+    assert_eq!(candor.upload_pending().retry_at, None);
+}

@@ -30,9 +30,11 @@ pub(super) enum ClientCommand {
     /// public key (and optionally its signed key list). Validates them (exit
     /// 1 listing the problems).
     Init {
-        /// The data dictionary (TOML); its text is copied into client.json.
+        /// The data dictionary (TOML); its text is copied into client.json
+        /// (default: the built-in example, examples/browser.toml, the one
+        /// `candor serve` serves by default).
         #[arg(long, value_name = "FILE")]
-        schema: PathBuf,
+        schema: Option<PathBuf>,
         /// The region's signing public key (`signing.public.json` from
         /// `candor keygen`); its region must be in the schema. Reports are
         /// sealed only to keys of a list it signed.
@@ -96,16 +98,24 @@ pub(super) enum ClientCommand {
     ///
     /// Exit 0 when nothing needed sending, when at least one report was
     /// delivered, or when the SDK is still backing off from an earlier
-    /// failure and so made no request (retry_at says until when). Exit 3
-    /// when this pass made requests and none delivered a report: the
-    /// collector was unreachable, asked to retry later (retry_at is then
-    /// set and the reports stay queued) or refused the reports.
-    #[command(group(clap::ArgGroup::new("to").required(true).args(["url", "relay"])))]
+    /// failure and so made no request (retry_at says until when, and
+    /// stderr says it in local time). Exit 3 when this pass made requests
+    /// and none delivered a report: the collector was unreachable, asked
+    /// to retry later (retry_at is then set and the reports stay queued)
+    /// or refused the reports; stderr says which.
+    ///
+    /// After a failure the SDK backs off; an upload to another address
+    /// than the one that failed, or with --force, tries at once.
     Upload {
         /// The collector's base URL (reports go to
-        /// {URL}/v1/regions/{region}/reports).
-        #[arg(long, value_name = "BASE")]
-        url: Option<String>,
+        /// {URL}/v1/regions/{region}/reports); not used with --relay.
+        #[arg(
+            long,
+            value_name = "BASE",
+            env = "CANDOR_URL",
+            default_value = "http://127.0.0.1:8750"
+        )]
+        url: String,
         /// Send through the Oblivious HTTP relay at this base URL instead
         /// (`candor relay`): the collector never sees this device's address.
         #[arg(long, value_name = "BASE")]
@@ -119,6 +129,10 @@ pub(super) enum ClientCommand {
         /// a test CA). The collector's certificate is always verified.
         #[arg(long, value_name = "FILE", conflicts_with = "relay")]
         ca_cert: Option<std::path::PathBuf>,
+        /// Try now even if an earlier failure set a backoff (retry_at): for
+        /// when the cause is gone (the collector is up again).
+        #[arg(long)]
+        force: bool,
     },
     /// Print every report waiting to be sent (JSON array of the reports'
     /// plaintext, pretty-printed).

@@ -20,7 +20,7 @@ use super::{join, refuse};
 pub(super) fn init(
     dir: &Path,
     clock: Arc<dyn Clock>,
-    schema_path: &Path,
+    schema_path: Option<&Path>,
     (key_path, list_path): (&Path, Option<&Path>),
     dimensions: Vec<(String, String)>,
     force: bool,
@@ -34,8 +34,17 @@ pub(super) fn init(
     }
     // Read the text once and validate exactly what is copied, with the
     // (possibly injected) clock's day for the expiry checks.
-    let origin = schema_path.display().to_string();
-    let src = fs::read_to_string(schema_path).with_context(|| format!("reading {origin}"))?;
+    let (origin, src) = match schema_path {
+        Some(path) => {
+            let origin = path.display().to_string();
+            let src = fs::read_to_string(path).with_context(|| format!("reading {origin}"))?;
+            (origin, src)
+        }
+        None => (
+            "examples/browser.toml (built in)".to_owned(),
+            crate::cmd::serve::BUILTIN_SCHEMA.to_owned(),
+        ),
+    };
     let schema = match candor_schema::parse(&src, &origin, clock.today().date()) {
         Ok(Checked { schema, warnings }) => {
             for w in &warnings {
@@ -111,10 +120,11 @@ pub(super) fn init(
     drop(sdk);
     write_client_file(dir, &file, force)?;
     eprintln!(
-        "Initialised {}: schema {} version {}, region {}, signing key {}{}.",
+        "Initialised {}: schema {} version {} (from {}), region {}, signing key {}{}.",
         dir.display(),
         schema.id,
         schema.version,
+        file.schema_origin,
         file.region,
         file.signing_key,
         if key_list.is_some() {

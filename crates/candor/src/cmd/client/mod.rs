@@ -12,10 +12,14 @@
 //! before exiting so nothing recorded is lost. `--now` replaces the system
 //! clock with a fixed one so scripts and tests can walk through days.
 //!
-//! Recording keeps the SDK's semantics: it never fails. When the SDK counted
-//! an error for the call (unknown metric or label, wrong type, negative
-//! value, dropped URL, ...), a one-line warning naming the error code goes
-//! to stderr and the exit code is still 0.
+//! Recording calls the SDK, whose recording never fails; the client says
+//! what the SDK cannot: when nothing was recorded (consent not granted,
+//! private mode, or an error the SDK counted: unknown metric or label,
+//! wrong type, negative value, dropped URL, ...) a warning on stderr says
+//! why in words, with the error code and a hint, and the exit status is 1;
+//! a value above the metric's per-report bound is flagged as clamped. An
+//! upload that fails, or is held back by the SDK's backoff, says so on
+//! stderr with the retry time in local time and how to override it.
 //!
 //! Nothing here prints or stores a private key or token: `client.json` holds
 //! only the region's signing public key; the SDK keeps the signed key list
@@ -24,7 +28,8 @@
 //! The pieces: `args` is the command line, `file` the `client.json` file and
 //! opening the SDK from it, `init` creates a client directory, `session`
 //! runs every other command in one SDK session, `record` is the recording
-//! call, and `show` prints what the commands show.
+//! call, `show` prints what the commands show, and `words` says the SDK's
+//! error codes in words.
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -38,6 +43,7 @@ mod init;
 mod record;
 mod session;
 mod show;
+mod words;
 
 #[cfg(test)]
 mod tests;
@@ -48,6 +54,10 @@ use args::ClientCommand;
 use init::init;
 use session::Session;
 
+/// Exit status of `record` when nothing was recorded (the input was checked
+/// and refused).
+const NOTHING_RECORDED: u8 = 1;
+
 /// Exit status of `upload` when it made requests and none delivered a report.
 const UPLOAD_FAILED: u8 = 3;
 
@@ -56,12 +66,15 @@ pub(crate) const AFTER_HELP: &str = "\
 Every command needs --dir. Commands that show something print JSON on stdout;
 notes and warnings go to stderr.
 
-Exit status: 0 success (recording always succeeds; a warning on stderr names
-the SDK error code when nothing was recorded); 1 the input was checked and
-refused (invalid schema, signing key, key list or dimension, unknown purpose); 2 usage
-errors and anything that stopped the command (missing or unreadable files,
-re-init without --force); 3 `upload` made requests and none delivered a
-report (collector unreachable, asked to retry later, or refused the reports).";
+Exit status: 0 success (a value above the metric's bound is recorded, and
+clamped in the report: a warning says so); 1 the input was checked and
+refused (invalid schema, signing key, key list or dimension, unknown purpose;
+`record` when nothing was recorded: no consent, private mode, unknown metric
+or label, wrong type, negative value, dropped URL, with the reason on
+stderr); 2 usage errors and anything that stopped the command (missing or
+unreadable files, re-init without --force); 3 `upload` made requests and none
+delivered a report (collector unreachable, asked to retry later, or refused
+the reports; stderr says which, and until when the SDK backs off).";
 
 /// Runs a `client` subcommand. Exit codes: see [`AFTER_HELP`].
 pub(crate) fn run(args: ClientArgs) -> Result<ExitCode> {
@@ -83,7 +96,7 @@ pub(crate) fn run(args: ClientArgs) -> Result<ExitCode> {
         } => init(
             &dir,
             clock,
-            &schema,
+            schema.as_deref(),
             (&signing_key, key_list.as_deref()),
             dimensions,
             force,

@@ -1,10 +1,17 @@
 //! `candor client record`: one recording call per metric type, through the
-//! SDK's typed handles. Recording never fails; when the SDK counted an error
-//! for the call, a warning names the error code.
+//! SDK's typed handles. The SDK's call never fails; when it recorded
+//! nothing (consent not granted, private mode, or an error it counted) a
+//! warning says why in words and the exit status is 1; otherwise a note
+//! says what today's value now is, and a value above the metric's
+//! per-report bound is flagged as clamped.
+
+use std::process::ExitCode;
 
 use clap::{Args, Subcommand, ValueEnum};
 
+use super::NOTHING_RECORDED;
 use super::session::{Session, grown};
+use super::words;
 
 /// Arguments of `candor client record`.
 #[derive(Debug, Args)]
@@ -90,39 +97,82 @@ pub(super) enum BoolValue {
 }
 
 impl Session {
-    /// Records one value; never fails. Warns when the SDK counted an error
-    /// for the metric.
-    pub(super) fn record(&self, args: RecordArgs) {
+    /// Records one value (the SDK's call never fails) and says on stderr,
+    /// in words, when nothing was recorded and why, or when today's value
+    /// will be clamped. Exit 1 when nothing was recorded, else 0.
+    pub(super) fn record(&self, args: RecordArgs) -> ExitCode {
         let sdk = &self.sdk;
-        let before = sdk.error_counts();
-        let private = args.private;
-        match &args.metric {
-            RecordCommand::Counter { id, n } => sdk.counter(id).private(private).add(*n),
-            RecordCommand::Labeled { id, label, n } => {
-                sdk.labeled_counter(id).private(private).add(label, *n);
+        let id = args.metric.metric_id().to_owned();
+        let private = args.private || self.file.private_mode;
+        // The consent gate drops a call without counting it: say so here.
+        if let Some(metric) = self.schema.metric(&id) {
+            let purpose = &metric.purpose;
+            let allowed = self
+                .schema
+                .purpose(purpose)
+                .is_some_and(|p| p.allowed_in_private_mode);
+            let status = sdk.consent_status();
+            if let Some(why) =
+                words::gate_closed(&self.dir, purpose, status.get(purpose), private, allowed)
+            {
+                eprintln!("warning: nothing recorded: {why}");
+                return ExitCode::from(NOTHING_RECORDED);
             }
-            RecordCommand::Boolean { id, value } => sdk
-                .boolean(id)
-                .private(private)
-                .set(*value == BoolValue::True),
-            RecordCommand::Category { id, value } => sdk.category(id).private(private).set(value),
-            RecordCommand::Distribution { id, sample } => {
-                sdk.distribution(id).private(private).accumulate(*sample);
-            }
-            RecordCommand::Url { id, url } => sdk.domain_set(id).private(private).record_url(url),
         }
+        let before = sdk.error_counts();
+        let (used, value) = match &args.metric {
+            RecordCommand::Counter { n, .. } => {
+                sdk.counter(&id).private(args.private).add(*n);
+                ("counter", None)
+            }
+            RecordCommand::Labeled { label, n, .. } => {
+                sdk.labeled_counter(&id)
+                    .private(args.private)
+                    .add(label, *n);
+                ("labeled_counter", Some(label.as_str()))
+            }
+            RecordCommand::Boolean { value, .. } => {
+                sdk.boolean(&id)
+                    .private(args.private)
+                    .set(*value == BoolValue::True);
+                ("boolean", None)
+            }
+            RecordCommand::Category { value, .. } => {
+                sdk.category(&id).private(args.private).set(value);
+                ("category", Some(value.as_str()))
+            }
+            RecordCommand::Distribution { sample, .. } => {
+                sdk.distribution(&id)
+                    .private(args.private)
+                    .accumulate(*sample);
+                ("distribution", None)
+            }
+            RecordCommand::Url { url, .. } => {
+                sdk.domain_set(&id).private(args.private).record_url(url);
+                ("domain_set", None)
+            }
+        };
         let after = sdk.error_counts();
-        let id = args.metric.metric_id();
-        let reasons: Vec<String> = grown(&before, &after, "*url")
+        let url_reasons: Vec<String> = grown(&before, &after, "*url")
             .into_iter()
             .map(|(code, _)| code)
             .collect();
-        for (code, _) in grown(&before, &after, id) {
-            if code == "url_dropped" && !reasons.is_empty() {
-                eprintln!("warning: nothing recorded: {code} ({})", reasons.join(", "));
-            } else {
-                eprintln!("warning: nothing recorded: {code}");
+        let dropped = grown(&before, &after, &id);
+        if !dropped.is_empty() {
+            for (code, _) in dropped {
+                eprintln!(
+                    "warning: nothing recorded: {}",
+                    words::dropped(&code, &self.schema, &id, used, value, &url_reasons)
+                );
+            }
+            return ExitCode::from(NOTHING_RECORDED);
+        }
+        if let (Some(metric), Some(today)) = (self.schema.metric(&id), sdk.today_value(&id)) {
+            eprintln!("Recorded: {id} today so far: {}.", words::value(&today));
+            if let Some(warning) = words::clamped(metric, &today) {
+                eprintln!("warning: {warning}");
             }
         }
+        ExitCode::SUCCESS
     }
 }

@@ -12,6 +12,7 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
 use candor_protocol::Day;
+use candor_schema::Schema;
 use candor_sdk::upload::HttpUploader;
 use candor_sdk::{Candor, Clock, ConsentError, PurposeConsent};
 use serde::Serialize;
@@ -19,18 +20,20 @@ use serde::Serialize;
 use super::args::ClientCommand;
 use super::file::{CLIENT_FILE, CLIENT_FORMAT, ClientFile, open_sdk, write_client_file};
 use super::show::{print_json, print_reports, summary_json};
-use super::{UPLOAD_FAILED, join, refuse};
+use super::{UPLOAD_FAILED, join, refuse, words};
 
 /// The SDK's error counters: metric id (or `*`, `*url`) → error code → count.
 pub(super) type ErrorCounts = BTreeMap<String, BTreeMap<String, u64>>;
 
 /// An open client directory.
 pub(super) struct Session {
-    dir: PathBuf,
-    file: ClientFile,
+    pub(super) dir: PathBuf,
+    pub(super) file: ClientFile,
     schema_id: String,
     schema_version: u32,
     clock: Arc<dyn Clock>,
+    /// The schema `client.json` holds, for messages in words.
+    pub(super) schema: Schema,
     pub(super) sdk: Candor,
     /// The SDK's error counters when the session began.
     errors_before: ErrorCounts,
@@ -69,8 +72,9 @@ impl Session {
                 relay,
                 gateway_keys,
                 ca_cert,
+                ..
             } => Some(Arc::new(uploader(
-                url.as_deref(),
+                url,
                 relay.as_deref(),
                 gateway_keys.as_deref(),
                 ca_cert.as_deref(),
@@ -78,7 +82,7 @@ impl Session {
             _ => None,
         };
         let (schema_id, schema_version) = (schema.id.clone(), schema.version);
-        let sdk = open_sdk(dir, &file, schema, clock.clone(), uploader)?;
+        let sdk = open_sdk(dir, &file, schema.clone(), clock.clone(), uploader)?;
         let errors_before = sdk.error_counts();
         // Bring the SDK up to date with the clock: days that ended since the
         // last command become queued reports before anything is shown or sent.
@@ -89,6 +93,7 @@ impl Session {
             schema_id,
             schema_version,
             clock,
+            schema,
             sdk,
             errors_before,
         })
@@ -160,7 +165,7 @@ impl Session {
                     purposes: sdk.consent_status(),
                 })?;
             }
-            ClientCommand::Record(args) => self.record(args),
+            ClientCommand::Record(args) => return Ok(self.record(args)),
             ClientCommand::EndDay => {
                 sdk.end_day();
                 let day = Day::from_unix_seconds(self.clock.now())
@@ -171,12 +176,14 @@ impl Session {
                 );
             }
             ClientCommand::Flush => sdk.flush(),
-            ClientCommand::Upload { .. } => {
-                let summary = sdk.upload_pending();
-                print_json(&summary_json(&summary))?;
-                if summary.requests > 0 && summary.accepted == 0 {
-                    return Ok(ExitCode::from(UPLOAD_FAILED));
-                }
+            ClientCommand::Upload {
+                url, relay, force, ..
+            } => {
+                let (flag, target) = match relay {
+                    Some(relay) => ("--relay", relay),
+                    None => ("--url", url),
+                };
+                return self.upload(flag, &target, force);
             }
             ClientCommand::Pending => print_reports(sdk.pending_reports())?,
             ClientCommand::Sent { days } => print_reports(sdk.sent_reports(days))?,
@@ -190,6 +197,72 @@ impl Session {
             }
         }
         Ok(ExitCode::SUCCESS)
+    }
+
+    /// One upload pass to `target` (the collector's or the relay's URL).
+    /// The SDK backs off after a failure; the pass tries at once anyway
+    /// with `force`, or when the failure was with another target (the
+    /// user corrected the address). Every outcome but success is explained
+    /// on stderr, a backoff with its local time and how to override it.
+    fn upload(&self, flag: &str, target: &str, force: bool) -> Result<ExitCode> {
+        let failed_file = self.dir.join(FAILED_TARGET_FILE);
+        let failed_target = fs::read_to_string(&failed_file).ok();
+        let other_target = failed_target.as_deref().is_some_and(|t| t.trim() != target);
+        if force || other_target {
+            self.sdk.retry_now();
+        }
+        let summary = self.sdk.upload_pending();
+        print_json(&summary_json(&summary))?;
+        let now = self.clock.now();
+        if summary.requests > 0 && summary.accepted == 0 {
+            fs::write(&failed_file, target)
+                .with_context(|| format!("writing {}", failed_file.display()))?;
+            if summary.rejected > 0 && summary.retry_at.is_none() {
+                eprintln!(
+                    "error: the upload failed: the collector at {target} refused {} report(s) for good; they were deleted.",
+                    summary.rejected
+                );
+            } else {
+                let (why, hint) = upload_failure(target);
+                eprintln!(
+                    "error: the upload failed: {why}; {} report(s) stay queued.",
+                    summary.remaining
+                );
+                if let Some(hint) = hint {
+                    eprintln!("hint: {hint}");
+                }
+            }
+            if let Some(at) = summary.retry_at {
+                eprintln!("{}", self.backoff_note(flag, target, at, now));
+            }
+            return Ok(ExitCode::from(UPLOAD_FAILED));
+        }
+        if summary.accepted > 0 && failed_target.is_some() {
+            let _ = fs::remove_file(&failed_file);
+        }
+        if summary.requests == 0
+            && let Some(at) = summary.retry_at
+        {
+            eprintln!(
+                "note: no request made: an earlier upload to {target} failed.\n{}",
+                self.backoff_note(flag, target, at, now)
+            );
+        }
+        Ok(ExitCode::SUCCESS)
+    }
+
+    /// The backoff in words: until when (local time, and how long from
+    /// now), and how to try anyway.
+    fn backoff_note(&self, flag: &str, target: &str, at: i64, now: i64) -> String {
+        format!(
+            "The SDK backs off after a failed upload (longer after each failure, with jitter, so \
+             that a fleet does not retry all at once): the next upload tries again after {}, {}.\n\
+             hint: to try now (once the collector runs): `candor client --dir {} upload {flag} {target} --force`; \
+             an upload to another address tries at once.",
+            crate::cmd::local_time(at),
+            crate::cmd::in_words(at - now),
+            self.dir.display(),
+        )
     }
 
     fn consent(&self, purpose: &str, grant: bool) -> Result<ExitCode> {
@@ -224,9 +297,38 @@ impl Session {
         for (code, n) in grown(&self.errors_before, &after, "*") {
             // Counted per metric id too, and reported by `record`.
             if code != "unknown_metric" {
-                eprintln!("warning: {code} (+{n}; see `candor client errors`)");
+                eprintln!("warning: {}", words::counted(&code, n));
             }
         }
+    }
+}
+
+/// The file in the client directory naming where the last failed upload
+/// went, so that an upload elsewhere is not held back by its backoff.
+const FAILED_TARGET_FILE: &str = "upload-failed-target.txt";
+
+/// Why an upload pass to `target` delivered nothing, as far as a second
+/// look can tell (nothing answers there, or it answered and did not take
+/// the reports), and what to do about it.
+fn upload_failure(target: &str) -> (String, Option<&'static str>) {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .timeout_global(Some(std::time::Duration::from_secs(5)))
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let probe = format!("{}/readyz", target.trim_end_matches('/'));
+    match agent.get(&probe).call() {
+        Err(e) if crate::cmd::errors::unreachable(&e) => (
+            format!("nothing answers at {target}"),
+            Some(crate::cmd::errors::UNREACHABLE),
+        ),
+        Err(e) => (format!("{target} could not be reached ({e})"), None),
+        Ok(_) => (
+            format!(
+                "{target} answered, but did not take the reports (it asked to retry later, or is not a Candor collector)"
+            ),
+            None,
+        ),
     }
 }
 
@@ -248,7 +350,7 @@ pub(super) fn grown(before: &ErrorCounts, after: &ErrorCounts, key: &str) -> Vec
 /// through the OHTTP relay at `relay`, encapsulated to the key list in
 /// `gateway_keys` (or to the one the relay hands out).
 fn uploader(
-    url: Option<&str>,
+    url: &str,
     relay: Option<&str>,
     gateway_keys: Option<&Path>,
     ca_cert: Option<&Path>,
@@ -262,8 +364,8 @@ fn uploader(
             ))
         }
     };
-    match (url, relay) {
-        (_, Some(relay)) => {
+    match relay {
+        Some(relay) => {
             http("--relay", relay)?;
             let keys = match gateway_keys {
                 Some(path) => {
@@ -274,7 +376,7 @@ fn uploader(
             };
             HttpUploader::through_relay(relay, &keys).context("the gateway's key config")
         }
-        (Some(url), None) => {
+        None => {
             http("--url", url)?;
             match ca_cert {
                 None => Ok(HttpUploader::new(url)),
@@ -287,6 +389,5 @@ fn uploader(
                 }
             }
         }
-        (None, None) => bail!("give --url or --relay"),
     }
 }
