@@ -131,9 +131,11 @@ fn report_fields(report: &Value) -> Vec<Vec<u8>> {
     text(str_of("day"));
     for (name, value) in report["metrics"].as_object().expect("metrics") {
         text(name.clone());
-        text(value.to_string());
         let mut numbers = Vec::new();
-        leaf_numbers(value, &mut numbers);
+        leaf_numbers(value, ":", &mut numbers);
+        if !value.is_number() {
+            text(value.to_string());
+        }
         numbers.into_iter().for_each(&mut text);
     }
     for (name, value) in report["dimensions"].as_object().expect("dimensions") {
@@ -151,12 +153,19 @@ fn wire_fields(report: &Value) -> Vec<Vec<u8>> {
     vec![hex_bytes(id), format!("regions/{region}").into_bytes()]
 }
 
-/// Every number inside `value`, as JSON text.
-fn leaf_numbers(value: &Value, out: &mut Vec<String>) {
+/// Every number inside `value`, as JSON text. A number shorter than six
+/// digits is searched with the character before it in the report's JSON
+/// (`before`: `:` in an object, `[` or `,` in an array): bare, "437" also
+/// turns up in a header's length or a key list's timestamps.
+fn leaf_numbers(value: &Value, before: &str, out: &mut Vec<String>) {
     match value {
+        Value::Number(n) if n.to_string().len() < 6 => out.push(format!("{before}{n}")),
         Value::Number(n) => out.push(n.to_string()),
-        Value::Array(a) => a.iter().for_each(|v| leaf_numbers(v, out)),
-        Value::Object(o) => o.values().for_each(|v| leaf_numbers(v, out)),
+        Value::Array(a) => a
+            .iter()
+            .enumerate()
+            .for_each(|(i, v)| leaf_numbers(v, if i == 0 { "[" } else { "," }, out)),
+        Value::Object(o) => o.values().for_each(|v| leaf_numbers(v, ":", out)),
         _ => {}
     }
 }
