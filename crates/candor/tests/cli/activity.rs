@@ -438,6 +438,15 @@ fn report(study: &Study, outcome: &Outcome, t: &Thresholds) -> (String, Vec<Stri
 /// 80 % about one in 10⁷). What this guards is the counting, not the
 /// noise: a device counted twice in a week, a week or cohort shifted by
 /// one, or a lost day moves many cells by hundreds of devices.
+/// Runs `study`, prints its tables and fails on any miss of `t`.
+fn check(study: &Study, t: &Thresholds) -> Outcome {
+    let outcome = run(study);
+    let (table, failures) = report(study, &outcome, t);
+    println!("{table}");
+    assert!(failures.is_empty(), "{table}\n{failures:#?}");
+    outcome
+}
+
 #[test]
 fn active_devices_released_match_the_simulators_truth() {
     let study = Study {
@@ -445,18 +454,12 @@ fn active_devices_released_match_the_simulators_truth() {
         days: 21,
         seed: 16,
     };
-    let outcome = run(&study);
-    let (table, failures) = report(
-        &study,
-        &outcome,
-        &Thresholds {
-            min_devices: 200,
-            tolerance: 0.4,
-            coverage: 0.8,
-        },
-    );
-    println!("{table}");
-    assert!(failures.is_empty(), "{table}\n{failures:#?}");
+    let thresholds = Thresholds {
+        min_devices: 200,
+        tolerance: 0.4,
+        coverage: 0.8,
+    };
+    let outcome = check(&study, &thresholds);
     let kinds: std::collections::BTreeSet<&str> = outcome
         .cells
         .iter()
@@ -483,16 +486,10 @@ fn active_devices_10000_devices_8_weeks() {
         days: 56,
         seed: 16,
     };
-    let outcome = run(&study);
-    let (table, failures) = report(
-        &study,
-        &outcome,
-        &Thresholds {
-            min_devices: 1_000,
-            tolerance: 0.05,
-            coverage: 0.9,
-        },
-    );
-    println!("{table}");
-    assert!(failures.is_empty(), "{table}\n{failures:#?}");
+    let thresholds = Thresholds {
+        min_devices: 1_000,
+        tolerance: 0.05,
+        coverage: 0.9,
+    };
+    check(&study, &thresholds);
 }
