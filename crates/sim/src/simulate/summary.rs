@@ -186,9 +186,20 @@ impl fmt::Display for SimSummary {
                 .iter()
                 .next_back()
                 .map_or(("–", 0), |(w, n)| (*w, *n));
+            // The run may end inside its last week: say how much of it ran.
+            let ran = daily
+                .keys()
+                .filter_map(|d| candor_time::Day::parse(d))
+                .filter(|d| candor_time::IsoWeek::of(*d).to_string() == week)
+                .count();
+            let part = if ran < 7 {
+                format!(" ({ran} of its days simulated)")
+            } else {
+                String::new()
+            };
             writeln!(
                 f,
-                "  {metric} (true, reportable): {mean:.0} active devices a day on average, {wau} in week {week}, {new} new over the run"
+                "  {metric} (true, reportable): {mean:.0} active devices a day on average, {wau} in week {week}{part}, {new} new over the run"
             )?;
         }
         if !self.sdk_errors.is_empty() {
