@@ -30,7 +30,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
-use candor_api::Answer;
+use candor_api::{Answer, Group};
 use candor_sim::simulate::{ActivityCounts, GroundTruth};
 use candor_time::{Day, IsoWeek, Month};
 
@@ -233,17 +233,14 @@ fn compare_region(
     cells: &mut Vec<Cell>,
 ) {
     let (from, to) = (first.to_string(), last.to_string());
-    let cell = |release, period: String, truth: u64, answer: &Answer, group: Option<&_>| {
-        let group: Option<&candor_api::Group> = group;
-        Cell {
-            region: region.to_owned(),
-            release,
-            period,
-            truth,
-            value: group.map(|g| g.value),
-            ci95: group.map_or([0.0; 2], |g| g.ci95),
-            noise_scale: answer.noise_scale.unwrap_or(0.0),
-        }
+    let cell = |release, period: String, truth: u64, answer: &Answer, group: Option<&Group>| Cell {
+        region: region.to_owned(),
+        release,
+        period,
+        truth,
+        value: group.map(|g| g.value),
+        ci95: group.map_or([0.0; 2], |g| g.ci95),
+        noise_scale: answer.noise_scale.unwrap_or(0.0),
     };
     for (release, by_day) in [("daily", &truth.daily), ("new", &truth.new)] {
         let a = ask(
