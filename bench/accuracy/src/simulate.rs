@@ -58,7 +58,7 @@ pub(crate) fn run(
     ldp_registries: &[Registry],
 ) -> Simulated {
     let today = first.date();
-    let mut usage = Usage::new(schema, args.seed, 0.0);
+    let mut usage = Usage::new(schema, args.seed, 0.0, args.days as u32);
     let metrics: Vec<Metric> = usage.metrics().cloned().collect();
     let ldp_epsilon: Vec<Option<f64>> = metrics
         .iter()

@@ -40,7 +40,10 @@
 //! Alongside, the simulator records what every device really did into a
 //! [`GroundTruth`], aggregated as the collector keys its rows, in two
 //! versions: everything (`all`, before consent and privacy) and what could
-//! reach the collector (`eligible`). [`GroundTruth::write_json`] saves it.
+//! reach the collector (`eligible`), and, for each activity metric, the
+//! true daily, weekly and monthly active devices, new devices and the
+//! retention table per region, counted from each device's own days of use
+//! (never from the SDK's flags). [`GroundTruth::write_json`] saves it.
 //!
 //! # The usage model
 //!
@@ -57,9 +60,16 @@
 //!   decisions follow one per-device attitude, so people who allow the
 //!   sensitive purpose mostly allow the others (each rate stays as set).
 //!   Child profiles: `child_share` of devices.
-//! - **Activity**: per device log-normal (median 1, σ 0.7); a device is
-//!   used on 90 % of weekdays and 82 % of weekend days, 10 % more at
-//!   weekends.
+//! - **Engagement and lifecycle**: 70 % of devices are installed before
+//!   the run, 30 % on a day of it (uniformly), and used on that day; of
+//!   those, 35 % are only tried and abandoned after a few days
+//!   (exponential, mean 7), and any device is abandoned with 0.4 % a day.
+//!   While installed, a device is used on a day with its own engagement
+//!   (Beta, mean 0.5, concentration 1.5: many use it most days, many now
+//!   and then), × 0.91 at weekends. So daily, weekly and monthly active
+//!   devices differ, and retention falls with the weeks since install.
+//! - **Activity** on a day of use: per device log-normal (median 1, σ
+//!   0.7), 10 % more at weekends.
 //! - **Day-level metrics** (outside private mode), by type and the words
 //!   of the id (split at `.` and `_`): labeled counters ~18 events a day × activity over Zipf-skewed
 //!   labels with per-device favourites (known app names have a realistic
@@ -149,7 +159,10 @@ use indicatif::{ProgressBar, ProgressStyle};
 pub use arrival::{Arrival, OfflineModel, report_arrival};
 pub use error::SimError;
 pub use summary::{PurposeSummary, RegionSummary, ReportCounts, SimSummary};
-pub use truth::{GroundTruth, TRUTH_FORMAT, TruthCells, TruthGroup, TruthMetric, Version};
+pub use truth::{
+    ActivityCounts, ActivityTruth, GroundTruth, TRUTH_FORMAT, TruthCells, TruthGroup, TruthMetric,
+    Version,
+};
 
 use fleet::{Env, UploadCounts, Worker};
 use model::{DayCtx, Fleet, Interner, Model};
@@ -492,6 +505,7 @@ pub fn run(config: &SimConfig, hooks: &dyn SimHooks) -> Result<SimSummary, SimEr
     let model = Model::new(schema, config.seed);
     let total_share: f64 = config.regions.iter().map(|(_, s)| s).sum();
     let fleet = Fleet {
+        days: config.days,
         region_cdf: model_cdf(config.regions.iter().map(|(_, s)| s / total_share)),
         consent: model
             .purposes
@@ -647,6 +661,7 @@ pub fn run(config: &SimConfig, hooks: &dyn SimHooks) -> Result<SimSummary, SimEr
         drop(w.devices);
     }
     let day_names: Vec<String> = days.iter().map(|d| d.day.to_string()).collect();
+    truth.activity = table.activity(&model, &regions, config.start, config.days);
     truth.cells = table.into_cells(&model, &regions, &day_names, &interner.names);
 
     let mut reports = ReportCounts::default();

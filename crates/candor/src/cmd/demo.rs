@@ -23,7 +23,7 @@ use candor_collector::clock::ManualClock;
 use candor_collector::release::Scope;
 use candor_collector::{Collector, Config};
 use candor_sim::simulate::{self, ProgressBarHooks, SimConfig, SimHooks};
-use candor_time::Day;
+use candor_time::{Day, IsoWeek};
 use clap::Args;
 
 /// The file that marks a directory as the demo's own, so that running the
@@ -164,7 +164,8 @@ pub(crate) fn run(args: DemoArgs) -> Result<ExitCode> {
         )?);
     }
 
-    let demo_regions: Vec<String> = ["eu", "us", "in"].map(String::from).to_vec();
+    let shares = demo_shares(&schema);
+    let demo_regions: Vec<String> = shares.iter().map(|(r, _)| r.clone()).collect();
     let signing_keys = super::simulate::signing_keys(&args.dir.join("data"), &demo_regions)?;
     let sim = SimConfig {
         signing_keys,
@@ -172,8 +173,8 @@ pub(crate) fn run(args: DemoArgs) -> Result<ExitCode> {
         days: args.days,
         seed: args.seed,
         work_dir: args.dir.join("devices"),
-        regions: vec![("eu".into(), 0.5), ("us".into(), 0.3), ("in".into(), 0.2)],
-        ..SimConfig::new(url.clone(), schema, first)
+        regions: shares,
+        ..SimConfig::new(url.clone(), schema.clone(), first)
     };
     let hooks = Hooks {
         clock: clock.clone(),
@@ -196,7 +197,7 @@ pub(crate) fn run(args: DemoArgs) -> Result<ExitCode> {
     let sim_seconds = sim_started.elapsed().as_secs_f64();
 
     let collector = running.collector.clone();
-    let report = summary_text(&collector, &summary, first, last)?;
+    let report = summary_text(&collector, &schema, &summary, first, last)?;
     println!("{report}");
     println!(
         "Simulated {} devices × {} days in {sim_seconds:.1} s (demo ready after {:.1} s).",
@@ -225,10 +226,31 @@ pub(crate) fn run(args: DemoArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The demo's summary: reports per region and purpose, a few released
-/// statistics with their intervals, suppression and budget.
+/// The demo's fleet: every region of the schema, the example's four with
+/// shares of a plausible user base, any other with 10 %.
+fn demo_shares(schema: &candor_schema::Schema) -> Vec<(String, f64)> {
+    schema
+        .regions
+        .keys()
+        .map(|r| {
+            let share = match r.as_str() {
+                "eu" => 0.45,
+                "us" => 0.3,
+                "in" => 0.15,
+                _ => 0.1,
+            };
+            (r.clone(), share)
+        })
+        .collect()
+}
+
+/// The demo's summary: devices and reports per region and purpose (every
+/// region of the schema, one line each), released active devices per
+/// region beside the simulator's truth, a few released statistics with
+/// their intervals, suppression and budget.
 fn summary_text(
     c: &Collector,
+    schema: &candor_schema::Schema,
     summary: &simulate::SimSummary,
     first: time::Date,
     last: time::Date,
@@ -251,20 +273,38 @@ fn summary_text(
         role: Role::Admin,
     };
     let exact = c.analyst().overview(&operator).exact.unwrap_or_default();
-    let mut rows = Vec::new();
-    for (region, per_purpose) in exact.reports {
-        for (purpose, by_day) in per_purpose {
-            let n: i64 = by_day.values().sum();
-            rows.push(vec![region.clone(), purpose, n.to_string()]);
-        }
-    }
-    out.push_str(&super::table(&["region", "purpose", "reports"], &rows));
+    let purposes: Vec<&str> = schema.purposes.keys().map(String::as_str).collect();
+    let mut header = vec!["region", "devices"];
+    header.extend(&purposes);
+    header.push("reports");
+    let rows: Vec<Vec<String>> = schema
+        .regions
+        .keys()
+        .map(|region| {
+            let devices = summary.regions.get(region).map_or(0, |r| r.devices);
+            let per_purpose = exact.reports.get(region);
+            let counts: Vec<i64> = purposes
+                .iter()
+                .map(|p| {
+                    per_purpose
+                        .and_then(|pp| pp.get(*p))
+                        .map_or(0, |by_day| by_day.values().sum())
+                })
+                .collect();
+            let mut row = vec![region.clone(), devices.to_string()];
+            row.extend(counts.iter().map(i64::to_string));
+            row.push(counts.iter().sum::<i64>().to_string());
+            row
+        })
+        .collect();
+    out.push_str(&super::table(&header, &rows));
     let _ = writeln!(
         out,
         "({} reports uploaded by the fleet; {} refused.)",
         summary.reports.accepted + summary.reports.rejected,
         summary.reports.rejected
     );
+    active_devices(&mut out, c, &scope, schema, summary, last);
 
     let ask = |metric: &str, group_by: &[&str]| -> Result<Answer> {
         let q = Query {
@@ -351,4 +391,89 @@ fn summary_text(
          {suppressed} groups were suppressed because their noisy device count was below k."
     );
     Ok(out)
+}
+
+/// The summary's active devices: per region, the released daily active
+/// devices of the last simulated day and weekly active devices of the last
+/// whole ISO week of the run, each with its 95 % interval and the
+/// simulator's true count. A refused release (budget) is shown as such.
+fn active_devices(
+    out: &mut String,
+    c: &Collector,
+    scope: &Scope,
+    schema: &candor_schema::Schema,
+    summary: &simulate::SimSummary,
+    last: time::Date,
+) {
+    use std::fmt::Write as _;
+    let Some(metric) = schema
+        .metrics
+        .values()
+        .find(|m| m.kind.cohort_weeks().is_some())
+    else {
+        return;
+    };
+    let last = Day::from(last);
+    let mut week = IsoWeek::of(last);
+    if *week.days().end() != last.number() {
+        week = IsoWeek::from_index(week.index() - 1).unwrap_or(week);
+    }
+    let (monday, sunday) = (
+        candor_time::format_day(*week.days().start()),
+        candor_time::format_day(*week.days().end()),
+    );
+    let release = |region: &str, from: &str, to: &str, cell: &str| -> String {
+        let q = Query {
+            region: region.into(),
+            metric: metric.id.clone(),
+            schema: None,
+            from: from.into(),
+            to: to.into(),
+            group_by: vec![],
+            filters: BTreeMap::new(),
+            cells: vec![cell.into()],
+            epsilon: None,
+        };
+        match c.analyst().query(scope, &q) {
+            Ok(a) => match a.groups.first() {
+                Some(g) => format!(
+                    "{:.0} ({:.0} – {:.0})",
+                    g.value.max(0.0),
+                    g.ci95[0].max(0.0),
+                    g.ci95[1].max(0.0)
+                ),
+                None => format!("below k = {}", a.k_min),
+            },
+            Err(e) => format!("refused: {e}"),
+        }
+    };
+    let truth = summary.truth.activity.get(&metric.id);
+    let rows: Vec<Vec<String>> = schema
+        .regions
+        .keys()
+        .map(|region| {
+            let t = truth.and_then(|t| t.get(region)).map(|t| &t.eligible);
+            let true_count = |n: Option<&u64>| n.map_or("0".into(), u64::to_string);
+            vec![
+                region.clone(),
+                release(region, &last.to_string(), &last.to_string(), "today"),
+                true_count(t.and_then(|t| t.daily.get(&last.to_string()))),
+                release(region, &monday, &sunday, "week"),
+                true_count(t.and_then(|t| t.weekly.get(&week.to_string()))),
+            ]
+        })
+        .collect();
+    let _ = writeln!(
+        out,
+        "\nActive devices ({}: released with ε = {} per day and its 95% interval; \"true\" is the \
+         simulator's count of devices that could report, for comparison):",
+        metric.id,
+        metric.release.epsilon()
+    );
+    let daily = format!("daily active {last}");
+    let weekly = format!("weekly active {week}");
+    out.push_str(&super::table(
+        &["region", &daily, "true", &weekly, "true"],
+        &rows,
+    ));
 }

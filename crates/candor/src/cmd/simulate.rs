@@ -37,7 +37,10 @@ every state file), else to --work-dir, and are removed at the end.
 dimensions and cell, the [sum, devices] of everything the devices did
 (\"all\") and of what they could report (\"eligible\": consent given, not a
 child profile, not in private mode unless the purpose allows it). Values are
-raw, before the SDK's per-report clamping and local DP.
+raw, before the SDK's per-report clamping and local DP. For an activity
+metric it also holds, per region and in both versions, the true daily,
+new, weekly and monthly active devices and the retention table (install
+week × weeks since install), counted from each device's own days of use.
 
 Exit status: 0 every report built was accepted; 3 some were refused or are
 still queued (see the summary); 2 the run could not start (bad arguments,

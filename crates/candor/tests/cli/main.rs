@@ -1,6 +1,9 @@
 //! Integration tests for the `candor` binary, one test binary.
 //!
 //! Each module drives the real executable for one subcommand:
+//! - `activity`: `candor simulate` and `candor query --active` against a
+//!   `candor serve`, released active devices and retention against the
+//!   simulator's ground truth (issue 16's accuracy study);
 //! - `schema`: `candor schema check` and `candor schema docs`;
 //! - `serve`: `candor serve` killed under load and restarted;
 //! - `keygen`: `candor keygen`;
@@ -11,6 +14,8 @@
 //!   stored aggregates checked against the simulator's ground truth;
 //! - `browser`: `candor demo` end to end, then its dashboard in headless
 //!   chromium (via `webdriver`), with screenshots under target/screenshots;
+//! - `demo`: `candor demo --no-serve`, its summary's regions and active
+//!   devices;
 //! - `audit`: `candor audit show|verify`, and tampered logs;
 //! - `queue`: `candor serve --role front|worker` over NATS JetStream;
 //! - `relay`: a device uploading through `candor relay` to the OHTTP
@@ -27,9 +32,11 @@
 //!   once, a taken port, address forms, an unreachable collector, `--help`,
 //!   logs without colour, `serve --detach`.
 
+mod activity;
 mod audit;
 mod browser;
 mod client;
+mod demo;
 mod explain;
 mod keygen;
 mod query;

@@ -131,7 +131,7 @@ fn a_simulated_fleet_is_stored_exactly_as_its_eligible_ground_truth() {
     let truth: Value =
         serde_json::from_str(&std::fs::read_to_string(&truth_path).expect("written"))
             .expect("the ground truth is JSON");
-    assert_eq!(truth["format"], 1);
+    assert_eq!(truth["format"], 2);
     assert_eq!(truth["devices"], 60);
     assert_eq!(truth["devices_by_region"]["eu"], 60);
     let total = |metric: &str, version: &str| -> u64 {

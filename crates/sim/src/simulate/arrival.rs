@@ -6,9 +6,14 @@
 //! ends (the SDK closes a day at the first use after midnight) and sends it
 //! the first time it is used while online, so a report of day `d` arrives
 //! on the first day `e > d` on which the device is both used and online,
-//! `e − d` days after its day. Use follows the simulator's usage model
-//! ([`super::model::Model::active`]: 90 % of weekdays, 82 % of weekend
-//! days); connectivity follows [`OfflineModel`]. Only the timing is
+//! `e − d` days after its day. Use is the usage model's day decision
+//! ([`super::model::Model::active`]) for devices in steady use
+//! ([`Lifecycle::STEADY`]: installed before, never abandoned, used on 90 %
+//! of weekdays and 82 % of weekend days), not the fleet's spread of
+//! engagement, arrivals and churn: the window is measured for devices that
+//! keep being used (a light user's report waits for its next use, however
+//! long; an abandoned device's last day never arrives). Connectivity
+//! follows [`OfflineModel`]. Only the timing is
 //! modelled here, not the reports' content: nothing is sent.
 
 use std::fmt;
@@ -16,7 +21,7 @@ use std::fmt;
 use candor_protocol::Day;
 use candor_schema::Schema;
 
-use super::model::{DayCtx, Model};
+use super::model::{DayCtx, Lifecycle, Model};
 use super::rng::{Rng, mix};
 
 /// How devices go offline: each device has its own long-run offline share
@@ -112,11 +117,11 @@ pub fn report_arrival(
                 } else {
                     online = rng.chance(1.0 / spell);
                 }
-                online && model.active(device, ctx)
+                online && model.active(device, &Lifecycle::STEADY, ctx)
             })
             .collect();
         for d in 0..days as usize {
-            if !model.active(device, ctxs[d]) {
+            if !model.active(device, &Lifecycle::STEADY, ctxs[d]) {
                 continue;
             }
             out.reports += 1;

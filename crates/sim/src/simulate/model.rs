@@ -12,8 +12,11 @@
 //! propensity for private browsing, and per-metric state (its settings,
 //! its favourite apps, its storage use).
 //!
-//! Each day it is active with a probability that is lower at weekends; on an
-//! active day it records the day-level metrics (settings, app opens,
+//! It also has a [`Lifecycle`] (its own stream): a daily-use probability
+//! (engagement), the day it is installed (before the run, or on a day of
+//! it) and the day it is abandoned. Each day of its installed life it is
+//! used with its engagement, a little less at weekends (and always on the
+//! day it is installed during the run); on an active day it records the day-level metrics (settings, app opens,
 //! crashes, storage) outside private mode, then browses in sessions (more at
 //! weekends), a share of them in private mode. A session has a length in
 //! minutes, tabs and bookmarks, and page loads; a page load has a domain
@@ -43,6 +46,32 @@ pub(crate) use domains::Domains;
 
 /// Load time (ms) above which a page counts as slow for a `slow` domain set.
 const SLOW_PAGE_MS: u64 = 8_000;
+
+/// The fleet's mean daily-use probability (weekdays) of an installed
+/// device, and the concentration of its Beta distribution over devices:
+/// 1.5 spreads it U-shaped, many people using the app most days and many
+/// only now and then, which is what makes weekly and monthly active devices
+/// differ from daily ones.
+const ENGAGEMENT_MEAN: f64 = 0.5;
+const ENGAGEMENT_CONCENTRATION: f64 = 1.5;
+/// Weekend use relative to weekdays (the earlier fixed model's 82 % / 90 %).
+const WEEKEND_USE: f64 = 0.82 / 0.9;
+/// Share of the fleet installed during the run (on a day drawn uniformly
+/// over the run's days, and used that day); the others are installed before
+/// it and used from its first day on.
+const ARRIVING_SHARE: f64 = 0.3;
+/// Share of the devices installed during the run that are only tried:
+/// abandoned after an exponentially distributed few days (mean
+/// [`TRIAL_MEAN_DAYS`]), which is what makes retention fall in the first
+/// weeks after install.
+const TRIAL_SHARE: f64 = 0.35;
+const TRIAL_MEAN_DAYS: f64 = 7.0;
+/// Daily probability that any device is abandoned for good (≈ 20 % over
+/// eight weeks).
+const CHURN_PER_DAY: f64 = 0.004;
+/// The stream of a device's [`Lifecycle`] (day streams use the day index,
+/// profiles `u64::MAX`).
+const LIFECYCLE_STREAM: u64 = u64::MAX - 1;
 
 /// One metric of the schema and how it is driven.
 #[derive(Debug, Clone)]
@@ -82,6 +111,8 @@ enum DimModel {
 /// Fleet-wide parameters of the profiles.
 #[derive(Debug, Clone)]
 pub(crate) struct Fleet {
+    /// Days of the run: devices installed during it arrive on one of them.
+    pub(crate) days: u32,
     /// Cumulative device share of each configured region.
     pub(crate) region_cdf: Vec<f64>,
     /// Grant rate of each purpose of [`Model::purposes`].
@@ -106,6 +137,39 @@ pub(crate) enum State {
     Level(f64),
 }
 
+/// When a device is in use: drawn once per device from its own stream.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Lifecycle {
+    /// Probability of use on a weekday while installed (× [`WEEKEND_USE`]
+    /// at weekends).
+    pub(crate) engagement: f64,
+    /// The first day index it can be used on.
+    pub(crate) arrival: u32,
+    /// Whether it is installed during the run: then it is used on its
+    /// arrival day (that is what installing it is for).
+    pub(crate) arrives: bool,
+    /// The first day index it is no longer used on (abandoned);
+    /// `u32::MAX` when that is not within reach.
+    pub(crate) churn: u32,
+}
+
+impl Lifecycle {
+    /// A device installed before the run, never abandoned, used on 90 % of
+    /// weekdays and 82 % of weekend days: the steady use the report-arrival
+    /// measurement ([`super::arrival`]) is defined for.
+    pub(crate) const STEADY: Lifecycle = Lifecycle {
+        engagement: 0.9,
+        arrival: 0,
+        arrives: false,
+        churn: u32::MAX,
+    };
+
+    /// Whether day `index` is within the device's installed life.
+    fn installed(&self, index: u32) -> bool {
+        index >= self.arrival && index < self.churn
+    }
+}
+
 /// A device: stable over the run.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Profile {
@@ -119,6 +183,8 @@ pub(crate) struct Profile {
     /// Per purpose of [`Model::purposes`]: whether the user granted it.
     pub(crate) granted: Vec<bool>,
     pub(crate) child: bool,
+    /// When it is used at all (installed, abandoned, how often).
+    pub(crate) life: Lifecycle,
     pub(crate) activity: f64,
     pub(crate) instability: f64,
     pub(crate) network: f64,
@@ -436,6 +502,7 @@ impl Model {
             dims,
             granted,
             child,
+            life: self.lifecycle(index, fleet.days),
             activity,
             instability,
             network,
@@ -444,23 +511,58 @@ impl Model {
         }
     }
 
-    /// Whether device `index` is used on `ctx`'s day, and the rest of its
-    /// day's random stream: the first draw of the stream decides it.
-    fn day_start(&self, index: usize, ctx: DayCtx) -> (bool, Rng) {
+    /// The lifecycle of device `index` in a run of `days` days: its
+    /// engagement (Beta with mean [`ENGAGEMENT_MEAN`]), whether it arrives
+    /// during the run ([`ARRIVING_SHARE`]) and on which day, and when it is
+    /// abandoned (a trial of a few days for [`TRIAL_SHARE`] of the arriving
+    /// devices, else [`CHURN_PER_DAY`]).
+    pub(crate) fn lifecycle(&self, index: usize, days: u32) -> Lifecycle {
+        let mut rng = Rng::new(mix(mix(self.seed, index as u64), LIFECYCLE_STREAM));
+        let engagement = rng.beta_mean(ENGAGEMENT_MEAN, ENGAGEMENT_CONCENTRATION);
+        let arrives = rng.chance(ARRIVING_SHARE);
+        let arrival = if arrives {
+            rng.below(days.max(1) as usize) as u32
+        } else {
+            0
+        };
+        let lifetime = if arrives && rng.chance(TRIAL_SHARE) {
+            // At least the day of install.
+            1.0 + (-TRIAL_MEAN_DAYS * (1.0 - rng.unit()).ln()).floor()
+        } else {
+            // Geometric: whole days survived at CHURN_PER_DAY.
+            ((1.0 - rng.unit()).ln() / (1.0 - CHURN_PER_DAY).ln()).floor() + 1.0
+        };
+        let churn = (f64::from(arrival) + lifetime).min(f64::from(u32::MAX)) as u32;
+        Lifecycle {
+            engagement,
+            arrival,
+            arrives,
+            churn,
+        }
+    }
+
+    /// Whether device `index` with lifecycle `life` is used on `ctx`'s day,
+    /// and the rest of its day's random stream: the first draw of the
+    /// stream decides it (drawn whether or not the device is installed, so
+    /// the rest of the stream does not depend on the lifecycle).
+    fn day_start(&self, index: usize, life: &Lifecycle, ctx: DayCtx) -> (bool, Rng) {
         let mut rng = Rng::new(mix(mix(self.seed, index as u64), u64::from(ctx.index)));
-        let active = rng.chance(if ctx.weekend { 0.82 } else { 0.9 });
+        let p = life.engagement * if ctx.weekend { WEEKEND_USE } else { 1.0 };
+        let u = rng.unit();
+        let installed = life.installed(ctx.index);
+        let active = installed && ((life.arrives && ctx.index == life.arrival) || u < p);
         (active, rng)
     }
 
-    /// Whether device `index` is used on `ctx`'s day (the same decision
-    /// [`Model::day`] makes).
-    pub(crate) fn active(&self, index: usize, ctx: DayCtx) -> bool {
-        self.day_start(index, ctx).0
+    /// Whether device `index` with lifecycle `life` is used on `ctx`'s day
+    /// (the same decision [`Model::day`] makes for its profile).
+    pub(crate) fn active(&self, index: usize, life: &Lifecycle, ctx: DayCtx) -> bool {
+        self.day_start(index, life, ctx).0
     }
 
     /// Plays device `p`'s day `ctx` into `sink`.
     pub(crate) fn day(&self, p: &Profile, ctx: DayCtx, sink: &mut impl Sink) -> DayOutcome {
-        let (active, mut rng) = self.day_start(p.index, ctx);
+        let (active, mut rng) = self.day_start(p.index, &p.life, ctx);
         let mut outcome = DayOutcome::default();
         if !active {
             return outcome;

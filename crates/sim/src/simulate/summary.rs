@@ -166,6 +166,42 @@ impl fmt::Display for SimSummary {
                 p.granted, p.collecting, p.reports.accepted, p.reports.rejected
             )?;
         }
+        for (metric, regions) in &self.truth.activity {
+            // The eligible truth summed over regions: what the releases
+            // of all regions together would estimate.
+            let mut daily: BTreeMap<&str, u64> = BTreeMap::new();
+            let mut weekly: BTreeMap<&str, u64> = BTreeMap::new();
+            let mut new = 0;
+            for t in regions.values() {
+                for (day, n) in &t.eligible.daily {
+                    *daily.entry(day).or_default() += n;
+                }
+                for (week, n) in &t.eligible.weekly {
+                    *weekly.entry(week).or_default() += n;
+                }
+                new += t.eligible.new.values().sum::<u64>();
+            }
+            let mean = daily.values().sum::<u64>() as f64 / daily.len().max(1) as f64;
+            let (week, wau) = weekly
+                .iter()
+                .next_back()
+                .map_or(("–", 0), |(w, n)| (*w, *n));
+            // The run may end inside its last week: say how much of it ran.
+            let ran = daily
+                .keys()
+                .filter_map(|d| candor_time::Day::parse(d))
+                .filter(|d| candor_time::IsoWeek::of(*d).to_string() == week)
+                .count();
+            let part = if ran < 7 {
+                format!(" ({ran} of its days simulated)")
+            } else {
+                String::new()
+            };
+            writeln!(
+                f,
+                "  {metric} (true, reportable): {mean:.0} active devices a day on average, {wau} in week {week}{part}, {new} new over the run"
+            )?;
+        }
         if !self.sdk_errors.is_empty() {
             let list: Vec<String> = self
                 .sdk_errors

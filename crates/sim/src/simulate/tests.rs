@@ -25,6 +25,7 @@ fn start() -> Day {
 /// Two regions, consent per purpose.
 fn fleet(model: &Model, consent: f64, private_share: f64, child_share: f64) -> Fleet {
     Fleet {
+        days: 7,
         region_cdf: vec![0.6, 1.0],
         consent: model.purposes.iter().map(|_| consent).collect(),
         private_share,
@@ -33,27 +34,26 @@ fn fleet(model: &Model, consent: f64, private_share: f64, child_share: f64) -> F
 }
 
 /// The offline run: profiles, then `days` days of every device into
-/// `tables` truth tables (devices dealt round-robin, like the workers).
-fn offline(
+/// `tables` truth tables (devices dealt round-robin, like the workers),
+/// merged.
+fn offline_table(
     model: &Model,
     fleet: &Fleet,
     devices: usize,
     days: u32,
     tables: usize,
-) -> (Vec<Profile>, TruthCells) {
+) -> (Vec<Profile>, TruthTable, Interner) {
     let mut interner = Interner::default();
     let profiles: Vec<Profile> = (0..devices)
         .map(|i| model.profile(i, fleet, &mut interner))
         .collect();
     let mut parts = vec![TruthTable::default(); tables];
-    let ctxs: Vec<DayCtx> = (0..days)
-        .map(|i| DayCtx::new(i, start().add_days(i64::from(i)).expect("day")))
-        .collect();
-    for ctx in &ctxs {
+    for i in 0..days {
+        let ctx = DayCtx::new(i, start().add_days(i64::from(i)).expect("day"));
         let mut recorder = DayRecorder::new(model);
         for p in &profiles {
             recorder.start(p, ctx.day);
-            model.day(p, *ctx, &mut recorder);
+            model.day(p, ctx, &mut recorder);
             recorder.finish(&mut parts[p.index % tables], p, ctx.index);
         }
     }
@@ -61,8 +61,24 @@ fn offline(
     for part in parts {
         table.merge(part);
     }
-    let names: Vec<String> = ctxs.iter().map(|c| c.day.to_string()).collect();
-    let regions = vec!["eu".to_owned(), "us".to_owned()];
+    (profiles, table, interner)
+}
+
+const REGIONS: [&str; 2] = ["eu", "us"];
+
+/// [`offline_table`] as cells.
+fn offline(
+    model: &Model,
+    fleet: &Fleet,
+    devices: usize,
+    days: u32,
+    tables: usize,
+) -> (Vec<Profile>, TruthCells) {
+    let (profiles, table, interner) = offline_table(model, fleet, devices, days, tables);
+    let names: Vec<String> = (0..days)
+        .map(|i| start().add_days(i64::from(i)).expect("day").to_string())
+        .collect();
+    let regions = REGIONS.map(String::from);
     let cells = table.into_cells(model, &regions, &names, &interner.names);
     (profiles, cells)
 }
@@ -187,14 +203,17 @@ fn sums_and_device_counts_are_consistent() {
     let eu_devices = profiles.iter().filter(|p| p.region == 0).count() as u64;
     let truth = truth_of(cells);
     for (region, by_day) in &truth.cells {
-        let region_devices = if region == "eu" {
+        let r = usize::from(region != "eu");
+        let region_devices = if r == 0 {
             eu_devices
         } else {
             devices as u64 - eu_devices
         };
-        for metrics in by_day.values() {
+        for (day, metrics) in by_day {
             // A setting is set once a day by each active device: every
-            // contribution is 1, and no device is counted twice.
+            // contribution is 1, and no device is counted twice. (The old
+            // fixed model had more than half the devices active each day;
+            // under the engagement model it is the model's own decision.)
             let dark: u64 = metrics["settings.dark_mode"]
                 .values()
                 .flat_map(|g| g.all.values())
@@ -203,7 +222,14 @@ fn sums_and_device_counts_are_consistent() {
                     *devices
                 })
                 .sum();
-            assert!(dark > region_devices / 2 && dark <= region_devices);
+            let d = Day::parse(day).expect("a day");
+            let ctx = DayCtx::new(d.days_since(start()) as u32, d);
+            let active = profiles
+                .iter()
+                .filter(|p| p.region == r && model.active(p.index, &p.life, ctx))
+                .count() as u64;
+            assert_eq!(dark, active, "{region} {day}");
+            assert!(dark > 0 && dark <= region_devices);
             for groups in metrics.values() {
                 for g in groups.values() {
                     for [_, devices] in g.all.values() {
@@ -273,6 +299,7 @@ fn consent_rates_and_shares_are_as_configured() {
     let schema = browser();
     let model = Model::new(&schema, 23);
     let f = Fleet {
+        days: 7,
         region_cdf: vec![0.25, 1.0],
         consent: model
             .purposes
@@ -390,4 +417,171 @@ fn signing_keys() -> Vec<candor_protocol::SigningKey> {
     ["eu", "us"]
         .map(|r| candor_protocol::SigningKey::from_seed(r, [5; 32]).expect("key"))
         .to_vec()
+}
+
+/// The activity truth of `devices` devices over `days` days (consent
+/// `consent`, 5 % child profiles), as `run` computes it.
+fn activity_of(
+    seed: u64,
+    consent: f64,
+    devices: usize,
+    days: u32,
+    tables: usize,
+) -> (
+    Vec<Profile>,
+    BTreeMap<String, BTreeMap<String, super::ActivityTruth>>,
+) {
+    let schema = browser();
+    let model = Model::new(&schema, seed);
+    let f = Fleet {
+        days,
+        ..fleet(&model, consent, 0.15, 0.05)
+    };
+    let (profiles, table, _) = offline_table(&model, &f, devices, days, tables);
+    let regions = REGIONS.map(String::from);
+    (profiles, table.activity(&model, &regions, start(), days))
+}
+
+#[test]
+fn activity_truth_is_the_same_whatever_the_tables() {
+    let (_, one) = activity_of(31, 0.7, 300, 21, 1);
+    let (_, three) = activity_of(31, 0.7, 300, 21, 3);
+    assert_eq!(one, three);
+    assert!(one["app.active"].contains_key("eu"));
+}
+
+#[test]
+fn activity_truth_counts_each_device_once_per_period() {
+    let days = 35;
+    let (profiles, truth) = activity_of(11, 0.7, 1_500, days, 2);
+    let schema = browser();
+    let model = Model::new(&schema, 11);
+    let usage = model
+        .purposes
+        .iter()
+        .position(|p| p.id == "usage")
+        .expect("usage");
+    for (r, region) in REGIONS.iter().enumerate() {
+        let t = &truth["app.active"][*region];
+        // Every figure recomputed here by brute force from the model's own
+        // day decisions, per device.
+        let in_region: Vec<&Profile> = profiles.iter().filter(|p| p.region == r).collect();
+        let ctxs: Vec<DayCtx> = (0..days)
+            .map(|i| DayCtx::new(i, start().add_days(i64::from(i)).expect("day")))
+            .collect();
+        for (version, counts) in [(0, &t.all), (1, &t.eligible)] {
+            let devices: Vec<Vec<u32>> = in_region
+                .iter()
+                .filter(|p| version == 0 || (p.granted[usage] && !p.child))
+                .map(|p| {
+                    ctxs.iter()
+                        .filter(|c| model.active(p.index, &p.life, **c))
+                        .map(|c| c.index)
+                        .collect::<Vec<u32>>()
+                })
+                .filter(|d| !d.is_empty())
+                .collect();
+            assert_eq!(counts.daily.len(), days as usize);
+            for c in &ctxs {
+                let day = c.day.to_string();
+                let active = devices.iter().filter(|d| d.contains(&c.index)).count();
+                let new = devices.iter().filter(|d| d[0] == c.index).count();
+                assert_eq!(counts.daily[&day], active as u64, "{region} {day}");
+                assert_eq!(counts.new[&day], new as u64, "{region} {day}");
+            }
+            let week_of = |i: u32| candor_time::IsoWeek::of(ctxs[i as usize].day);
+            for (week, n) in &counts.weekly {
+                let active = devices
+                    .iter()
+                    .filter(|d| d.iter().any(|i| week_of(*i).to_string() == *week))
+                    .count();
+                assert_eq!(*n, active as u64, "{region} {week}");
+            }
+            assert_eq!(counts.weekly.len(), 5, "2026-11-23 + 35 days: five weeks");
+            assert_eq!(counts.monthly.len(), 2, "November and December");
+            let installs: u64 = counts.new.values().sum();
+            assert_eq!(installs, devices.len() as u64);
+            for (cohort, ages) in &counts.retention {
+                let members: Vec<&Vec<u32>> = devices
+                    .iter()
+                    .filter(|d| week_of(d[0]).to_string() == *cohort)
+                    .collect();
+                assert_eq!(ages[&0], members.len() as u64, "{cohort}");
+                for (age, n) in ages {
+                    let active = members
+                        .iter()
+                        .filter(|d| {
+                            d.iter()
+                                .any(|i| week_of(*i).weeks_since(week_of(d[0])) == *age as i32)
+                        })
+                        .count();
+                    assert_eq!(*n, active as u64, "{cohort} +{age}");
+                }
+            }
+        }
+        // Eligible is a part of all.
+        for (day, n) in &t.eligible.daily {
+            assert!(*n <= t.all.daily[day]);
+        }
+    }
+}
+
+#[test]
+fn engagement_makes_active_periods_and_retention_meaningful() {
+    let days = 56;
+    let n = 4_000;
+    let (profiles, truth) = activity_of(5, 1.0, n, days, 1);
+    let mut all = super::ActivityCounts::default();
+    for t in truth["app.active"].values() {
+        for (k, v) in &t.all.daily {
+            *all.daily.entry(k.clone()).or_default() += v;
+        }
+        for (k, v) in &t.all.weekly {
+            *all.weekly.entry(k.clone()).or_default() += v;
+        }
+        for (k, v) in &t.all.monthly {
+            *all.monthly.entry(k.clone()).or_default() += v;
+        }
+        for (cohort, ages) in &t.all.retention {
+            for (age, v) in ages {
+                *all.retention
+                    .entry(cohort.clone())
+                    .or_default()
+                    .entry(*age)
+                    .or_default() += v;
+            }
+        }
+    }
+    // A full week in the middle: its daily mean, weekly and the month.
+    let week = "2026-W50";
+    let week_days: Vec<u64> = (0..7)
+        .map(|i| {
+            let d = Day::from_ymd(2026, 12, 7)
+                .expect("a day")
+                .add_days(i)
+                .expect("day");
+            all.daily[&d.to_string()]
+        })
+        .collect();
+    let dau = week_days.iter().sum::<u64>() as f64 / 7.0;
+    let wau = all.weekly[week] as f64;
+    let mau = all.monthly["2026-12"] as f64;
+    // Not everyone every day, not everyone every week.
+    assert!(dau < 0.7 * wau, "DAU {dau} WAU {wau}");
+    assert!(wau < 0.9 * mau, "WAU {wau} MAU {mau}");
+    assert!(mau < 0.95 * n as f64, "MAU {mau} of {n}");
+    // Devices arrive during the run, and the cohorts after the first are
+    // not empty; retention falls after the install week.
+    let arriving = profiles.iter().filter(|p| p.life.arrives).count() as f64;
+    assert!((arriving / n as f64 - 0.3).abs() < 0.03, "{arriving}");
+    for (cohort, ages) in &all.retention {
+        if ages.len() >= 3 && ages[&0] >= 50 {
+            assert!(ages[&1] < ages[&0], "{cohort}: {ages:?}");
+            assert!(ages[&2] < ages[&0], "{cohort}: {ages:?}");
+        }
+    }
+    assert!(all.retention.len() >= 8, "a cohort per week");
+    let first = &all.retention["2026-W48"];
+    let last_age = *first.keys().max().expect("ages");
+    assert!(first[&last_age] < first[&0], "{first:?}");
 }

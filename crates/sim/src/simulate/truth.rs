@@ -5,6 +5,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
 use std::path::Path;
 
+use candor_protocol::Day;
+use candor_time::{IsoWeek, Month};
 use serde::{Deserialize, Serialize};
 
 use super::model::{Model, Profile, Sink};
@@ -15,7 +17,9 @@ pub type TruthCells =
     BTreeMap<String, BTreeMap<String, BTreeMap<String, BTreeMap<String, TruthGroup>>>>;
 
 /// The version of the ground-truth JSON written by [`GroundTruth::write_json`].
-pub const TRUTH_FORMAT: u32 = 1;
+///
+/// 2 added [`GroundTruth::activity`].
+pub const TRUTH_FORMAT: u32 = 2;
 
 /// What a simulated fleet really did, aggregated per (region, day, metric,
 /// dimensions, cell), in two versions: everything the devices did (`all`),
@@ -29,13 +33,15 @@ pub const TRUTH_FORMAT: u32 = 1;
 /// a uniform sample of domains) and randomizes `local_dp` booleans and
 /// categories, so the collector's rows equal `eligible` only where no
 /// device-day went over the bound (see [`TruthGroup::over_bound`]) and only
-/// for metrics without local DP. Nothing is kept per device.
+/// for metrics without local DP. Cells keep nothing per device; the
+/// activity figures ([`GroundTruth::activity`]) are computed from each
+/// device's own days of use, kept while the run lasts.
 ///
 /// The JSON (`--truth FILE`) has this shape, every map sorted by key:
 ///
 /// ```json
 /// {
-///   "format": 1,
+///   "format": 2,
 ///   "schema": "org.example.browser", "schema_version": 3,
 ///   "seed": 1, "start": "2026-11-23", "days": 7, "devices": 1000,
 ///   "devices_by_region": {"eu": 603, "us": 397},
@@ -55,6 +61,20 @@ pub const TRUTH_FORMAT: u32 = 1;
 ///         }
 ///       }
 ///     }
+///   },
+///   "activity": {
+///     "app.active": {
+///       "eu": {
+///         "all": {
+///           "daily":     {"2026-11-23": 310, "2026-11-24": 298},
+///           "new":       {"2026-11-23": 310, "2026-11-24": 101},
+///           "weekly":    {"2026-W48": 455},
+///           "monthly":   {"2026-11": 455},
+///           "retention": {"2026-W48": {"0": 455, "1": 380}, "2026-W49": {"0": 12}}
+///         },
+///         "eligible": {"daily": {"2026-11-23": 198}, "...": {}}
+///       }
+///     }
 ///   }
 /// }
 /// ```
@@ -66,6 +86,13 @@ pub const TRUTH_FORMAT: u32 = 1;
 /// to the first bound), a registrable domain, or `""` for a counter.
 /// `consenting_devices` counts devices that granted the purpose and are not
 /// child profiles.
+///
+/// `activity` holds, per `activity` metric and region, what its releases
+/// estimate, counted in devices from each device's own days of use and
+/// nothing of the SDK's flags (see [`ActivityCounts`]). In `eligible` a
+/// device's days are those it could report (as for the cells) and its
+/// install is its first such day, as the SDK's memory has it; in `all`,
+/// every day it was used and its first.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct GroundTruth {
@@ -93,6 +120,46 @@ pub struct GroundTruth {
     pub metrics: BTreeMap<String, TruthMetric>,
     /// region → day → metric → canonical dimensions → group.
     pub cells: TruthCells,
+    /// Activity metric → region → the devices its releases count.
+    #[serde(default)]
+    pub activity: BTreeMap<String, BTreeMap<String, ActivityTruth>>,
+}
+
+/// The true figures of one activity metric in one region, in both
+/// versions.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct ActivityTruth {
+    /// Every device and every day it was used.
+    pub all: ActivityCounts,
+    /// The days a device could report (consent, no child profile, the
+    /// metric not expired); install = its first such day.
+    pub eligible: ActivityCounts,
+}
+
+/// Devices counted from their days of use. Every simulated day is listed
+/// in `daily` and `new` (0 when none), every ISO week and month that
+/// overlaps the run in `weekly` and `monthly` (a week or month cut by the
+/// run's first or last day counts its simulated days only, which is what a
+/// release of it counts: the simulated devices do nothing outside the run).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct ActivityCounts {
+    /// Day (`YYYY-MM-DD`) → devices used that day.
+    pub daily: BTreeMap<String, u64>,
+    /// Day → devices whose first day of use it was (installs).
+    pub new: BTreeMap<String, u64>,
+    /// ISO week (`YYYY-Www`) → devices used on at least one of its days.
+    pub weekly: BTreeMap<String, u64>,
+    /// Month (`YYYY-MM`) → devices used on at least one of its days.
+    pub monthly: BTreeMap<String, u64>,
+    /// Install cohort (the ISO week of a device's first day of use) →
+    /// weeks since install (0 = the install week) → devices of the cohort
+    /// used in that week. Every age from 0 to the run's last week is
+    /// listed for each cohort with devices; ages are not folded at the
+    /// metric's `cohort_weeks` (a release's `older` cell is the sum of the
+    /// ages beyond it).
+    pub retention: BTreeMap<String, BTreeMap<u32, u64>>,
 }
 
 /// A metric as described in the ground truth.
@@ -253,6 +320,16 @@ impl<'a> DayRecorder<'a> {
             if self.all[m].is_empty() {
                 continue;
             }
+            if self.model.metrics[m].metric.kind.cohort_weeks().is_some() {
+                let log = table
+                    .activity
+                    .entry((p.index as u32, m as u32))
+                    .or_insert_with(|| DeviceDays::new(p.region as u32));
+                log.set(0, day_index);
+                if !self.eligible[m].is_empty() {
+                    log.set(1, day_index);
+                }
+            }
             let bound = self.model.metrics[m].metric.max_per_report;
             let key = (p.region as u32, day_index, m as u32, p.dims[m]);
             let group = table.groups.entry(key).or_default();
@@ -319,10 +396,62 @@ pub(crate) struct GroupAcc {
     over: [u64; 2],
 }
 
-/// The truth accumulated by one worker; tables merge by addition.
+/// The days one device used one activity metric: `[all, eligible]`
+/// bitsets over the run's day indices.
+#[derive(Debug, Clone)]
+pub(crate) struct DeviceDays {
+    region: u32,
+    days: [Vec<u64>; 2],
+}
+
+impl DeviceDays {
+    fn new(region: u32) -> Self {
+        DeviceDays {
+            region,
+            days: [Vec::new(), Vec::new()],
+        }
+    }
+
+    fn set(&mut self, version: usize, day: u32) {
+        let bits = &mut self.days[version];
+        let word = day as usize / 64;
+        if bits.len() <= word {
+            bits.resize(word + 1, 0);
+        }
+        bits[word] |= 1 << (day % 64);
+    }
+
+    /// The day indices set in `version`, ascending.
+    fn iter(&self, version: usize) -> impl Iterator<Item = u32> + '_ {
+        self.days[version]
+            .iter()
+            .enumerate()
+            .flat_map(|(w, &bits)| {
+                (0..64u32)
+                    .filter(move |b| bits & (1 << b) != 0)
+                    .map(move |b| w as u32 * 64 + b)
+            })
+    }
+
+    fn union(&mut self, other: &DeviceDays) {
+        for (mine, theirs) in self.days.iter_mut().zip(&other.days) {
+            if mine.len() < theirs.len() {
+                mine.resize(theirs.len(), 0);
+            }
+            for (a, b) in mine.iter_mut().zip(theirs) {
+                *a |= b;
+            }
+        }
+    }
+}
+
+/// The truth accumulated by one worker; tables merge by addition (and a
+/// device's days by union).
 #[derive(Debug, Default, Clone)]
 pub(crate) struct TruthTable {
     groups: HashMap<GroupKey, GroupAcc>,
+    /// (device index, activity metric) → its days of use.
+    activity: HashMap<(u32, u32), DeviceDays>,
 }
 
 impl TruthTable {
@@ -339,6 +468,59 @@ impl TruthTable {
                 mine.over[version] += group.over[version];
             }
         }
+        for (key, days) in other.activity {
+            match self.activity.entry(key) {
+                std::collections::hash_map::Entry::Occupied(mut e) => e.get_mut().union(&days),
+                std::collections::hash_map::Entry::Vacant(e) => {
+                    e.insert(days);
+                }
+            }
+        }
+    }
+
+    /// The activity figures (see [`ActivityCounts`]) of a run of `days`
+    /// days from `start`: activity metric → region → truth.
+    pub(crate) fn activity(
+        &self,
+        model: &Model,
+        regions: &[String],
+        start: Day,
+        days: u32,
+    ) -> BTreeMap<String, BTreeMap<String, ActivityTruth>> {
+        let day_of = |i: u32| start.add_days(i64::from(i)).unwrap_or(start);
+        let dates: Vec<Day> = (0..days).map(day_of).collect();
+        let weeks: Vec<IsoWeek> = dates.iter().map(|d| IsoWeek::of(*d)).collect();
+        let months: Vec<Month> = dates.iter().map(|d| Month::of(*d)).collect();
+        let mut out: BTreeMap<String, BTreeMap<String, ActivityTruth>> = BTreeMap::new();
+        for (m, mm) in model.metrics.iter().enumerate() {
+            if mm.metric.kind.cohort_weeks().is_none() {
+                continue;
+            }
+            // Region → [all, eligible].
+            let mut counts: BTreeMap<u32, [Counter; 2]> = BTreeMap::new();
+            for ((_, metric), log) in &self.activity {
+                if *metric != m as u32 {
+                    continue;
+                }
+                let per_region = counts
+                    .entry(log.region)
+                    .or_insert_with(|| [0, 1].map(|_| Counter::new(&dates, &weeks, &months)));
+                for (version, counter) in per_region.iter_mut().enumerate() {
+                    counter.add(log.iter(version), &weeks, &months);
+                }
+            }
+            let regions_out = out.entry(mm.metric.id.clone()).or_default();
+            for (region, [all, eligible]) in counts {
+                regions_out.insert(
+                    regions[region as usize].clone(),
+                    ActivityTruth {
+                        all: all.into_counts(&dates, &weeks),
+                        eligible: eligible.into_counts(&dates, &weeks),
+                    },
+                );
+            }
+        }
+        out
     }
 
     /// The named, sorted cells: region → day → metric → dimensions → group.
@@ -373,6 +555,91 @@ impl TruthTable {
                 .insert(dims[dim as usize].clone(), named);
         }
         out
+    }
+}
+
+/// Activity figures while they are counted: per day index, week and month.
+struct Counter {
+    daily: Vec<u64>,
+    new: Vec<u64>,
+    weekly: BTreeMap<IsoWeek, u64>,
+    monthly: BTreeMap<Month, u64>,
+    retention: BTreeMap<IsoWeek, BTreeMap<u32, u64>>,
+}
+
+impl Counter {
+    /// Zeros for every day, week and month of the run.
+    fn new(dates: &[Day], weeks: &[IsoWeek], months: &[Month]) -> Self {
+        Counter {
+            daily: vec![0; dates.len()],
+            new: vec![0; dates.len()],
+            weekly: weeks.iter().map(|w| (*w, 0)).collect(),
+            monthly: months.iter().map(|m| (*m, 0)).collect(),
+            retention: BTreeMap::new(),
+        }
+    }
+
+    /// Counts one device used on `days` (ascending day indices).
+    fn add(&mut self, days: impl Iterator<Item = u32>, weeks: &[IsoWeek], months: &[Month]) {
+        let mut install: Option<IsoWeek> = None;
+        let (mut last_week, mut last_month) = (None, None);
+        for d in days {
+            let d = d as usize;
+            let (week, month) = (weeks[d], months[d]);
+            self.daily[d] += 1;
+            let cohort = *install.get_or_insert_with(|| {
+                self.new[d] += 1;
+                week
+            });
+            if last_week != Some(week) {
+                *self.weekly.entry(week).or_default() += 1;
+                let age = u32::try_from(week.weeks_since(cohort)).unwrap_or(0);
+                *self
+                    .retention
+                    .entry(cohort)
+                    .or_default()
+                    .entry(age)
+                    .or_default() += 1;
+                last_week = Some(week);
+            }
+            if last_month != Some(month) {
+                *self.monthly.entry(month).or_default() += 1;
+                last_month = Some(month);
+            }
+        }
+    }
+
+    /// Named counts, every age of each cohort up to the run's last week.
+    fn into_counts(self, dates: &[Day], weeks: &[IsoWeek]) -> ActivityCounts {
+        let by_day = |v: Vec<u64>| -> BTreeMap<String, u64> {
+            dates.iter().map(|d| d.to_string()).zip(v).collect()
+        };
+        let last_week = weeks.last().copied();
+        ActivityCounts {
+            daily: by_day(self.daily),
+            new: by_day(self.new),
+            weekly: self
+                .weekly
+                .into_iter()
+                .map(|(w, n)| (w.to_string(), n))
+                .collect(),
+            monthly: self
+                .monthly
+                .into_iter()
+                .map(|(m, n)| (m.to_string(), n))
+                .collect(),
+            retention: self
+                .retention
+                .into_iter()
+                .map(|(cohort, ages)| {
+                    let oldest = last_week.map_or(0, |w| w.weeks_since(cohort).max(0) as u32);
+                    let row = (0..=oldest)
+                        .map(|age| (age, ages.get(&age).copied().unwrap_or(0)))
+                        .collect();
+                    (cohort.to_string(), row)
+                })
+                .collect(),
+        }
     }
 }
 

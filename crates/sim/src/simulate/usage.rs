@@ -20,7 +20,7 @@
 //! use candor_sim::simulate::usage::Usage;
 //!
 //! let schema = candor_schema::load("../../examples/browser.toml")?.schema;
-//! let mut usage = Usage::new(&schema, 1, 0.0);
+//! let mut usage = Usage::new(&schema, 1, 0.0, 7);
 //! let device = usage.device(0);
 //! let day = usage.day(&device, 0, Day::from_ymd(2026, 11, 23).expect("a day"));
 //! assert_eq!(day.len(), usage.metrics().count());
@@ -67,10 +67,13 @@ impl UsageDevice {
 
 impl Usage {
     /// The usage model of `schema` for `seed`, with `private_share` the
-    /// average share of browsing sessions in private mode, in [0, 1].
-    pub fn new(schema: &Schema, seed: u64, private_share: f64) -> Self {
+    /// average share of browsing sessions in private mode, in [0, 1], for a
+    /// run of `days` days (devices installed during the run arrive on one
+    /// of them).
+    pub fn new(schema: &Schema, seed: u64, private_share: f64, days: u32) -> Self {
         let model = Model::new(schema, seed);
         let fleet = Fleet {
+            days,
             region_cdf: vec![1.0],
             consent: vec![1.0; model.purposes.len()],
             private_share,
