@@ -416,6 +416,35 @@ impl Analyst {
         }
     }
 
+    /// The regions in `scope` that accepted any report of a purpose in
+    /// scope on one of `days`, in region order: where the dashboard opens,
+    /// so that its first page is not an empty chart of a region no device
+    /// reports to. It says only whether, never how many (counts stay
+    /// admin-only, [`Analyst::overview`]); a region whose store cannot be
+    /// read counts as without reports.
+    pub fn regions_with_reports<'a>(
+        &'a self,
+        scope: &'a Scope,
+        days: std::ops::RangeInclusive<i32>,
+    ) -> Vec<&'a str> {
+        self.regions
+            .iter()
+            .filter(|(r, _)| scope.allows_region(r))
+            .filter(|(_, state)| {
+                (state.reader)()
+                    .and_then(|s| s.report_counts())
+                    .unwrap_or_default()
+                    .iter()
+                    .any(|rc| {
+                        rc.reports > 0
+                            && days.contains(&rc.day)
+                            && scope.allows_purpose(&rc.purpose)
+                    })
+            })
+            .map(|(r, _)| r.as_str())
+            .collect()
+    }
+
     /// Every token's name, role, scope and times (never a hash): admin
     /// tokens only.
     ///
