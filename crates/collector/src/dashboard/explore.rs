@@ -320,10 +320,10 @@ fn unit(m: Option<&Metric>, by_day: bool) -> String {
     }
 }
 
-/// Why an answer released nothing, in words: no reports at all in the
-/// region over the range, or none reaching k (or τ for an open set).
-fn why_nothing(c: &Collector, who: &Principal, a: &Answer) -> String {
-    let reported = match (
+/// Whether any device reported to the answer's region over its range (any
+/// purpose in scope): a yes or no, never a count.
+fn anything_reported(c: &Collector, who: &Principal, a: &Answer) -> bool {
+    match (
         release::parse_day(&a.query.from),
         release::parse_day(&a.query.to),
     ) {
@@ -332,14 +332,12 @@ fn why_nothing(c: &Collector, who: &Principal, a: &Answer) -> String {
             .regions_with_reports(&who.scope, from..=to)
             .contains(&a.query.region.as_str()),
         _ => true,
-    };
-    if !reported {
-        return format!(
-            "Nothing was released: no device reported to region {} from {} to {}, so there is nothing to \
-             count. Try another region or range.",
-            a.query.region, a.query.from, a.query.to
-        );
     }
+}
+
+/// Why an answer released nothing although reports arrived, in words:
+/// no group reaching k, or nothing above τ for an open set.
+fn why_nothing(a: &Answer) -> String {
     match (a.threshold, a.selection_noise_scale) {
         (Some(t), None) => format!(
             "Nothing was released: no value's noisy count reached the threshold τ = {}. Values of an open set \
@@ -412,12 +410,30 @@ fn answer_html(c: &Collector, who: &Principal, a: &Answer) -> String {
         a.k_min,
         esc(&suppressed)
     );
-    if a.groups.is_empty() {
+    if !anything_reported(c, who, a) {
+        // Noise alone can lift an empty group over k now and then: say
+        // plainly that there is nothing underneath.
+        let _ = write!(
+            out,
+            "<p class=\"warn\" id=\"nothing-reported\">No device reported to region {} from {} to {}, so there \
+             is nothing to count{}. Try another region or range.</p>",
+            esc(&a.query.region),
+            esc(&a.query.from),
+            esc(&a.query.to),
+            if a.groups.is_empty() {
+                ""
+            } else {
+                ": anything shown below is noise"
+            }
+        );
+    } else if a.groups.is_empty() {
         let _ = write!(
             out,
             "<p class=\"warn\" id=\"nothing-released\">{}</p>",
-            esc(&why_nothing(c, who, a))
+            esc(&why_nothing(a))
         );
+    }
+    if a.groups.is_empty() {
         return out;
     }
     // Groups in reading order: by day, then by label with numbers as numbers.

@@ -320,7 +320,7 @@ fn upload_new_devices(server: &Server, n: usize) {
 #[test]
 fn the_dashboard_shows_active_devices_and_retention_and_explains_itself() {
     let server = Server::start();
-    upload_new_devices(&server, 60);
+    upload_new_devices(&server, 150);
     let ana = token(&server, "ana", Role::Analyst, &["eu", "us"], &["usage"]);
     let session = sign_in(&server, &ana).expect("signed in");
 
@@ -413,7 +413,9 @@ fn the_dashboard_shows_active_devices_and_retention_and_explains_itself() {
     );
     assert_eq!(empty.status, 200, "{}", empty.body);
     assert!(
-        empty.body.contains("no device reported to region us"),
+        empty
+            .body
+            .contains("No device reported to region us from 2026-11-16 to 2026-11-29"),
         "{}",
         empty.body
     );
