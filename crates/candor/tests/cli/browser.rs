@@ -66,10 +66,10 @@ pub(crate) fn start_demo_with(dir: &std::path::Path, port: u16, extra: &[&str]) 
     let demo = Demo(child);
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
+        // Read to the end even after the caller stopped listening: a
+        // closed pipe would make the demo's next line fail and end it.
         for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
+            let _ = tx.send(line);
         }
     });
     let mut printed = String::new();

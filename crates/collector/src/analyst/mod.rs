@@ -445,6 +445,25 @@ impl Analyst {
             .collect()
     }
 
+    /// The first day on which `region` accepted a report of a purpose in
+    /// `scope`, if any: where the dashboard's active-device and retention
+    /// views start, so that they neither ask (and spend on) nor draw weeks
+    /// before any device reported. Like [`Analyst::regions_with_reports`]
+    /// it tells when, never how many.
+    pub fn first_report_day(&self, scope: &Scope, region: &str) -> Option<i32> {
+        let state = self
+            .regions
+            .get(region)
+            .filter(|_| scope.allows_region(region))?;
+        (state.reader)()
+            .and_then(|s| s.report_counts())
+            .unwrap_or_default()
+            .iter()
+            .filter(|rc| rc.reports > 0 && scope.allows_purpose(&rc.purpose))
+            .map(|rc| rc.day)
+            .min()
+    }
+
     /// Every token's name, role, scope and times (never a hash): admin
     /// tokens only.
     ///

@@ -50,16 +50,41 @@ pub(crate) fn chosen_region(c: &Collector, who: &Principal, asked: Option<&str>)
         return Some(r.to_owned());
     }
     let first = in_scope.next()?.to_owned();
-    let with_reports = analyst
+    // One read of each region's report counts, over the last closed weeks
+    // of the region that closes latest.
+    let last = analyst
         .regions_in_scope(&who.scope)
-        .find(|r| {
-            let last = analyst.last_closed_day(r);
-            analyst
-                .regions_with_reports(&who.scope, last - 7 * OVERVIEW_WEEKS + 1..=last)
-                .contains(r)
-        })
-        .map(str::to_owned);
+        .map(|r| analyst.last_closed_day(r))
+        .max()
+        .unwrap_or_default();
+    let with_reports = analyst
+        .regions_with_reports(&who.scope, last - 7 * OVERVIEW_WEEKS + 1..=last)
+        .first()
+        .map(|r| (*r).to_owned());
     Some(with_reports.unwrap_or(first))
+}
+
+/// The last `n` whole ISO weeks up to `last_week`, oldest first, from the
+/// week of the region's first report on: weeks before any device reported
+/// are neither asked (nor charged) nor drawn.
+fn weeks_with_reports(
+    c: &Collector,
+    who: &Principal,
+    region: &str,
+    last_week: IsoWeek,
+    n: i32,
+) -> Vec<IsoWeek> {
+    let first = c
+        .analyst()
+        .first_report_day(&who.scope, region)
+        .and_then(candor_time::Day::from_number)
+        .map_or(i32::MAX, |d| IsoWeek::of(d).index());
+    (0..n)
+        .rev()
+        .map(|i| last_week.index() - i)
+        .filter(|i| *i >= first)
+        .filter_map(IsoWeek::from_index)
+        .collect()
 }
 
 /// Links to the same page for each region in scope, the shown one marked.
@@ -115,19 +140,23 @@ impl Spend {
 
     /// One line on what the releases cost, and each kind of refusal.
     fn html(&self) -> String {
+        let plural = |n: usize| if n == 1 { "" } else { "s" };
+        let fresh = if self.fresh == 0 {
+            "0 new".to_owned()
+        } else {
+            format!(
+                "{} new (each spending ε {} on each day it covers)",
+                self.fresh,
+                release_epsilon(self.epsilon)
+            )
+        };
         let mut out = format!(
-            "<p class=\"small-note\" id=\"activity-spend\">{} release{} asked: {} new (each spending ε {} on \
-             each day it covers), {} saved answer{} at no cost.</p>",
+            "<p class=\"small-note\" id=\"activity-spend\">{} release{} asked: {fresh}, {} saved answer{} \
+             at no cost.</p>",
             self.saved + self.fresh,
-            if self.saved + self.fresh == 1 {
-                ""
-            } else {
-                "s"
-            },
-            self.fresh,
-            release_epsilon(self.epsilon),
+            plural(self.saved + self.fresh),
             self.saved,
-            if self.saved == 1 { "" } else { "s" },
+            plural(self.saved),
         );
         for (code, message) in &self.errors {
             let _ = write!(
@@ -179,10 +208,16 @@ pub(crate) fn overview_section(c: &Collector, who: &Principal, region: &str) -> 
     let Some(last_week) = last_whole_week(last) else {
         return out;
     };
-    let weeks: Vec<IsoWeek> = (0..OVERVIEW_WEEKS)
-        .rev()
-        .filter_map(|i| IsoWeek::from_index(last_week.index() - i))
-        .collect();
+    if c.analyst().first_report_day(&who.scope, region).is_none() {
+        let _ = write!(
+            out,
+            "<p class=\"warn\" id=\"active-empty\">No device has reported to region {} yet, so there is no \
+             active device to count (nothing was asked or spent).</p>",
+            esc(region)
+        );
+        return out;
+    }
+    let weeks = weeks_with_reports(c, who, region, last_week, OVERVIEW_WEEKS);
     let first = weeks.first().map_or(last, |w| *w.days().start());
     let _ = write!(
         out,
@@ -317,15 +352,12 @@ pub(crate) async fn retention(
     headers: HeaderMap,
     UrlQuery(pairs): UrlQuery<Vec<(String, String)>>,
 ) -> Response {
-    let asked = pairs
-        .into_iter()
-        .find(|(k, _)| k == "region")
-        .map(|(_, v)| v);
-    super::blocking_page(
+    super::region_page(
         c,
         &headers,
+        pairs,
         ("Retention", "/dashboard/retention"),
-        move |c, who| retention_body(c, who, asked.as_deref()),
+        retention_body,
     )
     .await
 }
@@ -374,10 +406,7 @@ fn retention_body(c: &Collector, who: &Principal, asked: Option<&str>) -> String
     let Some(last_week) = last_whole_week(last) else {
         return out;
     };
-    let weeks: Vec<IsoWeek> = (0..RETENTION_WEEKS)
-        .rev()
-        .filter_map(|i| IsoWeek::from_index(last_week.index() - i))
-        .collect();
+    let weeks = weeks_with_reports(c, who, &region, last_week, RETENTION_WEEKS);
     let _ = write!(
         out,
         "<p class=\"note\">Of the devices that started using the app in a week (a row: the install \
@@ -412,8 +441,9 @@ fn retention_body(c: &Collector, who: &Principal, asked: Option<&str>) -> String
             }
         }
     }
-    let first = weeks.first().map_or(0, IsoWeek::index);
     let last_index = last_week.index();
+    // No week with reports: no row (and nothing was asked).
+    let first = weeks.first().map_or(last_index + 1, IsoWeek::index);
     out.push_str("<div class=\"legend\" id=\"heat-legend\" aria-label=\"colour scale\"><span>Share of the cohort:</span>");
     for (class, text) in HEAT_LEGEND {
         let _ = write!(out, "<span class=\"sw {class}\">{text}</span>");
@@ -422,7 +452,7 @@ fn retention_body(c: &Collector, who: &Principal, asked: Option<&str>) -> String
         "<span class=\"sw withheld\">withheld</span><span>(fewer than k devices by noisy count, or not released)</span></div>",
     );
     let mut heat = String::from(
-        "<div class=\"scroll\"><table class=\"heat\" id=\"retention\"><caption>Active devices by install week \
+        "<div class=\"scroll\" tabindex=\"0\"><table class=\"heat\" id=\"retention\"><caption>Active devices by install week \
          (rows) and weeks since install (columns)</caption><thead><tr><th scope=\"col\">installed</th>",
     );
     for age in 0..RETENTION_WEEKS {

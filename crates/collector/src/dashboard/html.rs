@@ -113,7 +113,7 @@ pub(crate) fn table(id: &str, headers: &[&str], rows: &[Vec<String>]) -> String 
 pub(crate) fn table_or(id: &str, headers: &[&str], rows: &[Vec<String>], empty: &str) -> String {
     let head = |id: &str| {
         let mut out = format!(
-            "<div class=\"scroll\"><table id=\"{}\"><thead><tr>",
+            "<div class=\"scroll\" tabindex=\"0\"><table id=\"{}\"><thead><tr>",
             esc(id)
         );
         for h in headers {
@@ -657,6 +657,7 @@ figure.chart svg { display: block; }
 figure.chart svg.narrow { display: none; }
 h3.chart-title { font-size: 1rem; margin: .1rem 0 .4rem; }
 .scroll { overflow-x: auto; }
+.scroll:focus { outline: 2px solid #1d4ed8; }
 details.more summary { margin: 0 0 .4rem; }
 .picker { display: flex; flex-wrap: wrap; gap: .3rem .9rem; margin: .3rem 0 .8rem; }
 .picker a.current { font-weight: 700; color: #111827; text-decoration: none; }
@@ -665,14 +666,14 @@ table.heat td, table.heat th { text-align: center; padding: .25rem .35rem; min-w
 table.heat th[scope=row] { text-align: left; white-space: nowrap; }
 table.heat td .n { display: block; font-size: 12px; }
 table.heat td.h0 { background: #eff6ff; } table.heat td.h1 { background: #bfdbfe; }
-table.heat td.h2 { background: #93c5fd; } table.heat td.h3 { background: #3b82f6; color: #fff; }
+table.heat td.h2 { background: #93c5fd; } table.heat td.h3 { background: #2563eb; color: #fff; }
 table.heat td.h4 { background: #1d4ed8; color: #fff; } table.heat td.h5 { background: #1e3a8a; color: #fff; }
 table.heat td.withheld { background: repeating-linear-gradient(45deg, #f3f4f6 0 4px, #e5e7eb 4px 8px); color: #374151; }
 table.heat td.out { background: #fff; }
 .legend { display: flex; flex-wrap: wrap; gap: .2rem .2rem; align-items: center; font-size: 13px; margin: .4rem 0; }
 .legend span.sw { display: inline-block; padding: .1rem .45rem; border: 1px solid #e5e7eb; }
 .legend .h0 { background: #eff6ff; } .legend .h1 { background: #bfdbfe; } .legend .h2 { background: #93c5fd; }
-.legend .h3 { background: #3b82f6; color: #fff; } .legend .h4 { background: #1d4ed8; color: #fff; } .legend .h5 { background: #1e3a8a; color: #fff; }
+.legend .h3 { background: #2563eb; color: #fff; } .legend .h4 { background: #1d4ed8; color: #fff; } .legend .h5 { background: #1e3a8a; color: #fff; }
 .legend .withheld { background: repeating-linear-gradient(45deg, #f3f4f6 0 4px, #e5e7eb 4px 8px); }
 .small-note { color: #374151; font-size: 13px; }
 td.withheld { color: #374151; font-style: italic; }

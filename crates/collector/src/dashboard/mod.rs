@@ -128,6 +128,25 @@ async fn favicon() -> Response {
     ([(header::CONTENT_TYPE, "image/svg+xml")], html::FAVICON).into_response()
 }
 
+/// [`blocking_page`] for a page about one region, chosen with `?region=`
+/// (any other parameter is ignored): `body` gets the region asked for.
+async fn region_page(
+    c: Arc<Collector>,
+    headers: &HeaderMap,
+    pairs: Vec<(String, String)>,
+    title_path: (&str, &str),
+    body: fn(&Collector, &Principal, Option<&str>) -> String,
+) -> Response {
+    let asked = pairs
+        .into_iter()
+        .find(|(k, _)| k == "region")
+        .map(|(_, v)| v);
+    blocking_page(c, headers, title_path, move |c, who| {
+        body(c, who, asked.as_deref())
+    })
+    .await
+}
+
 /// A signed-in page whose body is built on a blocking thread (it reads
 /// SQLite) from the collector and the user's scope.
 async fn blocking_page(

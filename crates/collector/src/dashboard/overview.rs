@@ -18,14 +18,7 @@ pub(crate) async fn show(
     headers: HeaderMap,
     UrlQuery(pairs): UrlQuery<Vec<(String, String)>>,
 ) -> Response {
-    let asked = pairs
-        .into_iter()
-        .find(|(k, _)| k == "region")
-        .map(|(_, v)| v);
-    super::blocking_page(c, &headers, ("Overview", "/dashboard"), move |c, who| {
-        body(c, who, asked.as_deref())
-    })
-    .await
+    super::region_page(c, &headers, pairs, ("Overview", "/dashboard"), body).await
 }
 
 fn body(c: &Collector, who: &Principal, asked: Option<&str>) -> String {
