@@ -188,12 +188,14 @@ impl Looker {
     fn look(&mut self, browser: &Browser, name: &str) {
         for (width, height, mobile, label) in WIDTHS {
             browser.viewport(width, height, mobile);
+            // A phone lays a page that is too wide out wider than its
+            // screen (and shrinks it): that is a problem of the page.
             let inner = browser.execute("return window.innerWidth;", json!([]));
-            assert_eq!(
-                inner.as_u64(),
-                Some(u64::from(width)),
-                "{name}: the viewport is {width} px"
-            );
+            if inner.as_u64() != Some(u64::from(width)) {
+                self.problems.push(format!(
+                    "{name} at {label}: laid out {inner} px wide on a {width} px screen"
+                ));
+            }
             let full = browser
                 .execute("return document.documentElement.scrollHeight;", json!([]))
                 .as_u64()
@@ -385,6 +387,14 @@ fn the_demo_runs_end_to_end_and_its_dashboard_works_in_a_browser() {
     assert!(browser.count("svg .series") > 0, "a line per label");
     assert!(browser.count("svg .band") > 0, "interval bands");
     assert!(browser.text("h3.chart-title").contains("per day"));
+    // app.opened has eight labels: at most a handful of lines, the rest
+    // folded into "other" and marked in the table.
+    assert!(
+        browser.count("figure.chart figcaption .key line") <= 5,
+        "at most five series"
+    );
+    assert!(browser.text("#not-drawn").contains("marked in the table"));
+    assert!(browser.text("#groups").contains("in “other”"));
     let shown: Vec<f64> = browser
         .attributes("#groups td.value, #groups-more td.value", "data-value")
         .iter()
@@ -435,21 +445,6 @@ fn the_demo_runs_end_to_end_and_its_dashboard_works_in_a_browser() {
     assert_eq!(browser.count("#answer-title"), 0, "nothing released");
     looker.look(&browser, "06-bad-epsilon");
 
-    // Many groups: at most a handful of lines, the rest folded into
-    // "other" and marked in the table.
-    browser.goto(&format!("{base}/dashboard/explore"));
-    browser.select("#metric", "app.opened");
-    browser.select("#region", "eu");
-    browser.click("#group-platform");
-    browser.submit("#release");
-    assert!(
-        browser.count("figure.chart figcaption .key line") <= 5,
-        "at most five series"
-    );
-    assert!(browser.text("#not-drawn").contains("marked in the table"));
-    assert!(browser.text("#groups").contains("in “other”"));
-    looker.look(&browser, "07-many-groups");
-
     // A domain set, grouped over the whole range: bars, and no rare domain.
     browser.goto(&format!("{base}/dashboard/explore"));
     browser.select("#metric", "browser.slow_domains");
@@ -457,7 +452,7 @@ fn the_demo_runs_end_to_end_and_its_dashboard_works_in_a_browser() {
     browser.click("#group-day");
     browser.submit("#release");
     assert!(browser.text("#suppressed").contains("not disclosed"));
-    looker.look(&browser, "08-domains");
+    looker.look(&browser, "07-domains");
 
     // The retention table: install cohort × weeks since install, a heat
     // map with its legend, numbers in the cells, withheld cells marked.
@@ -473,7 +468,7 @@ fn the_demo_runs_end_to_end_and_its_dashboard_works_in_a_browser() {
         cells.iter().any(|v| *v > 0.0),
         "retention cells released: {cells:?}"
     );
-    looker.look(&browser, "09-retention");
+    looker.look(&browser, "08-retention");
 
     browser.goto(&format!("{base}/dashboard/budget"));
     assert!(browser.text("#budget-eu").contains("app.opened"));
@@ -481,12 +476,12 @@ fn the_demo_runs_end_to_end_and_its_dashboard_works_in_a_browser() {
         browser.text("#budget-eu").contains("app.active"),
         "the overview's releases are charged"
     );
-    looker.look(&browser, "10-budget");
+    looker.look(&browser, "09-budget");
     browser.goto(&format!("{base}/dashboard/keys"));
     assert!(browser.text("#regions").contains("GDPR"));
-    looker.look(&browser, "11-keys-and-regions");
+    looker.look(&browser, "10-keys-and-regions");
     browser.goto(&format!("{base}/privacy"));
-    looker.look(&browser, "12-privacy-page");
+    looker.look(&browser, "11-privacy-page");
 
     // The audit log, as admin: intact, with the analyst's queries.
     browser.goto(&format!("{base}/dashboard"));
@@ -509,13 +504,13 @@ fn the_demo_runs_end_to_end_and_its_dashboard_works_in_a_browser() {
     );
     assert!(browser.count("svg .series") > 0, "reports-per-day chart");
     assert_eq!(browser.count("nav a[href=\"/dashboard/audit\"]"), 1);
-    looker.look(&browser, "13-overview-admin");
+    looker.look(&browser, "12-overview-admin");
     browser.goto(&format!("{base}/dashboard/audit"));
     assert_eq!(browser.text("#chain-eu"), "chain intact");
     assert!(browser.text("#audit-eu").contains("demo-analyst"));
-    looker.look(&browser, "14-audit-log");
+    looker.look(&browser, "13-audit-log");
 
-    assert_eq!(looker.looked, 14);
+    assert_eq!(looker.looked, 13);
     assert!(
         looker.problems.is_empty(),
         "{} problems seen in the pages (screenshots in {}):\n{}",

@@ -637,7 +637,7 @@ th, td { border-bottom: 1px solid #e5e7eb; padding: .35rem .6rem; text-align: le
 th { background: #f3f4f6; font-weight: 600; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; }
 td.empty { color: #6b7280; font-style: italic; }
-.cards { display: grid; grid-template-columns: repeat(auto-fit, minmax(180px, 1fr)); gap: .8rem; margin: .5rem 0 1rem; }
+.cards { display: grid; grid-template-columns: repeat(auto-fit, minmax(150px, 1fr)); gap: .8rem; margin: .5rem 0 1rem; }
 .card { background: #fff; border: 1px solid #e5e7eb; border-radius: 8px; padding: .7rem .9rem; }
 .card .big { font-size: 1.6rem; font-weight: 700; }
 .card .small { color: #4b5563; font-size: 13px; }
@@ -653,8 +653,8 @@ input, select, button { font: inherit; padding: .3rem .45rem; }
 button { background: #2563eb; color: #fff; border: 0; border-radius: 6px; padding: .4rem .9rem; cursor: pointer; }
 nav button { background: #374151; }
 figure.chart { background: #fff; border: 1px solid #e5e7eb; border-radius: 8px; margin: .6rem 0 1rem; padding: .6rem; }
-figure.chart svg { display: block; }
-figure.chart svg.narrow { display: none; }
+figure.chart > svg { display: block; }
+figure.chart > svg.narrow { display: none; }
 h3.chart-title { font-size: 1rem; margin: .1rem 0 .4rem; }
 .scroll { overflow-x: auto; }
 .scroll:focus { outline: 2px solid #1d4ed8; }
@@ -682,17 +682,17 @@ td.withheld { color: #374151; font-style: italic; }
   main { padding: .5rem .6rem 2rem; }
   nav { gap: .5rem .8rem; padding: .5rem .6rem; }
   figure.chart { padding: .4rem; }
-  figure.chart svg.wide { display: none; }
-  figure.chart svg.narrow { display: block; }
+  figure.chart > svg.wide { display: none; }
+  figure.chart > svg.narrow { display: block; }
   th, td { padding: .3rem .35rem; }
   table.heat td, table.heat th { min-width: 0; padding: .2rem .15rem; font-size: 12px; }
 }
 figcaption { font-size: 12px; color: #4b5563; }
-figcaption .key { margin-right: .9rem; }
+figcaption .key { margin-right: .9rem; white-space: nowrap; display: inline-block; }
 .login { max-width: 460px; margin: 3rem auto; background: #fff; border: 1px solid #e5e7eb; border-radius: 8px; padding: 1.2rem 1.4rem; }
 .login input { width: 100%; box-sizing: border-box; margin: .4rem 0 .8rem; }
 details summary { cursor: pointer; color: #1d4ed8; margin: .2rem 0 .6rem; }
-code { background: #f3f4f6; padding: 0 .25rem; border-radius: 3px; }
+code { background: #f3f4f6; padding: 0 .25rem; border-radius: 3px; overflow-wrap: anywhere; }
 footer { text-align: center; color: #4b5563; font-size: 12px; padding: 1rem; }
 ";
 

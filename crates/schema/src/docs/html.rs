@@ -15,7 +15,7 @@ code{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;background
 table{border-collapse:collapse;width:100%;font-size:.92rem}\
 th,td{border:1px solid #ccc;padding:.35rem .5rem;text-align:left;vertical-align:top}\
 th{background:#f3f3f3}\
-.scroll{overflow-x:auto}td code{overflow-wrap:anywhere}\
+.scroll{overflow-x:auto}code{overflow-wrap:anywhere}\
 @media (prefers-color-scheme:dark){body{color:#e8e8e8;background:#161616}code,th{background:#2a2a2a}th,td{border-color:#444}h2{border-color:#444}}";
 
 /// The page as HTML, titled after `schema`.
