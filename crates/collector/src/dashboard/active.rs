@@ -442,6 +442,8 @@ fn retention_body(c: &Collector, who: &Principal, asked: Option<&str>) -> String
         }
     }
     let last_index = last_week.index();
+    // As many columns as weeks were asked: later ones could hold nothing.
+    let ages = i32::try_from(weeks.len()).unwrap_or(RETENTION_WEEKS).max(1);
     // No week with reports: no row (and nothing was asked).
     let first = weeks.first().map_or(last_index + 1, IsoWeek::index);
     out.push_str("<div class=\"legend\" id=\"heat-legend\" aria-label=\"colour scale\"><span>Share of the cohort:</span>");
@@ -455,7 +457,7 @@ fn retention_body(c: &Collector, who: &Principal, asked: Option<&str>) -> String
         "<div class=\"scroll\" tabindex=\"0\"><table class=\"heat\" id=\"retention\"><caption>Active devices by install week \
          (rows) and weeks since install (columns)</caption><thead><tr><th scope=\"col\">installed</th>",
     );
-    for age in 0..RETENTION_WEEKS {
+    for age in 0..ages {
         let _ = write!(
             heat,
             "<th scope=\"col\">{}{age}</th>",
@@ -470,7 +472,7 @@ fn retention_body(c: &Collector, who: &Principal, asked: Option<&str>) -> String
             .unwrap_or_default();
         let _ = write!(heat, "<tr><th scope=\"row\">{}</th>", esc(&label));
         let base = cells.get(&(cohort, 0)).map(|p| p.0).filter(|v| *v > 0.0);
-        for age in 0..RETENTION_WEEKS {
+        for age in 0..ages {
             let week = cohort + age;
             if week > last_index {
                 heat.push_str("<td class=\"out\"></td>");
