@@ -123,9 +123,9 @@ fn login_page(c: &Collector, status: StatusCode, message: Option<&str>) -> Respo
         .map(|m| format!("<p class=\"warn\" id=\"login-error\">{}</p>", esc(m)))
         .unwrap_or_default();
     let body = format!(
-        "<div class=\"login\">{warning}<p>Sign in with an analyst, admin or auditor token \
-         (<code>candor token create</code>). It is kept in a cookie only this site can read, \
-         for {} hours.</p>\
+        "<div class=\"login\">{warning}<p>Sign in with an analyst, admin or auditor token: \
+         <code>candor demo</code> prints one of each, and <code>candor token create</code> makes more. \
+         It is kept in a cookie only this site can read, for {} hours.</p>\
          <form method=\"post\" action=\"/dashboard/login\">\
          <input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
          <label for=\"token\">Token</label>\
