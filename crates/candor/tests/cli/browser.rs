@@ -137,14 +137,16 @@ for (const e of document.body.querySelectorAll('*')) {
 return problems.slice(0, 20);
 "#;
 
-/// Runs axe-core on the page; its serious and critical violations.
+/// Runs axe-core on the page: how many rules passed, and its serious and
+/// critical violations.
 const AXE_RUN: &str = r#"
 const done = arguments[arguments.length - 1];
-axe.run(document, { resultTypes: ['violations'] }).then(r => done(
-  r.violations.filter(v => v.impact === 'serious' || v.impact === 'critical')
+axe.run(document).then(r => done({
+  passes: r.passes.length,
+  violations: r.violations.filter(v => v.impact === 'serious' || v.impact === 'critical')
     .map(v => v.impact + ' ' + v.id + ': ' + v.help + ' (' +
-      v.nodes.slice(0, 3).map(n => n.target.join(' ')).join(', ') + ')')
-)).catch(e => done(['axe failed: ' + e]));
+      v.nodes.slice(0, 3).map(n => n.target.join(' ')).join(', ') + ')'),
+})).catch(e => done({ passes: 0, error: String(e) }));
 "#;
 
 /// axe-core's script, or `None` (said on stderr) when it is not installed
@@ -207,12 +209,11 @@ impl Looker {
                 mobile,
             );
             browser.screenshot(&self.shots.join(format!("{name}-{label}.png")));
-            for p in browser
-                .execute(OVERFLOW_CHECK, json!([]))
+            let overflow = browser.execute(OVERFLOW_CHECK, json!([]));
+            let overflow = overflow
                 .as_array()
-                .into_iter()
-                .flatten()
-            {
+                .unwrap_or_else(|| panic!("the overflow check answered {overflow}"));
+            for p in overflow {
                 self.problems
                     .push(format!("{name} at {label}: {}", p.as_str().unwrap_or("?")));
             }
@@ -222,12 +223,13 @@ impl Looker {
                     json!([]),
                 );
                 assert_eq!(loaded, json!(true), "axe-core did not load");
-                for v in browser
-                    .execute_async(AXE_RUN, json!([]))
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                {
+                let result = browser.execute_async(AXE_RUN, json!([]));
+                // Rules that passed prove axe looked at the page.
+                assert!(
+                    result["passes"].as_u64().is_some_and(|n| n > 0),
+                    "axe-core answered {result}"
+                );
+                for v in result["violations"].as_array().into_iter().flatten() {
                     self.problems
                         .push(format!("{name} at {label}: {}", v.as_str().unwrap_or("?")));
                 }
