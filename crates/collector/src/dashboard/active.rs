@@ -249,8 +249,14 @@ pub(crate) fn overview_section(c: &Collector, who: &Principal, region: &str) -> 
             }
         }
     }
-    // Days before the first released one are left out: a fleet that
+    // Days before the region's first report (whose values can only be
+    // noise) and before the first released day are left out: a fleet that
     // started reporting recently should not sit behind weeks of gaps.
+    let first_report = c
+        .analyst()
+        .first_report_day(&who.scope, region)
+        .unwrap_or(first);
+    daily.retain(|d, _| *d >= first_report);
     let start = daily.keys().next().copied().unwrap_or(first);
     let days: Vec<i32> = (start..=last).collect();
     if daily.is_empty() {
