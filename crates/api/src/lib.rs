@@ -4,12 +4,14 @@
 //! `candor audit show --json` need nothing of the collector's internals.
 #![deny(missing_docs)]
 
+mod active;
 mod text;
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+pub use active::{last_whole_month, last_whole_week};
 pub use text::{answer_csv, audit_log_json, number, tokens_json};
 
 /// The pseudo-dimension that groups by day.

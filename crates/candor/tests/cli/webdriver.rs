@@ -1,7 +1,7 @@
 //! A minimal W3C WebDriver client for the browser test: Debian's
 //! `chromedriver` driving headless `chromium`, over plain HTTP on loopback.
 //! Only what the test needs: sessions, navigation, elements, typing,
-//! clicking, page source, screenshots.
+//! clicking, scripts run in the page, the viewport's size, screenshots.
 
 use std::net::TcpStream;
 use std::path::Path;
@@ -219,6 +219,44 @@ impl Browser {
                     .to_owned()
             })
             .collect()
+    }
+
+    /// Runs `script` (a function body; `arguments` are `args`) in the page
+    /// and returns its result. ChromeDriver runs it through the DevTools
+    /// protocol, outside the page's Content-Security-Policy, which forbids
+    /// the page's own scripts.
+    pub(crate) fn execute(&self, script: &str, args: Value) -> Value {
+        self.call(
+            "POST",
+            "/execute/sync",
+            Some(json!({"script": script, "args": args})),
+        )
+    }
+
+    /// Runs `script`, which calls its last argument with the result when
+    /// done (for promises such as axe-core's).
+    pub(crate) fn execute_async(&self, script: &str, args: Value) -> Value {
+        self.call("POST", "/timeouts", Some(json!({"script": 120_000})));
+        self.call(
+            "POST",
+            "/execute/async",
+            Some(json!({"script": script, "args": args})),
+        )
+    }
+
+    /// Lays the page out as on a screen `width` px wide and `height` px
+    /// tall (DevTools device emulation: a window cannot be made as narrow
+    /// as a phone), without reloading it.
+    pub(crate) fn viewport(&self, width: u32, height: u32, mobile: bool) {
+        self.call(
+            "POST",
+            "/goog/cdp/execute",
+            Some(
+                json!({"cmd": "Emulation.setDeviceMetricsOverride", "params": {
+                    "width": width, "height": height, "deviceScaleFactor": 1, "mobile": mobile,
+                }}),
+            ),
+        );
     }
 
     /// Saves a PNG screenshot of the viewport.

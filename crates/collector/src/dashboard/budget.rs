@@ -53,7 +53,11 @@ fn body(c: &Collector, who: &Principal) -> String {
                     td(purpose),
                     td_num(&format!("{e}")),
                     td_num(&format!("{:.3}", (purpose_limit - e).max(0.0))),
-                    td_num(&format!("{d:e}")),
+                    td_num(&if *d == 0.0 {
+                        "0".to_owned()
+                    } else {
+                        format!("{d:e}")
+                    }),
                 ]
             })
             .collect();

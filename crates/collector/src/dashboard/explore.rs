@@ -8,65 +8,114 @@ use std::sync::Arc;
 use axum::extract::{Form, Query as UrlQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use candor_schema::Release;
+use candor_schema::{Metric, Release};
 
 use super::html::{self, esc, fmt_num, page, table, td, td_num};
 use super::session::{Session, session};
 use super::{html_response, ok_page};
 use crate::Collector;
-use crate::release::{self, Answer, Query, QueryError, Scope};
+use crate::analyst::Principal;
+use crate::release::{self, Answer, Query, QueryError};
+
+/// The explorer's form as submitted: the query it asks and what was typed
+/// where the query holds something else (an ε that is not a number is
+/// echoed as typed, with the reason, and nothing is released).
+struct Asked {
+    query: Query,
+    /// The ε field exactly as typed.
+    epsilon_text: String,
+    /// Why the ε field could not be read, if it could not.
+    epsilon_error: Option<String>,
+}
+
+/// The metric the explorer opens on: the first labeled counter released
+/// with central DP (one line per label, a handful of them: a chart worth
+/// looking at), else the first counter, else the first that needs no cells
+/// chosen (activity metrics do; their own pages show them).
+fn default_metric(metrics: &[&Metric]) -> Option<String> {
+    let central = |m: &&&Metric| matches!(m.release, Release::CentralDp { .. });
+    metrics
+        .iter()
+        .filter(central)
+        .find(|m| m.type_name() == "labeled_counter")
+        .or_else(|| {
+            metrics
+                .iter()
+                .filter(central)
+                .find(|m| m.type_name() == "counter")
+        })
+        .or_else(|| metrics.iter().find(|m| m.kind.cohort_weeks().is_none()))
+        .or_else(|| metrics.first())
+        .map(|m| m.id.clone())
+}
 
 /// The explorer's form fields, parsed from pairs (checkboxes repeat `group`).
-fn query_from_pairs(c: &Collector, scope: &Scope, pairs: &[(String, String)]) -> Query {
+fn query_from_pairs(c: &Collector, who: &Principal, pairs: &[(String, String)]) -> Asked {
     let get = |k: &str| pairs.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+    let metrics = c.analyst().metrics_in_scope(&who.scope);
     let metric = get("metric")
-        .or_else(|| {
-            c.analyst()
-                .metrics_in_scope(scope)
-                .first()
-                .map(|m| m.id.clone())
-        })
+        .or_else(|| default_metric(&metrics))
         .unwrap_or_default();
-    let region = get("region")
-        .or_else(|| {
-            c.analyst()
-                .regions_in_scope(scope)
-                .next()
-                .map(str::to_owned)
-        })
-        .unwrap_or_default();
+    let region = super::active::chosen_region(c, who, get("region").as_deref()).unwrap_or_default();
     let group_by: Vec<String> = pairs
         .iter()
         .filter(|(n, _)| n == "group")
         .map(|(_, v)| v.clone())
         .collect();
-    // Blank means the metric's own ε; anything unreadable becomes NaN, which
-    // the release engine refuses (invalid_epsilon) instead of silently
-    // spending the default.
-    let epsilon = get("epsilon")
-        .map(|e| e.trim().to_owned())
-        .filter(|e| !e.is_empty())
-        .map(|e| e.parse::<f64>().unwrap_or(f64::NAN));
+    // Blank means the metric's own ε; anything else must be a number.
+    let epsilon_text = get("epsilon").unwrap_or_default();
+    let (epsilon, epsilon_error) = match epsilon_text.trim() {
+        "" => (None, None),
+        t => match t.parse::<f64>() {
+            Ok(e) if e.is_finite() => (Some(e), None),
+            _ => (
+                None,
+                Some(format!(
+                    "ε must be a number such as 0.5 (or blank for the metric's own); “{t}” is not one. \
+                     Nothing was released or spent."
+                )),
+            ),
+        },
+    };
+    // Activity metrics are released from named cells: the explorer shows
+    // active or new devices per day (the overview and the retention page
+    // show the weekly, monthly and cohort releases).
+    let activity = metrics
+        .iter()
+        .any(|m| m.id == metric && m.kind.cohort_weeks().is_some());
+    let cells = if activity {
+        vec![match get("activity").as_deref() {
+            Some("new") => "new".to_owned(),
+            _ => "today".to_owned(),
+        }]
+    } else {
+        vec![]
+    };
     // The default range is the last two weeks that are closed (released).
     let last = c.analyst().last_closed_day(&region);
-    Query {
-        region,
-        metric,
-        schema: None,
-        from: get("from").unwrap_or_else(|| release::format_day(last - 13)),
-        to: get("to").unwrap_or_else(|| release::format_day(last)),
-        group_by: if pairs.is_empty() {
-            vec![release::DAY.into()]
-        } else {
-            group_by
+    Asked {
+        query: Query {
+            region,
+            metric,
+            schema: None,
+            from: get("from").unwrap_or_else(|| release::format_day(last - 13)),
+            to: get("to").unwrap_or_else(|| release::format_day(last)),
+            group_by: if pairs.is_empty() {
+                vec![release::DAY.into()]
+            } else {
+                group_by
+            },
+            filters: BTreeMap::new(),
+            cells,
+            epsilon,
         },
-        filters: BTreeMap::new(),
-        cells: vec![],
-        epsilon,
+        epsilon_text,
+        epsilon_error,
     }
 }
 
-fn explore_form_html(c: &Collector, s: &Session, q: &Query) -> String {
+fn explore_form_html(c: &Collector, s: &Session, asked: &Asked) -> String {
+    let q = &asked.query;
     let metrics = c.analyst().metrics_in_scope(&s.who.scope);
     let mut out = String::from(
         "<p class=\"note\">Each new question spends privacy budget (ε) on every day it covers; asking the \
@@ -100,12 +149,28 @@ fn explore_form_html(c: &Collector, s: &Session, q: &Query) -> String {
         out,
         "</select></label><label>From<input type=\"date\" name=\"from\" id=\"from\" value=\"{}\"></label>\
          <label>To<input type=\"date\" name=\"to\" id=\"to\" value=\"{}\"></label>\
-         <label>ε per day (blank: the metric's own)<input name=\"epsilon\" id=\"epsilon\" inputmode=\"decimal\" value=\"{}\"></label>\
-         <label>Group by<span class=\"choices\">",
+         <label>ε per day (blank: the metric's own)<input name=\"epsilon\" id=\"epsilon\" inputmode=\"decimal\" value=\"{}\"{}></label>",
         esc(&q.from),
         esc(&q.to),
-        q.epsilon.map(|e| e.to_string()).unwrap_or_default()
+        esc(&asked.epsilon_text),
+        if asked.epsilon_error.is_some() {
+            " aria-invalid=\"true\" aria-describedby=\"epsilon-error\""
+        } else {
+            ""
+        }
     );
+    if metrics.iter().any(|m| m.kind.cohort_weeks().is_some()) {
+        let new = q.cells.iter().any(|c| c == "new");
+        let _ = write!(
+            out,
+            "<label>Activity metrics show<select name=\"activity\" id=\"activity\">\
+             <option value=\"today\"{}>active devices per day</option>\
+             <option value=\"new\"{}>new devices per day</option></select></label>",
+            if new { "" } else { " selected" },
+            if new { " selected" } else { "" }
+        );
+    }
+    out.push_str("<fieldset class=\"choices\"><legend>Group by</legend>");
     let dims: Vec<String> = metrics
         .iter()
         .find(|m| m.id == q.metric)
@@ -124,8 +189,15 @@ fn explore_form_html(c: &Collector, s: &Session, q: &Query) -> String {
         );
     }
     out.push_str(
-        "</span></label><div><button type=\"submit\" id=\"release\">Release</button></div></form>",
+        "</fieldset><div><button type=\"submit\" id=\"release\">Release</button></div></form>",
     );
+    if let Some(e) = &asked.epsilon_error {
+        let _ = write!(
+            out,
+            "<p class=\"warn\" id=\"epsilon-error\"><b>invalid_epsilon</b>: {}</p>",
+            esc(e)
+        );
+    }
     out
 }
 
@@ -138,8 +210,8 @@ pub(crate) async fn form(
         Ok(s) => s,
         Err(r) => return r,
     };
-    let q = query_from_pairs(&c, &s.who.scope, &pairs);
-    let body = explore_form_html(&c, &s, &q);
+    let asked = query_from_pairs(&c, &s.who, &pairs);
+    let body = explore_form_html(&c, &s, &asked);
     ok_page(page("Metrics", "/dashboard/explore", s.user(), &body))
 }
 
@@ -160,7 +232,15 @@ pub(crate) async fn release(
     if let Err(refused) = s.check_form(csrf, "The form token does not match; reload the page.") {
         return refused;
     }
-    let q = query_from_pairs(&c, &s.who.scope, &pairs);
+    let asked = query_from_pairs(&c, &s.who, &pairs);
+    if asked.epsilon_error.is_some() {
+        let body = explore_form_html(&c, &s, &asked);
+        return html_response(
+            StatusCode::BAD_REQUEST,
+            page("Metrics", "/dashboard/explore", s.user(), &body),
+        );
+    }
+    let q = asked.query.clone();
     let worker = c.clone();
     let (who, query) = (s.who.clone(), q.clone());
     let answer = tokio::task::spawn_blocking(move || worker.analyst().query_as(&who, &query))
@@ -170,10 +250,10 @@ pub(crate) async fn release(
                 "the query failed".into(),
             )))
         });
-    let mut body = explore_form_html(&c, &s, &q);
+    let mut body = explore_form_html(&c, &s, &asked);
     let status = match &answer {
         Ok(a) => {
-            body.push_str(&answer_html(&c, a));
+            body.push_str(&answer_html(&c, &s.who, a));
             StatusCode::OK
         }
         Err(e) => {
@@ -223,7 +303,57 @@ fn shown(value: f64) -> f64 {
     value.max(0.0)
 }
 
-fn answer_html(c: &Collector, a: &Answer) -> String {
+/// What the values of a metric count, for the chart's axis.
+fn unit(m: Option<&Metric>, by_day: bool) -> String {
+    let per_day = if by_day { " per day" } else { "" };
+    match m {
+        Some(m) if matches!(m.release, Release::LocalDp { .. }) => {
+            format!("devices{per_day} (estimated)")
+        }
+        Some(m) => match m.type_name() {
+            "boolean" | "category" | "activity" => format!("devices{per_day}"),
+            "distribution" => format!("reports{per_day}"),
+            "domain_set" => format!("reports naming the domain{per_day}"),
+            _ => format!("total over reports{per_day}"),
+        },
+        None => String::new(),
+    }
+}
+
+/// Whether any device reported to the answer's region over its range (any
+/// purpose in scope): a yes or no, never a count.
+fn anything_reported(c: &Collector, who: &Principal, a: &Answer) -> bool {
+    match (
+        release::parse_day(&a.query.from),
+        release::parse_day(&a.query.to),
+    ) {
+        (Some(from), Some(to)) => c
+            .analyst()
+            .regions_with_reports(&who.scope, from..=to)
+            .contains(&a.query.region.as_str()),
+        _ => true,
+    }
+}
+
+/// Why an answer released nothing although reports arrived, in words:
+/// no group reaching k, or nothing above τ for an open set.
+fn why_nothing(a: &Answer) -> String {
+    match (a.threshold, a.selection_noise_scale) {
+        (Some(t), None) => format!(
+            "Nothing was released: no value's noisy count reached the threshold τ = {}. Values of an open set \
+             (such as domains) are shown only above τ, so that a value only a few devices sent stays hidden; τ \
+             is higher for a smaller ε. Try a longer range or fewer groups.",
+            fmt_num(t.ceil())
+        ),
+        _ => format!(
+            "Nothing was released: in every group fewer than k = {} devices reported (compared on a noisy count). \
+             Try a longer range, fewer group-by dimensions, or another region.",
+            a.k_min
+        ),
+    }
+}
+
+fn answer_html(c: &Collector, who: &Principal, a: &Answer) -> String {
     let metric = c
         .analyst()
         .registry()
@@ -280,7 +410,43 @@ fn answer_html(c: &Collector, a: &Answer) -> String {
         a.k_min,
         esc(&suppressed)
     );
+    if !anything_reported(c, who, a) {
+        // Noise alone can lift an empty group over k now and then: say
+        // plainly that there is nothing underneath.
+        let _ = write!(
+            out,
+            "<p class=\"warn\" id=\"nothing-reported\">No device reported to region {} from {} to {}, so there \
+             is nothing to count{}. Try another region or range.</p>",
+            esc(&a.query.region),
+            esc(&a.query.from),
+            esc(&a.query.to),
+            if a.groups.is_empty() {
+                ""
+            } else {
+                ": anything shown below is noise"
+            }
+        );
+    } else if a.groups.is_empty() {
+        let _ = write!(
+            out,
+            "<p class=\"warn\" id=\"nothing-released\">{}</p>",
+            esc(&why_nothing(a))
+        );
+    }
+    if a.groups.is_empty() {
+        return out;
+    }
+    // Groups in reading order: by day, then by label with numbers as numbers.
+    let mut groups: Vec<&release::Group> = a.groups.iter().collect();
+    groups.sort_by(|x, y| {
+        x.day
+            .cmp(&y.day)
+            .then_with(|| html::natural_cmp(&series_label(x), &series_label(y)))
+    });
     let by_day = a.query.group_by.iter().any(|g| g == release::DAY);
+    let unit = unit(metric, by_day);
+    // Table rows not drawn as their own line or bar, and where they went.
+    let mut not_drawn: BTreeMap<String, &str> = BTreeMap::new();
     if by_day {
         let (from, to) = (
             release::parse_day(&a.query.from).unwrap_or(0),
@@ -288,36 +454,39 @@ fn answer_html(c: &Collector, a: &Answer) -> String {
         );
         let days: Vec<String> = (from..=to).map(release::format_day).collect();
         let mut by_series: BTreeMap<String, BTreeMap<String, (f64, f64, f64)>> = BTreeMap::new();
-        for g in &a.groups {
+        for g in &groups {
             by_series.entry(series_label(g)).or_default().insert(
                 g.day.clone().unwrap_or_default(),
                 (shown(g.value), shown(g.ci95[0]), shown(g.ci95[1])),
             );
         }
-        // The six largest series keep the chart readable; the table has all.
-        let mut ranked: Vec<(&String, f64)> = by_series
+        let mut labels: Vec<&String> = by_series.keys().collect();
+        labels.sort_by(|x, y| html::natural_cmp(x, y));
+        let series: Vec<html::Series> = labels
             .iter()
-            .map(|(k, v)| (k, v.values().map(|p| p.0).sum::<f64>()))
-            .collect();
-        ranked.sort_by(|a, b| b.1.total_cmp(&a.1));
-        let series: Vec<html::Series> = ranked
-            .iter()
-            .take(6)
-            .map(|(label, _)| html::Series {
+            .map(|label| html::Series {
                 label: (*label).clone(),
                 points: days
                     .iter()
                     .map(|d| by_series[*label].get(d).copied())
                     .collect(),
+                folded: false,
             })
             .collect();
-        let labels: Vec<String> = days.iter().map(|d| d[5..].to_owned()).collect();
-        out.push_str(&html::line_chart(&a.query.metric, &labels, &series));
-    } else if !a.groups.is_empty() {
-        let bars: Vec<(String, f64, f64, f64)> = a
-            .groups
+        let (series, folded) = html::fold_series(series);
+        for f in folded {
+            not_drawn.insert(f, "in “other”");
+        }
+        let x_labels: Vec<String> = days.iter().map(|d| d[5..].to_owned()).collect();
+        out.push_str(&html::line_chart(
+            &format!("{} per day in {}", a.query.metric, a.query.region),
+            &unit,
+            &x_labels,
+            &series,
+        ));
+    } else {
+        let bars: Vec<(String, f64, f64, f64)> = groups
             .iter()
-            .take(40)
             .map(|g| {
                 (
                     series_label(g),
@@ -327,15 +496,39 @@ fn answer_html(c: &Collector, a: &Answer) -> String {
                 )
             })
             .collect();
-        out.push_str(&html::bar_chart(&a.query.metric, &bars));
+        for (label, ..) in bars.iter().skip(html::MAX_BARS) {
+            not_drawn.insert(label.clone(), "not in the chart");
+        }
+        out.push_str(&html::bar_chart(
+            &format!(
+                "{} in {}, {} to {}",
+                a.query.metric, a.query.region, a.query.from, a.query.to
+            ),
+            &unit,
+            &bars,
+        ));
     }
-    let rows: Vec<Vec<String>> = a
-        .groups
+    if !not_drawn.is_empty() {
+        let _ = write!(
+            out,
+            "<p class=\"small-note\" id=\"not-drawn\">The chart draws at most {} lines ({} bars); the {} other \
+             groups are marked in the table.</p>",
+            html::MAX_SERIES,
+            html::MAX_BARS,
+            not_drawn.len()
+        );
+    }
+    let rows: Vec<Vec<String>> = groups
         .iter()
         .map(|g| {
+            let label = series_label(g);
+            let mark = not_drawn
+                .get(&label)
+                .map(|m| format!(" <span class=\"small-note\">({m})</span>"))
+                .unwrap_or_default();
             vec![
                 td(g.day.as_deref().unwrap_or("all days")),
-                td(&series_label(g)),
+                format!("<td>{}{mark}</td>", esc(&label)),
                 format!(
                     "<td class=\"num value\" data-value=\"{}\">{}</td>",
                     g.value,

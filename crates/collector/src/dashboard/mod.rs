@@ -20,6 +20,7 @@
 //! Handlers read the `cookie` header (the session) and form bodies; nothing
 //! of either is logged.
 
+mod active;
 mod audit;
 mod budget;
 mod explore;
@@ -32,7 +33,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 
 use crate::Collector;
@@ -41,13 +42,17 @@ use html::page;
 use session::Session;
 
 /// The dashboard's pages, as `(method, path)`.
-pub const DASHBOARD_ROUTES: [(&str, &str); 10] = [
+pub const DASHBOARD_ROUTES: [(&str, &str); 14] = [
+    ("get", "/"),
+    ("get", "/favicon.ico"),
+    ("get", "/favicon.svg"),
     ("get", "/dashboard"),
     ("get", "/dashboard/login"),
     ("post", "/dashboard/login"),
     ("post", "/dashboard/logout"),
     ("get", "/dashboard/explore"),
     ("post", "/dashboard/explore"),
+    ("get", "/dashboard/retention"),
     ("get", "/dashboard/budget"),
     ("get", "/dashboard/audit"),
     ("get", "/dashboard/keys"),
@@ -57,6 +62,11 @@ pub const DASHBOARD_ROUTES: [(&str, &str); 10] = [
 /// The dashboard's router, with the security headers on every answer.
 pub(crate) fn router() -> Router<Arc<Collector>> {
     Router::new()
+        // The bare address is where a person types first.
+        .route("/", get(|| async { Redirect::to("/dashboard") }))
+        // Browsers ask for /favicon.ico whatever the page links.
+        .route("/favicon.ico", get(favicon))
+        .route("/favicon.svg", get(favicon))
         .route("/dashboard", get(overview::show))
         .route(
             "/dashboard/login",
@@ -67,6 +77,7 @@ pub(crate) fn router() -> Router<Arc<Collector>> {
             "/dashboard/explore",
             get(explore::form).post(explore::release),
         )
+        .route("/dashboard/retention", get(active::retention))
         .route("/dashboard/budget", get(budget::show))
         .route("/dashboard/audit", get(audit::show))
         .route("/dashboard/keys", get(keys::show))
@@ -111,6 +122,29 @@ async fn style() -> Response {
         html::STYLE,
     )
         .into_response()
+}
+
+async fn favicon() -> Response {
+    ([(header::CONTENT_TYPE, "image/svg+xml")], html::FAVICON).into_response()
+}
+
+/// [`blocking_page`] for a page about one region, chosen with `?region=`
+/// (any other parameter is ignored): `body` gets the region asked for.
+async fn region_page(
+    c: Arc<Collector>,
+    headers: &HeaderMap,
+    pairs: Vec<(String, String)>,
+    title_path: (&str, &str),
+    body: fn(&Collector, &Principal, Option<&str>) -> String,
+) -> Response {
+    let asked = pairs
+        .into_iter()
+        .find(|(k, _)| k == "region")
+        .map(|(_, v)| v);
+    blocking_page(c, headers, title_path, move |c, who| {
+        body(c, who, asked.as_deref())
+    })
+    .await
 }
 
 /// A signed-in page whose body is built on a blocking thread (it reads

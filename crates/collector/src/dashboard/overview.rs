@@ -4,7 +4,7 @@
 use std::fmt::Write as _;
 use std::sync::Arc;
 
-use axum::extract::State;
+use axum::extract::{Query as UrlQuery, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
 
@@ -13,25 +13,26 @@ use crate::Collector;
 use crate::analyst::Principal;
 use crate::release;
 
-pub(crate) async fn show(State(c): State<Arc<Collector>>, headers: HeaderMap) -> Response {
-    super::blocking_page(c, &headers, ("Overview", "/dashboard"), body).await
+pub(crate) async fn show(
+    State(c): State<Arc<Collector>>,
+    headers: HeaderMap,
+    UrlQuery(pairs): UrlQuery<Vec<(String, String)>>,
+) -> Response {
+    super::region_page(c, &headers, pairs, ("Overview", "/dashboard"), body).await
 }
 
-fn body(c: &Collector, who: &Principal) -> String {
+fn body(c: &Collector, who: &Principal, asked: Option<&str>) -> String {
     let overview = c.analyst().overview(who);
     let today = overview.today;
-    let first = today - 29;
-    let days: Vec<i32> = (first..=today).collect();
-    let labels: Vec<String> = days
-        .iter()
-        .map(|d| release::format_day(*d)[5..].to_owned())
-        .collect();
     let mut out = String::from(
         "<p class=\"note\">Reports arrive sealed to each region's key, are opened, checked against the \
          data dictionary and added to aggregates at once; no report is stored. Statistics are released \
          only for closed days (no report for them can still arrive), through the metric explorer, with \
          differential privacy.</p>",
     );
+    if let Some(region) = super::active::chosen_region(c, who, asked) {
+        out.push_str(&super::active::overview_section(c, who, &region));
+    }
     let closed: Vec<Vec<String>> = overview
         .closed
         .iter()
@@ -80,6 +81,19 @@ fn body(c: &Collector, who: &Principal) -> String {
             );
         }
         out.push_str("</div>");
+        // The last 30 days, from the first with a report: leading days
+        // before the fleet reported would be a flat line of zeros.
+        let first = per_purpose
+            .values()
+            .flat_map(|d| d.iter().filter(|(_, n)| **n > 0).map(|(day, _)| *day))
+            .filter(|d| *d > today - 30)
+            .min()
+            .unwrap_or(today - 29);
+        let days: Vec<i32> = (first..=today).collect();
+        let labels: Vec<String> = days
+            .iter()
+            .map(|d| release::format_day(*d)[5..].to_owned())
+            .collect();
         let series: Vec<html::Series> = per_purpose
             .iter()
             .map(|(purpose, by_day)| html::Series {
@@ -92,13 +106,15 @@ fn body(c: &Collector, who: &Principal) -> String {
                         Some((n, n, n))
                     })
                     .collect(),
+                folded: false,
             })
             .collect();
         if !series.is_empty() {
             out.push_str(&html::line_chart(
                 &format!("Reports per day in {region} (exact, not differentially private)"),
+                "reports per day",
                 &labels,
-                &series,
+                &html::fold_series(series).0,
             ));
         }
     }

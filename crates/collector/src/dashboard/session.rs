@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use super::html::{esc, page};
+use super::html::{Viewer, esc, page};
 use super::html_response;
 use crate::Collector;
 use crate::access::AuthError;
@@ -53,9 +53,15 @@ pub(crate) struct Session {
 }
 
 impl Session {
-    /// The name and form token the page header shows.
-    pub(crate) fn user(&self) -> Option<(&str, &str)> {
-        Some((&self.who.scope.name, &self.csrf))
+    /// The viewer the page frame shows: name, form token, and which
+    /// pages the role may open (the navigation links only those).
+    pub(crate) fn user(&self) -> Option<Viewer<'_>> {
+        Some(Viewer {
+            name: &self.who.scope.name,
+            csrf: &self.csrf,
+            may_query: self.who.role.may_query(),
+            may_audit: self.who.role.may_read_audit(),
+        })
     }
 
     /// Checks that a submitted form token is this session's; otherwise
@@ -117,9 +123,9 @@ fn login_page(c: &Collector, status: StatusCode, message: Option<&str>) -> Respo
         .map(|m| format!("<p class=\"warn\" id=\"login-error\">{}</p>", esc(m)))
         .unwrap_or_default();
     let body = format!(
-        "<div class=\"login\">{warning}<p>Sign in with an analyst, admin or auditor token \
-         (<code>candor token create</code>). It is kept in a cookie only this site can read, \
-         for {} hours.</p>\
+        "<div class=\"login\">{warning}<p>Sign in with an analyst, admin or auditor token: \
+         <code>candor demo</code> prints one of each, and <code>candor token create</code> makes more. \
+         It is kept in a cookie only this site can read, for {} hours.</p>\
          <form method=\"post\" action=\"/dashboard/login\">\
          <input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
          <label for=\"token\">Token</label>\

@@ -1,6 +1,8 @@
 //! The dashboard over HTTP: sign-in with CSRF, a wrong token refused,
 //! security headers, the explorer's numbers equal to the query API's, and
-//! forms refused without their CSRF token.
+//! forms refused without their CSRF token; active devices and retention,
+//! the bare address, the favicon, role-aware links and answers that explain
+//! themselves.
 
 use candor_collector::access::Role;
 use serde_json::json;
@@ -275,4 +277,143 @@ fn cookies_are_secure_when_configured() {
     let form = get(&behind_tls, "/dashboard/login", "");
     assert!(form.cookies[0].ends_with("; Secure"), "{}", form.cookies[0]);
     behind_tls.stop();
+}
+
+/// `n` devices of eu, new on 2026-11-29 (Sunday of 2026-W48): each sends a
+/// usage report whose activity says active, first of the week, of the month
+/// and since install, in the cohort 2026-W48.
+fn upload_new_devices(server: &Server, n: usize) {
+    use candor_protocol::{Activity, Cohort, Day, MetricValue, seal};
+    use candor_time::IsoWeek;
+    server.clock.set(crate::common::NOON);
+    let key = server.key("eu");
+    let day = Day::from_ymd(2026, 11, 29).expect("day");
+    for _ in 0..n {
+        let mut r = crate::common::usage(day, 1);
+        r.dimensions.insert("platform".into(), "android".into());
+        r.metrics.insert(
+            "app.active".into(),
+            MetricValue::Activity(Activity {
+                today: true,
+                first_in_week: true,
+                first_in_month: true,
+                first_day: true,
+                cohort: Cohort::Week(IsoWeek::of(day)),
+            }),
+        );
+        assert_eq!(
+            server.post("eu", &seal(&r, &key).expect("seals")).status,
+            202
+        );
+    }
+    server.clock.set(crate::common::NOON + 4 * 86_400);
+}
+
+#[test]
+fn the_dashboard_shows_active_devices_and_retention_and_explains_itself() {
+    let server = Server::start();
+    upload_new_devices(&server, 150);
+    let ana = token(&server, "ana", Role::Analyst, &["eu", "us"], &["usage"]);
+    let session = sign_in(&server, &ana).expect("signed in");
+
+    // The bare address leads to the dashboard; a favicon; an unknown route
+    // says what it is in its body.
+    let root = get(&server, "/", "");
+    assert!((300..400).contains(&root.status), "{root:?}");
+    assert_eq!(root.header("location"), Some("/dashboard"));
+    let icon = get(&server, "/favicon.ico", "");
+    assert_eq!(
+        (icon.status, icon.header("content-type")),
+        (200, Some("image/svg+xml"))
+    );
+    let missing = get(&server, "/no/such/page", "");
+    assert_eq!(missing.status, 404);
+    assert!(missing.body.contains("not_found"), "{missing:?}");
+
+    // The overview: daily active devices drawn, the week's total released,
+    // and links only to pages an analyst may open.
+    let overview = get(&server, "/dashboard", &session);
+    assert_eq!(overview.status, 200);
+    assert!(
+        overview.body.contains("Daily active devices in eu"),
+        "{}",
+        overview.body
+    );
+    assert!(overview.body.contains("class=\"series\""));
+    let periods = &overview.body[overview
+        .body
+        .find("id=\"active-periods\"")
+        .expect("periods")..];
+    assert!(periods.contains("week 2026-W48") && periods.contains("class=\"num value\""));
+    assert!(
+        !overview.body.contains("href=\"/dashboard/audit\""),
+        "no audit link for analysts"
+    );
+    assert!(overview.body.contains("href=\"/dashboard/retention\""));
+    // Seen again: saved answers only.
+    let again = get(&server, "/dashboard", &session);
+    assert!(again.body.contains("asked: 0 new"), "{}", again.body);
+
+    // The retention table: the cohort 2026-W48's first week released.
+    let retention = get(&server, "/dashboard/retention?region=eu", &session);
+    assert_eq!(retention.status, 200);
+    let heat = &retention.body[retention.body.find("id=\"retention\"").expect("heat map")..];
+    assert!(
+        heat.contains("<th scope=\"row\">2026-W48</th><td class=\"h5\" data-value=\""),
+        "{heat}"
+    );
+    assert!(retention.body.contains("id=\"heat-legend\""));
+    // Only weeks since the first report are asked: one cohort, one cell.
+    assert_eq!(heat.matches("<th scope=\"row\">").count(), 1, "{heat}");
+
+    // ε typed wrong: echoed as typed, refused with the reason, nothing spent.
+    let form = get(&server, "/dashboard/explore", &session);
+    assert!(
+        form.body.contains("<option value=\"eu\" selected>"),
+        "opens on the region with reports"
+    );
+    let csrf = hidden(&form.body, "csrf");
+    let bad = post_form(
+        &server,
+        "/dashboard/explore",
+        &session,
+        &[
+            ("csrf", &csrf),
+            ("metric", "browser.tabs_opened"),
+            ("region", "eu"),
+            ("epsilon", "abc"),
+            ("group", "day"),
+        ],
+    );
+    assert_eq!(bad.status, 400);
+    assert!(bad.body.contains("value=\"abc\"") && bad.body.contains("“abc” is not one"));
+    assert!(!bad.body.contains("NaN"));
+
+    // A region no device reports to: the answer says so in words.
+    let empty = post_form(
+        &server,
+        "/dashboard/explore",
+        &session,
+        &[
+            ("csrf", &csrf),
+            ("metric", "browser.tabs_opened"),
+            ("region", "us"),
+            ("group", "day"),
+        ],
+    );
+    assert_eq!(empty.status, 200, "{}", empty.body);
+    assert!(
+        empty
+            .body
+            .contains("No device reported to region us from 2026-11-16 to 2026-11-29"),
+        "{}",
+        empty.body
+    );
+
+    // An auditor's links: the audit log, no explorer.
+    let aud = token(&server, "aud", Role::Auditor, &["eu"], &[]);
+    let aud_session = sign_in(&server, &aud).expect("signed in");
+    let seen = get(&server, "/dashboard", &aud_session);
+    assert!(seen.body.contains("href=\"/dashboard/audit\""));
+    assert!(!seen.body.contains("href=\"/dashboard/explore\""));
 }

@@ -15,6 +15,7 @@ code{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;background
 table{border-collapse:collapse;width:100%;font-size:.92rem}\
 th,td{border:1px solid #ccc;padding:.35rem .5rem;text-align:left;vertical-align:top}\
 th{background:#f3f3f3}\
+.scroll{overflow-x:auto}code{overflow-wrap:anywhere}\
 @media (prefers-color-scheme:dark){body{color:#e8e8e8;background:#161616}code,th{background:#2a2a2a}th,td{border-color:#444}h2{border-color:#444}}";
 
 /// The page as HTML, titled after `schema`.
@@ -48,7 +49,9 @@ pub(super) fn html(schema: &Schema, page: &[Block]) -> String {
                 out.push_str("</ul>\n");
             }
             Block::Table { head, rows } => {
-                out.push_str("<table>\n<thead>\n<tr>");
+                // A wide table scrolls sideways on a phone instead of
+                // widening the page.
+                out.push_str("<div class=\"scroll\" tabindex=\"0\">\n<table>\n<thead>\n<tr>");
                 for h in head {
                     let _ = write!(out, "<th scope=\"col\">{}</th>", html_escape(h));
                 }
@@ -60,7 +63,7 @@ pub(super) fn html(schema: &Schema, page: &[Block]) -> String {
                     }
                     out.push_str("</tr>\n");
                 }
-                out.push_str("</tbody>\n</table>\n");
+                out.push_str("</tbody>\n</table>\n</div>\n");
             }
         }
     }

@@ -47,7 +47,7 @@ pub(super) fn page(s: &Schema) -> Vec<Block> {
         ],
         vec![
             b("Aggregated."),
-            t(" On arrival a report is added to totals and then thrown away: nobody looks at individual reports, only at totals over many people."),
+            t(" On arrival a report is added to totals and then thrown away: nobody looks at individual reports, only at totals over many devices."),
         ],
         vec![
             b("Regional."),
