@@ -416,54 +416,6 @@ impl Analyst {
         }
     }
 
-    /// The regions in `scope` that accepted any report of a purpose in
-    /// scope on one of `days`, in region order: where the dashboard opens,
-    /// so that its first page is not an empty chart of a region no device
-    /// reports to. It says only whether, never how many (counts stay
-    /// admin-only, [`Analyst::overview`]); a region whose store cannot be
-    /// read counts as without reports.
-    pub fn regions_with_reports<'a>(
-        &'a self,
-        scope: &'a Scope,
-        days: std::ops::RangeInclusive<i32>,
-    ) -> Vec<&'a str> {
-        self.regions
-            .iter()
-            .filter(|(r, _)| scope.allows_region(r))
-            .filter(|(_, state)| {
-                (state.reader)()
-                    .and_then(|s| s.report_counts())
-                    .unwrap_or_default()
-                    .iter()
-                    .any(|rc| {
-                        rc.reports > 0
-                            && days.contains(&rc.day)
-                            && scope.allows_purpose(&rc.purpose)
-                    })
-            })
-            .map(|(r, _)| r.as_str())
-            .collect()
-    }
-
-    /// The first day on which `region` accepted a report of a purpose in
-    /// `scope`, if any: where the dashboard's active-device and retention
-    /// views start, so that they neither ask (and spend on) nor draw weeks
-    /// before any device reported. Like [`Analyst::regions_with_reports`]
-    /// it tells when, never how many.
-    pub fn first_report_day(&self, scope: &Scope, region: &str) -> Option<i32> {
-        let state = self
-            .regions
-            .get(region)
-            .filter(|_| scope.allows_region(region))?;
-        (state.reader)()
-            .and_then(|s| s.report_counts())
-            .unwrap_or_default()
-            .iter()
-            .filter(|rc| rc.reports > 0 && scope.allows_purpose(&rc.purpose))
-            .map(|rc| rc.day)
-            .min()
-    }
-
     /// Every token's name, role, scope and times (never a hash): admin
     /// tokens only.
     ///

@@ -41,49 +41,27 @@ fn activity_metric<'a>(c: &'a Collector, who: &Principal) -> Option<&'a Metric> 
 }
 
 /// The region a page shows: the one asked for (`?region=`) if in scope,
-/// else the first with reports over the last four closed weeks, else the
-/// first in scope.
+/// else the first in scope. Not "the first with reports": whether a region
+/// received any report is an exact fact, and an analyst learns nothing
+/// exact (issue "Differential privacy with no side channel").
 pub(crate) fn chosen_region(c: &Collector, who: &Principal, asked: Option<&str>) -> Option<String> {
     let analyst = c.analyst();
-    let mut in_scope = analyst.regions_in_scope(&who.scope);
     if let Some(r) = asked.filter(|r| analyst.regions_in_scope(&who.scope).any(|s| s == *r)) {
         return Some(r.to_owned());
     }
-    let first = in_scope.next()?.to_owned();
-    // One read of each region's report counts, over the last closed weeks
-    // of the region that closes latest.
-    let last = analyst
+    analyst
         .regions_in_scope(&who.scope)
-        .map(|r| analyst.last_closed_day(r))
-        .max()
-        .unwrap_or_default();
-    let with_reports = analyst
-        .regions_with_reports(&who.scope, last - 7 * OVERVIEW_WEEKS + 1..=last)
-        .first()
-        .map(|r| (*r).to_owned());
-    Some(with_reports.unwrap_or(first))
+        .next()
+        .map(str::to_owned)
 }
 
-/// The last `n` whole ISO weeks up to `last_week`, oldest first, from the
-/// week of the region's first report on: weeks before any device reported
-/// are neither asked (nor charged) nor drawn.
-fn weeks_with_reports(
-    c: &Collector,
-    who: &Principal,
-    region: &str,
-    last_week: IsoWeek,
-    n: i32,
-) -> Vec<IsoWeek> {
-    let first = c
-        .analyst()
-        .first_report_day(&who.scope, region)
-        .and_then(candor_time::Day::from_number)
-        .map_or(i32::MAX, |d| IsoWeek::of(d).index());
+/// The last `n` whole ISO weeks up to `last_week`, oldest first. All are
+/// asked (and charged) whether or not devices reported in them: which
+/// weeks hold reports is for the noisy answers to say.
+fn last_weeks(last_week: IsoWeek, n: i32) -> Vec<IsoWeek> {
     (0..n)
         .rev()
-        .map(|i| last_week.index() - i)
-        .filter(|i| *i >= first)
-        .filter_map(IsoWeek::from_index)
+        .filter_map(|i| IsoWeek::from_index(last_week.index() - i))
         .collect()
 }
 
@@ -208,16 +186,7 @@ pub(crate) fn overview_section(c: &Collector, who: &Principal, region: &str) -> 
     let Some(last_week) = last_whole_week(last) else {
         return out;
     };
-    if c.analyst().first_report_day(&who.scope, region).is_none() {
-        let _ = write!(
-            out,
-            "<p class=\"warn\" id=\"active-empty\">No device has reported to region {} yet, so there is no \
-             active device to count (nothing was asked or spent).</p>",
-            esc(region)
-        );
-        return out;
-    }
-    let weeks = weeks_with_reports(c, who, region, last_week, OVERVIEW_WEEKS);
+    let weeks = last_weeks(last_week, OVERVIEW_WEEKS);
     let first = weeks.first().map_or(last, |w| *w.days().start());
     let _ = write!(
         out,
@@ -249,14 +218,9 @@ pub(crate) fn overview_section(c: &Collector, who: &Principal, region: &str) -> 
             }
         }
     }
-    // Days before the region's first report (whose values can only be
-    // noise) and before the first released day are left out: a fleet that
-    // started reporting recently should not sit behind weeks of gaps.
-    let first_report = c
-        .analyst()
-        .first_report_day(&who.scope, region)
-        .unwrap_or(first);
-    daily.retain(|d, _| *d >= first_report);
+    // Days before the first released day are left out (post-processing of
+    // the noisy answers only): a fleet that started reporting recently
+    // should not sit behind weeks of withheld days.
     let start = daily.keys().next().copied().unwrap_or(first);
     let days: Vec<i32> = (start..=last).collect();
     if daily.is_empty() {
@@ -412,7 +376,7 @@ fn retention_body(c: &Collector, who: &Principal, asked: Option<&str>) -> String
     let Some(last_week) = last_whole_week(last) else {
         return out;
     };
-    let weeks = weeks_with_reports(c, who, &region, last_week, RETENTION_WEEKS);
+    let weeks = last_weeks(last_week, RETENTION_WEEKS);
     let _ = write!(
         out,
         "<p class=\"note\">Of the devices that started using the app in a week (a row: the install \

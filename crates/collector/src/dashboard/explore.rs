@@ -253,7 +253,7 @@ pub(crate) async fn release(
     let mut body = explore_form_html(&c, &s, &asked);
     let status = match &answer {
         Ok(a) => {
-            body.push_str(&answer_html(&c, &s.who, a));
+            body.push_str(&answer_html(&c, a));
             StatusCode::OK
         }
         Err(e) => {
@@ -320,23 +320,10 @@ fn unit(m: Option<&Metric>, by_day: bool) -> String {
     }
 }
 
-/// Whether any device reported to the answer's region over its range (any
-/// purpose in scope): a yes or no, never a count.
-fn anything_reported(c: &Collector, who: &Principal, a: &Answer) -> bool {
-    match (
-        release::parse_day(&a.query.from),
-        release::parse_day(&a.query.to),
-    ) {
-        (Some(from), Some(to)) => c
-            .analyst()
-            .regions_with_reports(&who.scope, from..=to)
-            .contains(&a.query.region.as_str()),
-        _ => true,
-    }
-}
-
-/// Why an answer released nothing although reports arrived, in words:
-/// no group reaching k, or nothing above τ for an open set.
+/// Why an answer released nothing, in words: no group reaching k, or
+/// nothing above τ for an open set. Whether any report arrived at all is
+/// not said: that would be an exact fact beside the noise (one device's
+/// single report could be read off it), so the words name both causes.
 fn why_nothing(a: &Answer) -> String {
     match (a.threshold, a.selection_noise_scale) {
         (Some(t), None) => format!(
@@ -346,14 +333,15 @@ fn why_nothing(a: &Answer) -> String {
             fmt_num(t.ceil())
         ),
         _ => format!(
-            "Nothing was released: in every group fewer than k = {} devices reported (compared on a noisy count). \
-             Try a longer range, fewer group-by dimensions, or another region.",
+            "Nothing was released: either no device reported here in this range, or in every group fewer than \
+             k = {} did (compared on a noisy count, so a group near k may be withheld). Try a longer range, fewer \
+             group-by dimensions, or another region.",
             a.k_min
         ),
     }
 }
 
-fn answer_html(c: &Collector, who: &Principal, a: &Answer) -> String {
+fn answer_html(c: &Collector, a: &Answer) -> String {
     let metric = c
         .analyst()
         .registry()
@@ -410,23 +398,7 @@ fn answer_html(c: &Collector, who: &Principal, a: &Answer) -> String {
         a.k_min,
         esc(&suppressed)
     );
-    if !anything_reported(c, who, a) {
-        // Noise alone can lift an empty group over k now and then: say
-        // plainly that there is nothing underneath.
-        let _ = write!(
-            out,
-            "<p class=\"warn\" id=\"nothing-reported\">No device reported to region {} from {} to {}, so there \
-             is nothing to count{}. Try another region or range.</p>",
-            esc(&a.query.region),
-            esc(&a.query.from),
-            esc(&a.query.to),
-            if a.groups.is_empty() {
-                ""
-            } else {
-                ": anything shown below is noise"
-            }
-        );
-    } else if a.groups.is_empty() {
+    if a.groups.is_empty() {
         let _ = write!(
             out,
             "<p class=\"warn\" id=\"nothing-released\">{}</p>",

@@ -363,14 +363,15 @@ fn the_dashboard_shows_active_devices_and_retention_and_explains_itself() {
         "{heat}"
     );
     assert!(retention.body.contains("id=\"heat-legend\""));
-    // Only weeks since the first report are asked: one cohort, one cell.
-    assert_eq!(heat.matches("<th scope=\"row\">").count(), 1, "{heat}");
+    // Every one of the last 8 whole weeks is a row, asked whether or not a
+    // device reported in it (which weeks did is not an analyst's to know).
+    assert_eq!(heat.matches("<th scope=\"row\">").count(), 8, "{heat}");
 
     // ε typed wrong: echoed as typed, refused with the reason, nothing spent.
     let form = get(&server, "/dashboard/explore", &session);
     assert!(
         form.body.contains("<option value=\"eu\" selected>"),
-        "opens on the region with reports"
+        "opens on the first region in scope"
     );
     let csrf = hidden(&form.body, "csrf");
     let bad = post_form(
@@ -389,7 +390,9 @@ fn the_dashboard_shows_active_devices_and_retention_and_explains_itself() {
     assert!(bad.body.contains("value=\"abc\"") && bad.body.contains("“abc” is not one"));
     assert!(!bad.body.contains("NaN"));
 
-    // A region no device reports to: the answer says so in words.
+    // A region no device reports to: nothing exact is said about it (that
+    // no device reported is a fact beside the noise); an empty answer
+    // names both causes, and noise alone may release a group now and then.
     let empty = post_form(
         &server,
         "/dashboard/explore",
@@ -402,13 +405,12 @@ fn the_dashboard_shows_active_devices_and_retention_and_explains_itself() {
         ],
     );
     assert_eq!(empty.status, 200, "{}", empty.body);
-    assert!(
-        empty
-            .body
-            .contains("No device reported to region us from 2026-11-16 to 2026-11-29"),
-        "{}",
-        empty.body
-    );
+    assert!(!empty.body.contains("No device reported"), "{}", empty.body);
+    let explained = empty
+        .body
+        .contains("either no device reported here in this range, or in every group fewer than");
+    let released = empty.body.contains("<table");
+    assert!(explained || released, "{}", empty.body);
 
     // An auditor's links: the audit log, no explorer.
     let aud = token(&server, "aud", Role::Auditor, &["eu"], &[]);
