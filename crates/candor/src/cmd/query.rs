@@ -15,7 +15,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
-use candor_api::{Answer, DAY, Query, number};
+use candor_api::{Answer, DAY, Query, last_whole_month, last_whole_week, number};
 use candor_time::{Day, IsoWeek, Month, format_day};
 use clap::Args;
 
@@ -130,74 +130,64 @@ pub(crate) enum Active {
     Retention,
 }
 
-/// The cells, range and grouping of an `--active` release, the range
-/// ending at `to` unless `--week` or `--month` names the period.
+/// The cells, range and grouping of an `--active` release (candor-api's
+/// activity queries, the ones the dashboard asks too, so both meet the same
+/// cached answers), the range ending at `to` unless `--week` or `--month`
+/// names the period. The flags' schema, filters, ε and any `--group-by`
+/// are kept.
 fn active_query(
     agent: &ureq::Agent,
     args: &QueryArgs,
     active: Active,
     query: &mut Query,
 ) -> Result<()> {
-    let to = Day::parse(&query.to).context("--to is not a day (YYYY-MM-DD)")?;
-    let cells = |names: &[&str]| names.iter().map(|c| (*c).to_owned()).collect::<Vec<_>>();
-    match active {
+    let to = Day::parse(&query.to)
+        .context("--to is not a day (YYYY-MM-DD)")?
+        .number();
+    let (region, metric) = (query.region.as_str(), query.metric.as_str());
+    let week = || -> Result<IsoWeek> {
+        match &args.week {
+            Some(w) => IsoWeek::parse(w).context("--week is not an ISO week (YYYY-Www)"),
+            None => last_whole_week(to).context("no whole week ends by --to"),
+        }
+    };
+    let built = match active {
         Active::Daily | Active::New => {
-            query.cells = cells(&[if active == Active::Daily {
-                "today"
+            let from = Day::parse(&query.from)
+                .context("--from is not a day (YYYY-MM-DD)")?
+                .number();
+            if active == Active::Daily {
+                Query::active_daily(region, metric, from, to)
             } else {
-                "new"
-            }]);
-            if query.group_by.is_empty() {
-                query.group_by = vec![DAY.to_owned()];
+                Query::new_devices(region, metric, from, to)
             }
         }
-        Active::Weekly | Active::Retention => {
-            let week = match &args.week {
-                Some(w) => IsoWeek::parse(w).context("--week is not an ISO week (YYYY-Www)")?,
-                None => {
-                    let w = IsoWeek::of(to);
-                    if *w.days().end() == to.number() {
-                        w
-                    } else {
-                        IsoWeek::from_index(w.index() - 1).context("no week before --to")?
-                    }
-                }
-            };
-            (query.from, query.to) = (
-                format_day(*week.days().start()),
-                format_day(*week.days().end()),
-            );
-            query.cells = if active == Active::Weekly {
-                cells(&["week"])
-            } else {
-                let weeks = cohort_weeks(agent, &args.url, &args.metric)?;
-                (0..=weeks)
-                    .map(|k| format!("w{k}"))
-                    .chain(["older".to_owned()])
-                    .collect()
-            };
+        Active::Weekly => Query::active_weekly(region, metric, week()?),
+        Active::Retention => {
+            let weeks = cohort_weeks(agent, &args.url, &args.metric)?;
+            let weeks = u8::try_from(weeks).context("the metric's cohort_weeks is above 255")?;
+            Query::retention_column(region, metric, week()?, weeks)
         }
         Active::Monthly => {
             let month = match &args.month {
                 Some(m) => Month::parse(m).context("--month is not a month (YYYY-MM)")?,
-                None => {
-                    let m = Month::of(to);
-                    if *m.days().end() == to.number() {
-                        m
-                    } else {
-                        let first = Day::from_number(*m.days().start() - 1)
-                            .context("no month before --to")?;
-                        Month::of(first)
-                    }
-                }
+                None => last_whole_month(to).context("no whole month ends by --to")?,
             };
-            (query.from, query.to) = (
-                format_day(*month.days().start()),
-                format_day(*month.days().end()),
-            );
-            query.cells = cells(&["month"]);
+            Query::active_monthly(region, metric, month)
         }
-    }
+    };
+    let group_by = if query.group_by.is_empty() {
+        built.group_by.clone()
+    } else {
+        std::mem::take(&mut query.group_by)
+    };
+    *query = Query {
+        schema: query.schema.take(),
+        filters: std::mem::take(&mut query.filters),
+        epsilon: query.epsilon,
+        group_by,
+        ..built
+    };
     Ok(())
 }
 
