@@ -90,6 +90,11 @@ pub struct DashboardConfig {
     /// speaks plain HTTP (on loopback); turn it on behind a TLS terminator.
     /// With `[tls]` the cookies are `Secure` whatever this says.
     pub secure_cookies: bool,
+    /// The region the dashboard's pages open on when none is asked for
+    /// (if the token covers it; else the first region it covers). An
+    /// operator's choice, not "the region with data": whether a region
+    /// received reports is an exact fact no analyst page may depend on.
+    pub default_region: Option<String>,
 }
 
 fn default_listen() -> SocketAddr {

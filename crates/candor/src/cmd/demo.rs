@@ -101,13 +101,20 @@ impl SimHooks for Hooks {
 pub(crate) fn run(args: DemoArgs) -> Result<ExitCode> {
     let started = Instant::now();
     fresh_dir(&args.dir)?;
-    let config = Config {
+    let mut config = Config {
         listen: args.listen,
         data_dir: args.dir.join("data"),
         ..Config::default()
     };
     let schemas = super::serve::load_schemas(&config)?;
     let schema = schemas[0].clone();
+    let shares = demo_shares(&schema);
+    // The dashboard opens on the region the demo sends the most devices to
+    // (the operator's choice, which the demo makes as an operator would).
+    config.dashboard.default_region = shares
+        .iter()
+        .max_by(|a, b| a.1.total_cmp(&b.1))
+        .map(|(r, _)| r.clone());
     let (regions, purposes) = super::served(&config)?;
     let today = super::today();
     // Only closed days are released: the simulated days end at the last day
@@ -164,7 +171,6 @@ pub(crate) fn run(args: DemoArgs) -> Result<ExitCode> {
         )?);
     }
 
-    let shares = demo_shares(&schema);
     let demo_regions: Vec<String> = shares.iter().map(|(r, _)| r.clone()).collect();
     let signing_keys = super::simulate::signing_keys(&args.dir.join("data"), &demo_regions)?;
     let sim = SimConfig {

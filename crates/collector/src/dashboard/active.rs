@@ -41,17 +41,18 @@ fn activity_metric<'a>(c: &'a Collector, who: &Principal) -> Option<&'a Metric> 
 }
 
 /// The region a page shows: the one asked for (`?region=`) if in scope,
-/// else the first in scope. Not "the first with reports": whether a region
-/// received any report is an exact fact, and an analyst learns nothing
-/// exact (issue "Differential privacy with no side channel").
+/// else `[dashboard] default_region` if in scope, else the first in scope.
+/// Not "the first with reports": whether a region received any report is
+/// an exact fact, and an analyst learns nothing exact (issue "Differential
+/// privacy with no side channel").
 pub(crate) fn chosen_region(c: &Collector, who: &Principal, asked: Option<&str>) -> Option<String> {
     let analyst = c.analyst();
-    if let Some(r) = asked.filter(|r| analyst.regions_in_scope(&who.scope).any(|s| s == *r)) {
-        return Some(r.to_owned());
-    }
-    analyst
-        .regions_in_scope(&who.scope)
-        .next()
+    let configured = c.config().dashboard.default_region.as_deref();
+    [asked, configured]
+        .into_iter()
+        .flatten()
+        .find(|r| analyst.regions_in_scope(&who.scope).any(|s| s == *r))
+        .or_else(|| analyst.regions_in_scope(&who.scope).next())
         .map(str::to_owned)
 }
 
