@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
-use candor_api::{Answer, Group, Query};
+use candor_api::{Answer, Group, Query, number};
 use candor_collector::access::{self, Role, TokenSpec};
 use candor_collector::analyst::Principal;
 use candor_collector::clock::ManualClock;
@@ -362,7 +362,7 @@ fn summary_text(
         let protection = match (a.selection_noise_scale, a.threshold) {
             (Some(_), Some(t)) => format!(
                 "noise scale {}, groups shown when their noisy device count reaches {t:.0}",
-                a.noise_scale.unwrap_or(0.0)
+                number(a.noise_scale.unwrap_or(0.0))
             ),
             (None, Some(t)) => format!("domains shown when their noisy count reaches τ = {t:.0}"),
             _ => "devices randomized (local DP)".into(),
