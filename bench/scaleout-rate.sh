@@ -8,7 +8,7 @@
 #
 #   bash bench/scaleout-rate.sh [reports]     # default 100000; needs NATS
 # Set CANDOR_BIN to use a built binary (default: build target/release/candor),
-# PULLERS to set the worker's `[queue] worker_pullers` (default 0: one per core),
+# PULLERS to set the worker's `[queue] worker_pullers`, its batches in flight (default 0: four per core),
 # ONLY=e2e to measure front + worker only, STORE_URL=postgres://… to give the
 # worker the PostgreSQL store (a namespace of its own, dropped after; the
 # embedded run stays on SQLite, the default it is compared with).
