@@ -174,7 +174,7 @@ fn http_uploader(
         Some(pem) => Arc::new(HttpUploader::with_ca_pem(url, pem.as_bytes()).map_err(|e| {
             CandorError::Config {
                 code: "invalid_ca".into(),
-                message: e.to_string(),
+                detail: e.to_string(),
             }
         })?),
         None => Arc::new(HttpUploader::new(url)),
@@ -188,7 +188,7 @@ fn http_uploader(
 ) -> Result<Arc<dyn candor_sdk::Uploader>, CandorError> {
     Err(CandorError::Config {
         code: "no_http_uploader".into(),
-        message: "this build has no built-in uploader (feature `http`); pass a HostUploader".into(),
+        detail: "this build has no built-in uploader (feature `http`); pass a HostUploader".into(),
     })
 }
 

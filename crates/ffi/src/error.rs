@@ -4,63 +4,63 @@
 use candor_sdk::{ConsentError, OpenError};
 
 /// Why a call failed. Every variant carries a stable snake_case `code`
-/// (what programs match on) and a human `message` (what people read; it
+/// (what programs match on) and a human `detail` (what people read; it
 /// may change). Recording calls never return it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, uniffi::Error)]
 pub enum CandorError {
     /// The options are inconsistent: region not in the schema, key of
     /// another region, two uploaders, ... (`invalid_config`).
-    #[error("{code}: {message}")]
+    #[error("{code}: {detail}")]
     Config {
         /// Stable code.
         code: String,
         /// What is wrong.
-        message: String,
+        detail: String,
     },
     /// The schema does not parse or validate; `code` is the first error's
-    /// code from candor-schema (for example `unknown_purpose`), `message`
+    /// code from candor-schema (for example `unknown_purpose`), `detail`
     /// lists every error with its line.
-    #[error("{code}: {message}")]
+    #[error("{code}: {detail}")]
     Schema {
         /// Stable code.
         code: String,
         /// Every problem found, one per line.
-        message: String,
+        detail: String,
     },
     /// A signing key or key list was refused; `code` is candor-protocol's
     /// (for example `bad_signature`, `expired`).
-    #[error("{code}: {message}")]
+    #[error("{code}: {detail}")]
     Key {
         /// Stable code.
         code: String,
         /// What is wrong.
-        message: String,
+        detail: String,
     },
     /// A purpose id not in the schema (`unknown_purpose`).
-    #[error("{code}: {message}")]
+    #[error("{code}: {detail}")]
     Consent {
         /// Stable code.
         code: String,
         /// What is wrong.
-        message: String,
+        detail: String,
     },
     /// The data directory could not be read or written (`storage`), or a
     /// state file in it is unreadable (`corrupt_state`).
-    #[error("{code}: {message}")]
+    #[error("{code}: {detail}")]
     Storage {
         /// Stable code.
         code: String,
         /// What is wrong.
-        message: String,
+        detail: String,
     },
     /// A bug in the SDK was caught at the boundary (`internal`) instead of
     /// crashing the app. Please report it.
-    #[error("{code}: {message}")]
+    #[error("{code}: {detail}")]
     Internal {
         /// Stable code.
         code: String,
         /// What was caught.
-        message: String,
+        detail: String,
     },
 }
 
@@ -80,14 +80,14 @@ impl CandorError {
     pub(crate) fn config(message: impl Into<String>) -> Self {
         CandorError::Config {
             code: "invalid_config".into(),
-            message: message.into(),
+            detail: message.into(),
         }
     }
 
     pub(crate) fn storage(message: impl std::fmt::Display) -> Self {
         CandorError::Storage {
             code: "storage".into(),
-            message: message.to_string(),
+            detail: message.to_string(),
         }
     }
 }
@@ -98,15 +98,15 @@ impl From<OpenError> for CandorError {
         match e {
             OpenError::Config(_) => CandorError::Config {
                 code: "invalid_config".into(),
-                message,
+                detail: message,
             },
             OpenError::Corrupt { .. } => CandorError::Storage {
                 code: "corrupt_state".into(),
-                message,
+                detail: message,
             },
             OpenError::Randomness => CandorError::Internal {
                 code: "randomness".into(),
-                message,
+                detail: message,
             },
             _ => CandorError::storage(message),
         }
@@ -118,7 +118,7 @@ impl From<ConsentError> for CandorError {
         match e {
             ConsentError::UnknownPurpose(_) => CandorError::Consent {
                 code: "unknown_purpose".into(),
-                message: e.to_string(),
+                detail: e.to_string(),
             },
             _ => CandorError::storage(e),
         }
@@ -129,7 +129,7 @@ impl From<candor_protocol::Error> for CandorError {
     fn from(e: candor_protocol::Error) -> Self {
         CandorError::Key {
             code: e.code().into(),
-            message: e.to_string(),
+            detail: e.to_string(),
         }
     }
 }
@@ -142,7 +142,7 @@ impl From<candor_schema::SchemaErrors> for CandorError {
                 .first()
                 .map_or("invalid_schema", |d| d.kind.code())
                 .into(),
-            message: e.to_string(),
+            detail: e.to_string(),
         }
     }
 }

@@ -29,7 +29,7 @@ pub(crate) fn fallible<T>(f: impl FnOnce() -> Result<T, CandorError>) -> Result<
         PANICS.fetch_add(1, Ordering::Relaxed);
         Err(CandorError::Internal {
             code: "internal".into(),
-            message: what(payload.as_ref()),
+            detail: what(payload.as_ref()),
         })
     })
 }

@@ -85,7 +85,7 @@ impl From<uniffi::UnexpectedUniFFICallbackError> for HostError {
 /// recording needs is held; blocking is expected.
 #[uniffi::export(callback_interface)]
 pub trait HostUploader: Send + Sync {
-    /// POSTs `body` (content type `application/candor-envelope`) to
+    /// POSTs `body` (content type `application/vnd.candor.report`) to
     /// `{collector}/v1/regions/{region}/reports` and returns what the
     /// collector answered.
     fn upload(&self, region: String, body: Vec<u8>) -> Result<UploadOutcome, HostError>;
