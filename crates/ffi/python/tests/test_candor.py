@@ -15,7 +15,10 @@ import pytest
 import candor
 from conftest import SCHEMA_TOML, Server, run
 
-DEVICES = 12  # above the eu region's k_min of 10
+# The eu region releases a group only when its noisy contributor count
+# (Laplace, scale 16) reaches k_min = 10: at 150 devices a group is
+# suppressed about once in 12,000 runs, at 12 nearly every other run.
+DEVICES = 150
 TODAY = datetime.datetime.now(datetime.timezone.utc).date().isoformat()
 
 
@@ -101,26 +104,24 @@ def query(server: Server, token: str, metric: str) -> dict:
     return json.loads(out)
 
 
-def cell(answer: dict, name=None) -> dict:
-    """The released cell `name` (the only one when None) of an ungrouped answer."""
-    groups = answer["groups"]
+def group(answer: dict, cell=None) -> dict:
+    """The released group of an ungrouped answer (of `cell`, for labels)."""
+    assert answer["suppressed"] == 0, answer
+    groups = [g for g in answer["groups"] if cell is None or g.get("cell") == cell]
     assert len(groups) == 1, answer
-    cells = groups[0]["cells"]
-    if name is None:
-        assert len(cells) == 1, answer
-        return cells[0]
-    return next(c for c in cells if c["cell"] == name)
+    return groups[0]
 
 
-def within(c: dict, truth: int) -> None:
-    """The released value is the truth up to the published noise: inside
-    twice the 95% interval's half-width (a test that fails one run in 20
-    by design would be flaky; at twice the width a Laplace draw falls
-    outside about once in 400)."""
-    low, high = c["interval_95"]
-    value = c["value"]
+def within(g: dict, truth: int) -> None:
+    """The released value is the truth up to the published noise: within
+    three half-widths of the published 95% interval. (The truth falls
+    outside the interval itself in one run in 20 by design, which would
+    make a flaky test; a Laplace draw passes three half-widths about once
+    in 8,000.)"""
+    low, high = g["ci95"]
+    value = g["value"]
     half = (high - low) / 2
-    assert abs(value - truth) <= 2 * half, f"{value} vs truth {truth}, interval {low}..{high}"
+    assert abs(value - truth) <= 3 * half, f"{value} vs truth {truth}, interval {low}..{high}"
 
 
 def test_the_scenario_ends_in_a_release_matching_what_was_recorded(tmp_path, server):
@@ -134,8 +135,11 @@ def test_the_scenario_ends_in_a_release_matching_what_was_recorded(tmp_path, ser
             host = UrllibUploader(server.url)
             client = candor.Client.open_with_uploader(options(path, signing_key, key_list_json=key_list), host)
         else:
-            # Half through the built-in uploader, which fetches the key list.
+            # Half through the built-in uploader, which fetches the key list
+            # on its first pass (nothing is queued yet: a day is sealed only
+            # to a verified list, so this is what an app does at start).
             client = candor.Client.open(options(path, signing_key, collector_url=server.url))
+            assert client.upload().requests == 0
         clients.append(client)
 
     for client in clients:
@@ -150,11 +154,7 @@ def test_the_scenario_ends_in_a_release_matching_what_was_recorded(tmp_path, ser
 
     for client in clients:
         summary = client.upload()
-        if summary.remaining:
-            # The built-in uploader fetched the key list in this pass; the
-            # day it sealed then goes with the next.
-            summary = client.upload()
-        assert summary.remaining == 0 and summary.rejected == 0, summary
+        assert (summary.accepted, summary.remaining, summary.rejected) == (2, 0, 0), summary
         sent = [json.loads(r) for r in client.sent_reports(7)]
         assert {r["purpose"] for r in sent} == {"usage", "browsing"}, sent
         usage = next(r for r in sent if r["purpose"] == "usage")
@@ -168,10 +168,8 @@ def test_the_scenario_ends_in_a_release_matching_what_was_recorded(tmp_path, ser
     token = run("token", "create", "--name", "py", "--data-dir", str(server.data),
                 "--role", "analyst", "--regions", "eu", "--purposes", "usage").strip()
     server.start(days=5)
-    within(cell(query(server, token, "browser.tabs_opened")), 3 * DEVICES)
-    within(cell(query(server, token, "app.opened"), "camera"), 2 * DEVICES)
-    session = query(server, token, "browser.session_minutes")
-    assert session["groups"], session
+    within(group(query(server, token, "browser.tabs_opened")), 3 * DEVICES)
+    within(group(query(server, token, "app.opened"), "camera"), 2 * DEVICES)
 
 
 def test_private_mode_records_nothing(tmp_path, server):
@@ -230,12 +228,19 @@ def test_errors_are_exceptions_with_stable_codes_and_recording_never_raises(tmp_
 
 
 def test_a_host_that_raises_is_offline_not_a_crash(tmp_path, server):
-    client = candor.Client.open_with_uploader(options(tmp_path, server.signing_key()), Broken())
+    # Its key-list fetch raises HostError: no list, nothing sealed, no crash.
+    fetchless = candor.Client.open_with_uploader(options(tmp_path / "a", server.signing_key()), Broken())
+    assert fetchless.upload().requests == 0
+    # Its upload raises RuntimeError: the report stays queued, the SDK backs off.
+    key_list = server.get("/v1/regions/eu/keys").decode()
+    client = candor.Client.open_with_uploader(
+        options(tmp_path / "b", server.signing_key(), key_list_json=key_list), Broken())
     client.grant("usage")
     client.counter("browser.tabs_opened").add(1)
     client.end_day()
     summary = client.upload()
-    assert summary.accepted == 0 and summary.retry_at is not None, summary
+    assert summary.accepted == 0 and summary.remaining == 1 and summary.retry_at is not None, summary
+    assert len(client.pending_reports()) == 1
 
 
 def test_handles_are_shared_across_threads(tmp_path, server):
