@@ -11,7 +11,8 @@ use candor_sdk::{Candor, Config, ManualClock};
 use crate::error::CandorError;
 use crate::guard::{PANICS, fallible, infallible};
 use crate::metrics::{
-    Activity, Boolean, Category, Counter, Distribution, DomainSet, LabeledCounter,
+    ActivityMetric, BooleanMetric, CategoryMetric, CounterMetric, DistributionMetric,
+    DomainSetMetric, LabeledCounterMetric,
 };
 use crate::uploader::{HostAdapter, HostUploader};
 
@@ -294,38 +295,38 @@ impl Client {
     /// A handle for a `counter` metric (look it up once, use it often).
     /// An id that is not a counter of the schema gives a handle whose
     /// every use is counted (`unknown_metric`, `wrong_type`).
-    pub fn counter(&self, id: String) -> Arc<Counter> {
-        Arc::new(Counter(self.sdk.counter(&id)))
+    pub fn counter(&self, id: String) -> Arc<CounterMetric> {
+        Arc::new(CounterMetric(self.sdk.counter(&id)))
     }
 
     /// A handle for a `labeled_counter` metric.
-    pub fn labeled_counter(&self, id: String) -> Arc<LabeledCounter> {
-        Arc::new(LabeledCounter(self.sdk.labeled_counter(&id)))
+    pub fn labeled_counter(&self, id: String) -> Arc<LabeledCounterMetric> {
+        Arc::new(LabeledCounterMetric(self.sdk.labeled_counter(&id)))
     }
 
     /// A handle for a `boolean` metric.
-    pub fn boolean(&self, id: String) -> Arc<Boolean> {
-        Arc::new(Boolean(self.sdk.boolean(&id)))
+    pub fn boolean(&self, id: String) -> Arc<BooleanMetric> {
+        Arc::new(BooleanMetric(self.sdk.boolean(&id)))
     }
 
     /// A handle for a `category` metric.
-    pub fn category(&self, id: String) -> Arc<Category> {
-        Arc::new(Category(self.sdk.category(&id)))
+    pub fn category(&self, id: String) -> Arc<CategoryMetric> {
+        Arc::new(CategoryMetric(self.sdk.category(&id)))
     }
 
     /// A handle for a `distribution` metric.
-    pub fn distribution(&self, id: String) -> Arc<Distribution> {
-        Arc::new(Distribution(self.sdk.distribution(&id)))
+    pub fn distribution(&self, id: String) -> Arc<DistributionMetric> {
+        Arc::new(DistributionMetric(self.sdk.distribution(&id)))
     }
 
     /// A handle for a `domain_set` metric.
-    pub fn domain_set(&self, id: String) -> Arc<DomainSet> {
-        Arc::new(DomainSet(self.sdk.domain_set(&id)))
+    pub fn domain_set(&self, id: String) -> Arc<DomainSetMetric> {
+        Arc::new(DomainSetMetric(self.sdk.domain_set(&id)))
     }
 
     /// A handle for an `activity` metric.
-    pub fn activity(&self, id: String) -> Arc<Activity> {
-        Arc::new(Activity(self.sdk.activity(&id)))
+    pub fn activity(&self, id: String) -> Arc<ActivityMetric> {
+        Arc::new(ActivityMetric(self.sdk.activity(&id)))
     }
 
     /// Persists today's aggregates and builds, seals and queues the reports

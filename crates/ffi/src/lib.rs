@@ -3,9 +3,10 @@
 //! language's bindings.
 //!
 //! The recording cost stays in Rust; each language gets its own types:
-//! [`Client`] opens a data directory, metric handles ([`Counter`],
-//! [`LabeledCounter`], [`Boolean`], [`Category`], [`Distribution`],
-//! [`DomainSet`], [`Activity`]) record, [`HostUploader`] lets the app's own
+//! [`Client`] opens a data directory, metric handles ([`CounterMetric`],
+//! [`LabeledCounterMetric`], [`BooleanMetric`], [`CategoryMetric`],
+//! [`DistributionMetric`], [`DomainSetMetric`], [`ActivityMetric`]; named
+//! like the Rust SDK's, and never like a language's own `Boolean`) record, [`HostUploader`] lets the app's own
 //! HTTP stack (proxy, certificate pinning) carry the sealed reports.
 //!
 //! # Why proc-macros, not a UDL file
@@ -41,7 +42,10 @@ mod uploader;
 
 pub use client::{Client, ClientOptions, PurposeConsent, Receipt, UploadSummary};
 pub use error::CandorError;
-pub use metrics::{Activity, Boolean, Category, Counter, Distribution, DomainSet, LabeledCounter};
+pub use metrics::{
+    ActivityMetric, BooleanMetric, CategoryMetric, CounterMetric, DistributionMetric,
+    DomainSetMetric, LabeledCounterMetric,
+};
 pub use uploader::{HostError, HostUploader, KeyListOutcome, ReportOutcome, UploadOutcome};
 
 uniffi::setup_scaffolding!("candor");

@@ -28,35 +28,35 @@ macro_rules! handle {
 
 handle!(
     /// A `counter` metric: how many times something happened.
-    Counter(candor_sdk::CounterMetric)
+    CounterMetric(candor_sdk::CounterMetric)
 );
 handle!(
     /// A `labeled_counter` metric: counts per label of a closed set.
-    LabeledCounter(candor_sdk::LabeledCounterMetric)
+    LabeledCounterMetric(candor_sdk::LabeledCounterMetric)
 );
 handle!(
     /// A `boolean` metric: the last value of the day wins.
-    Boolean(candor_sdk::BooleanMetric)
+    BooleanMetric(candor_sdk::BooleanMetric)
 );
 handle!(
     /// A `category` metric: one value of a closed set, the last of the day wins.
-    Category(candor_sdk::CategoryMetric)
+    CategoryMetric(candor_sdk::CategoryMetric)
 );
 handle!(
     /// A `distribution` metric: samples counted into the schema's buckets.
-    Distribution(candor_sdk::DistributionMetric)
+    DistributionMetric(candor_sdk::DistributionMetric)
 );
 handle!(
     /// A `domain_set` metric: the registrable domains of URLs.
-    DomainSet(candor_sdk::DomainSetMetric)
+    DomainSetMetric(candor_sdk::DomainSetMetric)
 );
 handle!(
     /// An `activity` metric: the days the app is in use.
-    Activity(candor_sdk::ActivityMetric)
+    ActivityMetric(candor_sdk::ActivityMetric)
 );
 
 #[uniffi::export]
-impl Counter {
+impl CounterMetric {
     /// Adds `n` (0 ..= 4,294,967,295); anything else is counted
     /// (`negative_value`, `overflow`) and dropped.
     pub fn add(&self, n: i64) {
@@ -65,7 +65,7 @@ impl Counter {
 }
 
 #[uniffi::export]
-impl LabeledCounter {
+impl LabeledCounterMetric {
     /// Adds `n` to `label`; a label outside the schema's set is counted
     /// (`unknown_label`) and dropped.
     pub fn add(&self, label: String, n: i64) {
@@ -74,7 +74,7 @@ impl LabeledCounter {
 }
 
 #[uniffi::export]
-impl Boolean {
+impl BooleanMetric {
     /// Sets the day's value.
     pub fn set(&self, value: bool) {
         infallible((), || self.0.set(value));
@@ -82,7 +82,7 @@ impl Boolean {
 }
 
 #[uniffi::export]
-impl Category {
+impl CategoryMetric {
     /// Sets the day's category; one outside the schema's set is counted
     /// (`unknown_label`) and dropped.
     pub fn set(&self, category: String) {
@@ -91,7 +91,7 @@ impl Category {
 }
 
 #[uniffi::export]
-impl Distribution {
+impl DistributionMetric {
     /// Counts one sample (≥ 0) into its bucket.
     pub fn accumulate(&self, sample: i64) {
         infallible((), || self.0.accumulate(sample));
@@ -99,7 +99,7 @@ impl Distribution {
 }
 
 #[uniffi::export]
-impl DomainSet {
+impl DomainSetMetric {
     /// Records the registrable domain of `url` (never the URL itself); IP
     /// literals, localhost, private and single-label hosts and non-web
     /// schemes are dropped and counted (`url_dropped`).
@@ -109,7 +109,7 @@ impl DomainSet {
 }
 
 #[uniffi::export]
-impl Activity {
+impl ActivityMetric {
     /// Says the app is in use now; a day counts once, however often this is
     /// called.
     pub fn active(&self) {
