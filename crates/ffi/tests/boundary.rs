@@ -87,6 +87,15 @@ impl HostUploader for SharedHost {
     }
 }
 
+/// A client uploading through a [`Host`] the test steers.
+fn hosted(dir: &std::path::Path, region: &Region) -> (Arc<Client>, Arc<Host>) {
+    let host = Arc::new(Host::default());
+    let client =
+        Client::open_with_uploader(options(dir, region), Box::new(SharedHost(host.clone())))
+            .expect("opens");
+    (client, host)
+}
+
 fn code<T: std::fmt::Debug>(r: Result<T, CandorError>) -> String {
     r.expect_err("an error value").code().to_owned()
 }
@@ -161,10 +170,7 @@ fn invalid_input_to_open_is_an_error_value_with_a_stable_code() {
 fn invalid_input_to_every_client_and_handle_entry_point_is_counted_or_refused() {
     let tmp = tempfile::tempdir().unwrap();
     let r = region();
-    let host = Arc::new(Host::default());
-    let client =
-        Client::open_with_uploader(options(tmp.path(), &r), Box::new(SharedHost(host.clone())))
-            .expect("opens");
+    let (client, host) = hosted(tmp.path(), &r);
 
     assert_eq!(code(client.grant("ads".into())), "unknown_purpose");
     assert_eq!(code(client.revoke(String::new())), "unknown_purpose");
@@ -293,10 +299,7 @@ fn invalid_input_to_every_client_and_handle_entry_point_is_counted_or_refused() 
 fn scenario_consent_every_type_day_end_upload_revoke_and_private_mode() {
     let tmp = tempfile::tempdir().unwrap();
     let r = region();
-    let host = Arc::new(Host::default());
-    let client =
-        Client::open_with_uploader(options(tmp.path(), &r), Box::new(SharedHost(host.clone())))
-            .expect("opens");
+    let (client, host) = hosted(tmp.path(), &r);
     let tabs = client.counter("browser.tabs_opened".into());
 
     // Default deny: nothing is recorded before a grant.
