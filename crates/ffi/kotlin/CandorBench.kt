@@ -31,12 +31,15 @@ fun main() {
     client.grant("usage")
     val tabs = client.counter("browser.tabs_opened")
     val opened = client.labeledCounter("app.opened")
+    val camera = opened.label("camera")
     // Warm-up: JIT and JNA's method lookup.
     repeat(200_000) { tabs.add(1); opened.add("camera", 1) }
     val counter = median(200_000, 21) { tabs.add(1) }
     val labeled = median(200_000, 21) { opened.add("camera", 1) }
+    val label = median(200_000, 21) { camera.add(1) }
     println("kotlin counter add: %.0f ns".format(counter))
     println("kotlin labeled counter add: %.0f ns".format(labeled))
+    println("kotlin label handle add: %.0f ns".format(label))
     client.destroy()
     dir.deleteRecursively()
 }

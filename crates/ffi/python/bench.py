@@ -35,9 +35,11 @@ def main():
         client.grant("usage")
         tabs = client.counter("browser.tabs_opened")
         opened = client.labeled_counter("app.opened")
+        camera = opened.label("camera")
         empty = median_ns(lambda: None)
         print(f"python counter add: {median_ns(lambda: tabs.add(1)):.0f} ns")
         print(f"python labeled counter add: {median_ns(lambda: opened.add('camera', 1)):.0f} ns")
+        print(f"python label handle add: {median_ns(lambda: camera.add(1)):.0f} ns")
         print(f"python empty lambda call (the loop's own cost): {empty:.0f} ns")
 
 

@@ -44,7 +44,7 @@ pub use client::{Client, ClientOptions, PurposeConsent, Receipt, UploadSummary};
 pub use error::CandorError;
 pub use metrics::{
     ActivityMetric, BooleanMetric, CategoryMetric, CounterMetric, DistributionMetric,
-    DomainSetMetric, LabeledCounterMetric,
+    DomainSetMetric, LabelMetric, LabeledCounterMetric,
 };
 pub use uploader::{HostError, HostUploader, KeyListOutcome, ReportOutcome, UploadOutcome};
 

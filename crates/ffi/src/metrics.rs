@@ -35,6 +35,12 @@ handle!(
     LabeledCounterMetric(candor_sdk::LabeledCounterMetric)
 );
 handle!(
+    /// One label of a `labeled_counter` metric
+    /// ([`LabeledCounterMetric::label`]): the label crosses the boundary
+    /// once, not on every add.
+    LabelMetric(candor_sdk::LabelMetric)
+);
+handle!(
     /// A `boolean` metric: the last value of the day wins.
     BooleanMetric(candor_sdk::BooleanMetric)
 );
@@ -70,6 +76,22 @@ impl LabeledCounterMetric {
     /// (`unknown_label`) and dropped.
     pub fn add(&self, label: String, n: i64) {
         infallible((), || self.0.add(&label, n));
+    }
+
+    /// A handle on one label, for hot paths: its `add` takes only the
+    /// number (about half the crossing cost of `add(label, n)` from
+    /// Python or Kotlin). A label outside the schema's set gives a handle
+    /// whose every add is counted (`unknown_label`).
+    pub fn label(&self, label: String) -> Arc<LabelMetric> {
+        Arc::new(LabelMetric(self.0.label(&label)))
+    }
+}
+
+#[uniffi::export]
+impl LabelMetric {
+    /// Adds `n` to the label (0 ..= 4,294,967,295).
+    pub fn add(&self, n: i64) {
+        infallible((), || self.0.add(n));
     }
 }
 

@@ -194,6 +194,8 @@ fn invalid_input_to_every_client_and_handle_entry_point_is_counted_or_refused() 
     opened.add("no-such-label".into(), 1);
     opened.add("camera".into(), i64::MIN);
     opened.add("\u{0}\u{ffff}".into(), 1);
+    opened.label("no-such-label".into()).add(1);
+    opened.label("camera".into()).add(-7);
     client.boolean("browser.tabs_opened".into()).set(true);
     client
         .category("settings.text_size".into())
@@ -228,8 +230,8 @@ fn invalid_input_to_every_client_and_handle_entry_point_is_counted_or_refused() 
         "private: not counted"
     );
     assert_eq!(count("browser.tabs_opened", "overflow"), Some(1));
-    assert_eq!(count("app.opened", "unknown_label"), Some(2));
-    assert_eq!(count("app.opened", "negative_value"), Some(1));
+    assert_eq!(count("app.opened", "unknown_label"), Some(3));
+    assert_eq!(count("app.opened", "negative_value"), Some(2));
     assert_eq!(count("settings.text_size", "unknown_label"), Some(2));
     assert_eq!(count("browser.session_minutes", "negative_value"), Some(2));
     assert_eq!(count("browser.slow_domains", "url_dropped"), Some(6));
