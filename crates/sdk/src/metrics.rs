@@ -254,6 +254,58 @@ impl LabeledCounterMetric {
     }
 }
 
+impl LabeledCounterMetric {
+    /// A handle on one label, resolved once: its `add` skips the label
+    /// lookup, and from other languages the label no longer crosses the
+    /// FFI boundary as a string on every call. A label outside the
+    /// schema's set gives a handle whose every add counts `unknown_label`.
+    pub fn label(&self, label: &str) -> LabelMetric {
+        let index = match &self.0.target {
+            Target::Slot(slot) => slot.index.get(label).copied(),
+            _ => None,
+        };
+        LabelMetric {
+            handle: self.0.clone(),
+            index,
+        }
+    }
+}
+
+/// One label of a `labeled_counter` metric
+/// ([`LabeledCounterMetric::label`]).
+#[derive(Clone)]
+pub struct LabelMetric {
+    handle: Handle,
+    /// The label's index, `None` when the schema does not list it.
+    index: Option<u32>,
+}
+
+impl LabelMetric {
+    /// Adds `n` to the label, like [`LabeledCounterMetric::add`].
+    #[inline]
+    pub fn add(&self, n: i64) {
+        if let Some(slot) = self.handle.gate() {
+            let Some(i) = self.index else {
+                slot.error(ErrorKind::UnknownLabel);
+                return;
+            };
+            if let Some(n) = checked_amount(slot, n)
+                && let Cell::LabeledCounter(cells) = &slot.cell
+            {
+                cells[i as usize].fetch_add(n, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// A copy that records as from a private browsing context (see
+    /// [`LabeledCounterMetric::private`]).
+    pub fn private(&self, private: bool) -> Self {
+        let mut h = self.clone();
+        h.handle.private = private;
+        h
+    }
+}
+
 /// A `boolean` metric: a yes/no state, the last value of the day wins.
 #[derive(Clone)]
 pub struct BooleanMetric(Handle);
@@ -528,6 +580,7 @@ mod tests {
         check::<crate::Candor>();
         check::<super::CounterMetric>();
         check::<super::LabeledCounterMetric>();
+        check::<super::LabelMetric>();
         check::<super::BooleanMetric>();
         check::<super::CategoryMetric>();
         check::<super::DistributionMetric>();

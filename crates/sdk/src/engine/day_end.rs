@@ -35,8 +35,12 @@ impl Inner {
     /// closed (revoked while a call was in flight) are discarded here, so
     /// they never reach the disk.
     pub(super) fn harvest(&self, state: &mut State) {
+        // Saturating: a host clock at an absurd time (the bindings' tests
+        // set i64::MIN) must not panic here, least of all in Drop.
         let day = Day::from_unix_seconds_or_epoch(
-            self.current_day.load(Ordering::Relaxed) * SECONDS_PER_DAY,
+            self.current_day
+                .load(Ordering::Relaxed)
+                .saturating_mul(SECONDS_PER_DAY),
         );
         for slot in self.slots.values() {
             if let Some(acc) = slot.take() {

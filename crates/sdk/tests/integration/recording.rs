@@ -137,3 +137,26 @@ fn local_dp_metrics_are_randomized_on_the_device() {
     // Expected ≈ 36; 3 standard deviations ≈ ±17.
     assert!((10..=70).contains(&falses), "{falses} of 300 flipped");
 }
+
+#[test]
+fn a_label_handle_adds_like_the_labeled_counter() {
+    let d = device();
+    let c = &d.candor;
+    let opened = c.labeled_counter("app.opened");
+    let camera = opened.label("camera");
+    camera.add(1); // no consent yet: nothing
+    c.grant("usage").expect("grant");
+    camera.add(2);
+    opened.add("camera", 3);
+    camera.private(true).add(50); // usage is not allowed in private mode
+    camera.add(-1);
+    opened.label("calculator").add(1);
+    c.counter("browser.tabs_opened").add(0); // a report for the day either way
+    c.end_day();
+    let reports: Vec<_> = c.pending_reports().iter().map(|r| parse(r)).collect();
+    assert_eq!(reports.len(), 1, "{reports:?}");
+    assert_eq!(reports[0]["metrics"]["app.opened"]["value"]["camera"], 5);
+    let errors = c.error_counts();
+    assert_eq!(errors["app.opened"]["negative_value"], 1, "{errors:?}");
+    assert_eq!(errors["app.opened"]["unknown_label"], 1, "{errors:?}");
+}
