@@ -181,8 +181,10 @@ fn every_readme_command_runs_as_written_and_prints_something() {
     assert!(stdout.contains("95% interval"), "{stdout}");
     assert!(!stdout.contains("No group released."), "{stdout}");
     assert!(
-        stdout.lines().any(|l| l.ends_with(",discrete_laplace")),
-        "the CSV question released no row: {stdout}"
+        stdout
+            .lines()
+            .any(|l| l.contains(",today,") && l.ends_with(",discrete_laplace")),
+        "the daily-active-devices question released no row: {stdout}"
     );
     assert!(stdout.contains("chain intact"), "{stdout}");
 }
