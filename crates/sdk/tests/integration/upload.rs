@@ -7,6 +7,19 @@ use candor_sdk::{BackoffPolicy, Clock, ReportResult, UploadResponse, Uploader};
 
 use crate::common::{DAY, Device, FakeCollector, device_with, keys, parse};
 
+/// A fake collector whose first answer is "try again in `seconds` s".
+fn busy_for(seconds: u64) -> Arc<FakeCollector> {
+    let collector = Arc::new(FakeCollector::default());
+    collector
+        .answers
+        .lock()
+        .expect("lock")
+        .push(UploadResponse::RetryLater {
+            retry_after: Some(Duration::from_secs(seconds)),
+        });
+    collector
+}
+
 /// A device with `days` days of usage reports queued.
 fn queued(days: i64, uploader: Arc<dyn Uploader>, batch_size: usize) -> Device {
     let d = device_with(|c| {
@@ -30,14 +43,7 @@ fn queued(days: i64, uploader: Arc<dyn Uploader>, batch_size: usize) -> Device {
 
 #[test]
 fn retry_after_is_honoured_then_everything_is_sent() {
-    let collector = Arc::new(FakeCollector::default());
-    collector
-        .answers
-        .lock()
-        .expect("lock")
-        .push(UploadResponse::RetryLater {
-            retry_after: Some(Duration::from_secs(120)),
-        });
+    let collector = busy_for(120);
     let d = queued(2, collector.clone(), 50);
     let first = d.candor.upload_pending();
     assert_eq!(first.requests, 1);
@@ -85,14 +91,7 @@ fn failures_back_off_exponentially_with_jitter_and_reset_on_success() {
 
 #[test]
 fn backoff_survives_a_restart() {
-    let collector = Arc::new(FakeCollector::default());
-    collector
-        .answers
-        .lock()
-        .expect("lock")
-        .push(UploadResponse::RetryLater {
-            retry_after: Some(Duration::from_secs(600)),
-        });
+    let collector = busy_for(600);
     let d = queued(1, collector.clone(), 50);
     let until = d.candor.upload_pending().retry_at.expect("backing off");
     drop(d.candor);
@@ -199,14 +198,7 @@ fn revoking_during_an_upload_stops_that_purpose_at_once() {
 
 #[test]
 fn retry_now_forgets_the_backoff_and_the_next_pass_sends() {
-    let collector = Arc::new(FakeCollector::default());
-    collector
-        .answers
-        .lock()
-        .expect("lock")
-        .push(UploadResponse::RetryLater {
-            retry_after: Some(Duration::from_secs(600)),
-        });
+    let collector = busy_for(600);
     let d = queued(1, collector.clone(), 50);
     assert!(d.candor.upload_pending().retry_at.is_some());
     assert_eq!(d.candor.upload_pending().requests, 0, "backing off");
