@@ -66,7 +66,7 @@ pub(crate) async fn run(
     stats: Arc<QueueStats>,
     mut stop: watch::Receiver<bool>,
 ) {
-    let config = collector.config().queue.clone();
+    let config = Arc::new(collector.config().queue.clone());
     let stream_config = super::publisher::stream_config(&config, &region);
     let mut failures = 0u32;
     while !*stop.borrow() {
@@ -138,7 +138,7 @@ async fn back_off(failures: &mut u32, region: &str, error: &str, stop: &mut watc
 struct Batcher {
     collector: Arc<Collector>,
     js: jetstream::Context,
-    config: QueueConfig,
+    config: Arc<QueueConfig>,
     region: String,
     stats: Arc<QueueStats>,
 }
@@ -174,34 +174,9 @@ impl Batcher {
                 next = messages.next() => next,
                 _ = stop.changed() => break,
             };
-            let mut batch = Vec::new();
-            let deadline = tokio::time::Instant::now() + max_wait;
-            let mut next = first;
-            loop {
-                match next {
-                    Some(Ok(m)) => batch.push(m),
-                    Some(Err(e)) => {
-                        failed = Some(e.to_string());
-                        break;
-                    }
-                    None => {
-                        failed = Some("the pull ended".into());
-                        break;
-                    }
-                }
-                if batch.len() >= self.config.worker_batch {
-                    break;
-                }
-                // What the pull has buffered joins at once; then the batch
-                // waits a little for more to fill.
-                next = match messages.next().now_or_never() {
-                    Some(n) => n,
-                    None => match tokio::time::timeout_at(deadline, messages.next()).await {
-                        Ok(n) => n,
-                        Err(_) => break,
-                    },
-                };
-            }
+            let (batch, error) =
+                gather(&mut messages, first, self.config.worker_batch, max_wait).await;
+            failed = error;
             if !batch.is_empty() {
                 let me = self.clone();
                 in_flight.spawn(async move { me.commit(batch).await });
@@ -298,6 +273,37 @@ impl Batcher {
         }
         // The acknowledgements leave now, not with the next publication.
         js.client().flush().await.map_err(|e| e.to_string())
+    }
+}
+
+/// A batch: `first`, then what the pull has buffered, then what arrives
+/// within `max_wait`, up to `max` messages; and the pull's failure if it
+/// ended the batch.
+async fn gather(
+    messages: &mut pull::Stream,
+    first: Option<Result<jetstream::Message, pull::MessagesError>>,
+    max: usize,
+    max_wait: Duration,
+) -> (Vec<jetstream::Message>, Option<String>) {
+    let deadline = tokio::time::Instant::now() + max_wait;
+    let mut batch = Vec::new();
+    let mut next = first;
+    loop {
+        match next {
+            Some(Ok(m)) => batch.push(m),
+            Some(Err(e)) => return (batch, Some(e.to_string())),
+            None => return (batch, Some("the pull ended".into())),
+        }
+        if batch.len() >= max {
+            return (batch, None);
+        }
+        next = match messages.next().now_or_never() {
+            Some(n) => n,
+            None => match tokio::time::timeout_at(deadline, messages.next()).await {
+                Ok(n) => n,
+                Err(_) => return (batch, None),
+            },
+        };
     }
 }
 
